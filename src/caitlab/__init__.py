@@ -1,0 +1,57 @@
+"""caitlab: simulate, read, fit and show CAIT experiments.
+
+Modules
+-------
+units        unit strings at the edges ("2.325 mm") to SI floats
+constants    physical constants
+materials    the sample and its mobile species
+diffusivity  D(n, T) models: constant, site-energy distribution, tabulated, fall-off
+mesh         graded cell-centred meshes
+stages       beam and rest stages
+solver       finite volumes, Scharfetter-Gummel fluxes, Newton, adaptive BDF2
+experiment   experiments as data; running their stages in sequence
+results      saved states, traces, summaries; xarray/NetCDF output
+config       TOML configuration files
+examples     the built-in example configurations
+plot         figures (matplotlib)
+sims         ToF-SIMS profiles: reading, calibration, normalisation, instrument response
+cli          the ``caitlab`` command
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from caitlab.config import ConfigError, experiment_to_toml, load_experiment  # noqa: E402
+from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD  # noqa: E402
+from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run  # noqa: E402
+from caitlab.materials import Sample, Species  # noqa: E402
+from caitlab.mesh import Mesh, MeshSpec  # noqa: E402
+from caitlab.results import Result, load_result  # noqa: E402
+from caitlab.solver import ConvergenceError  # noqa: E402
+from caitlab.stages import Beam, BeamStage, RestStage  # noqa: E402
+
+__all__ = [
+    "Beam",
+    "BeamStage",
+    "ConfigError",
+    "ConstantD",
+    "ConvergenceError",
+    "Experiment",
+    "Falloff",
+    "Mesh",
+    "MeshSpec",
+    "OutputOptions",
+    "RestStage",
+    "Result",
+    "Sample",
+    "SiteEnergyD",
+    "SolverOptions",
+    "Species",
+    "TabulatedD",
+    "__version__",
+    "experiment_to_toml",
+    "load_experiment",
+    "load_result",
+    "run",
+]

@@ -1,0 +1,98 @@
+"""Cell-centred 1D meshes: uniform fine cells at the front, geometric growth to the back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from caitlab._model import Frozen
+from caitlab.units import Length
+
+
+class MeshSpec(Frozen):
+    """How to mesh a sample: the single knob to refine is ``refine``.
+
+    Parameters
+    ----------
+    front_cell : float
+        Width of the uniform cells at the front, m (divided by ``refine``).
+    fine_depth : float
+        Depth of the uniform region, m: the replacement zone must stay inside it.
+    growth : float
+        Ratio of neighbouring cell widths beyond ``fine_depth`` (``growth ** (1/refine)``).
+    refine : int
+        Refinement factor: 2 halves every cell, for convergence checks.
+    """
+
+    front_cell: Length = Field(default=0.5e-9, gt=0)
+    fine_depth: Length = Field(default=200e-9, gt=0)
+    growth: float = Field(default=1.1, gt=1.0, le=2.0)
+    refine: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> MeshSpec:
+        if self.front_cell > self.fine_depth:
+            raise ValueError("front_cell must not exceed fine_depth")
+        return self
+
+    def refined(self, factor: int) -> MeshSpec:
+        """The same mesh with every cell divided ``factor`` times more."""
+        return self.with_(refine=self.refine * factor)
+
+    def build(self, thickness: float) -> Mesh:
+        """Mesh a slab of ``thickness`` (m)."""
+        return Mesh.from_edges(_graded_edges(self, thickness))
+
+
+def _graded_edges(spec: MeshSpec, thickness: float) -> np.ndarray:
+    cell = spec.front_cell / spec.refine
+    fine = min(spec.fine_depth, thickness)
+    n_fine = max(1, round(fine / cell))
+    edges = list(np.linspace(0.0, n_fine * cell, n_fine + 1))
+    ratio = spec.growth ** (1.0 / spec.refine)
+    width = cell
+    while edges[-1] < thickness:
+        width *= ratio
+        edges.append(edges[-1] + width)
+    edges = np.asarray(edges)
+    if edges.size > 2 and thickness - edges[-2] < 0.5 * (edges[-2] - edges[-3]):
+        edges = np.delete(edges, -2)  # last cell would be a sliver: merge it
+    edges[-1] = thickness
+    return edges
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A cell-centred mesh: ``edges`` (m), cell ``centres`` and ``widths``."""
+
+    edges: np.ndarray
+
+    @classmethod
+    def from_edges(cls, edges: np.ndarray) -> Mesh:
+        edges = np.asarray(edges, dtype=float)
+        if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0):
+            raise ValueError("mesh edges must increase strictly and give at least 2 cells")
+        edges.setflags(write=False)
+        return cls(edges)
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Cell centres x_j in m."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def widths(self) -> np.ndarray:
+        """Cell widths h_j in m."""
+        return np.diff(self.edges)
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells."""
+        return self.edges.size - 1
+
+    @property
+    def thickness(self) -> float:
+        """Slab thickness in m."""
+        return float(self.edges[-1])

@@ -1,0 +1,623 @@
+"""Readers for ToF-SIMS depth profiles: SurfaceLab text exports, plain tables, ITA/ITM.
+
+Every reader returns a :class:`~caitlab.sims.profile.SimsProfile`; problems raise
+:class:`~caitlab.sims.errors.SimsError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from caitlab.sims.errors import SimsError
+from caitlab.sims.profile import SimsMetadata, SimsProfile
+
+PathArg = str | PathLike[str]
+
+#: cell spellings read as "no value" in data and mass lines
+_MISSING = {"", "n/a", "na", "nan", "-", "--"}
+_SPECIAL = {"1.#inf": math.inf, "-1.#inf": -math.inf, "1.#ind": math.nan, "-1.#ind": math.nan}
+_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_LENGTH_UNITS = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "nm": 1e-9,
+                 "a": 1e-10, "å": 1e-10, "angstrom": 1e-10}
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0}
+
+
+# --------------------------------------------------------------------------- helpers
+def _read_text(path: PathArg) -> tuple[Path, str]:
+    """Read a text file (UTF-8 with BOM, or Latin-1) and refuse empty or binary ones."""
+    file = Path(path)
+    if not file.exists():
+        raise SimsError("file not found", file=file)
+    if file.is_dir():
+        raise SimsError("is a directory, not a profile file", file=file)
+    raw = file.read_bytes()
+    if not raw.strip():
+        raise SimsError("file is empty", file=file)
+    if b"\x00" in raw[:4096]:
+        raise SimsError(
+            "looks like a binary file; for IONTOF .ita/.itm files use the ITA reader "
+            "(pip install 'caitlab[ita]')",
+            file=file,
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return file, text
+
+
+def _cells(line: str, sep: str = "\t") -> list[str]:
+    """Split a line into stripped cells, dropping the one empty cell a trailing separator adds."""
+    cells = [cell.strip() for cell in line.split(sep)]
+    if len(cells) > 1 and cells[-1] == "" and line.rstrip("\r\n").endswith(sep):
+        cells.pop()
+    return cells
+
+
+def _to_float(cell: str) -> float | None:
+    """Parse a numeric cell (``inf``, ``nan`` and ``N/A`` included); ``None`` if not numeric."""
+    text = cell.strip()
+    low = text.lower()
+    if low in _MISSING:
+        return math.nan
+    if low in _SPECIAL:
+        return _SPECIAL[low]
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _parse_rows(
+    file: Path,
+    rows: Sequence[tuple[int, list[str]]],
+    n_columns: int,
+    headings: Sequence[str],
+) -> np.ndarray:
+    """Parse data rows (line number, cells) into a float array, with precise errors."""
+    data = np.empty((len(rows), n_columns))
+    for i, (line_no, cells) in enumerate(rows):
+        if len(cells) != n_columns:
+            raise SimsError(
+                f"expected {n_columns} fields as in the header, found {len(cells)}",
+                file=file,
+                line=line_no,
+            )
+        try:
+            data[i] = np.array(cells, dtype=float)
+            continue
+        except ValueError:
+            pass
+        for j, cell in enumerate(cells):
+            value = _to_float(cell)
+            if value is None:
+                raise SimsError(
+                    f"cannot read {cell!r} as a number (column {headings[j]!r})",
+                    file=file,
+                    line=line_no,
+                    column=j + 1,
+                )
+            data[i, j] = value
+    return data
+
+
+def _check_increasing(file: Path, values: np.ndarray, lines: np.ndarray, column: int,
+                      what: str) -> None:
+    """Refuse non-finite or non-increasing sputter times / depths."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise SimsError(f"{what} is {values[i]}", file=file, line=int(lines[i]), column=column)
+    steps = np.diff(values)
+    if (steps <= 0).any():
+        i = int(np.argmax(steps <= 0)) + 1
+        raise SimsError(
+            f"{what} is not increasing: {values[i]:g} follows {values[i - 1]:g}",
+            file=file,
+            line=int(lines[i]),
+            column=column,
+        )
+
+
+def _unit_of(heading: str) -> str | None:
+    """The unit in a heading such as ``"Depth (nm)"``, ``"depth [µm]"`` or ``"depth_nm"``."""
+    match = re.search(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]", heading)
+    if match:
+        return match.group(1).strip()
+    match = re.search(r"[_ ]([A-Za-zµμÅå]+)$", heading.strip())
+    if match:
+        return match.group(1)
+    return None
+
+
+def _axis_kind(heading: str) -> str | None:
+    """Classify a leading column heading: ``"time"``, ``"depth"``, ``"point"`` or ``None``."""
+    low = heading.strip().lower().lstrip("#").strip()
+    if low.startswith("depth"):
+        return "depth"
+    if "time" in low and not low.startswith("dwell"):
+        return "time"
+    if low.startswith(("data point", "point", "scan", "cycle", "index")):
+        return "point"
+    if low.startswith(("dose", "fluence", "primary", "current")):
+        return "extra"
+    return None
+
+
+def _axis_scale(file: Path, heading: str, kind: str, column: int, line: int) -> float:
+    """Factor from the heading's unit to SI (m or s); the default unit is nm or s."""
+    unit = _unit_of(heading)
+    table = _LENGTH_UNITS if kind == "depth" else _TIME_UNITS
+    if unit is None:
+        return 1e-9 if kind == "depth" else 1.0
+    key = unit.lower() if unit.lower() in table else unit
+    if key not in table:
+        raise SimsError(
+            f"unknown unit {unit!r} in heading {heading!r} (use one of {', '.join(table)})",
+            file=file,
+            line=line,
+            column=column,
+        )
+    return table[key]
+
+
+def _polarity(names: Sequence[str]) -> str | None:
+    """``"+"`` or ``"-"`` from the charge signs that end the channel names."""
+    plus = sum(1 for name in names if name.endswith("+"))
+    minus = sum(1 for name in names if name.endswith("-"))
+    if plus == minus:
+        return None
+    return "+" if plus > minus else "-"
+
+
+def estimate_shots_per_scan(intensities: np.ndarray) -> float | None:
+    """Estimate the primary shots per scan N from Poisson-corrected intensities.
+
+    A single detected count is corrected to ``-N ln(1 - 1/N) ~ 1 + 1/(2 N)`` (printed as
+    ``1.00003`` for N = 16384, ``1.00012`` for N = 4096). The most frequent value just above
+    1 is taken as that single-count value; N is the power of two (rasters such as
+    128 x 128) within the interval allowed by the six printed digits, or the rounded
+    estimate if no power of two fits.
+
+    Parameters
+    ----------
+    intensities : array_like
+        Poisson-corrected intensities (any shape), counts.
+
+    Returns
+    -------
+    float or None
+        N (shots per scan), or ``None`` if the values do not allow an estimate (raw integer
+        counts, no single counts, N beyond about 50000).
+    """
+    values = np.asarray(intensities, dtype=float).ravel()
+    values = values[np.isfinite(values) & (values > 1.0 + 5e-6) & (values < 1.01)]
+    if values.size < 3:
+        return None
+    unique, frequency = np.unique(np.round(values, 6), return_counts=True)
+    single = float(unique[np.argmax(frequency)])
+    excess = single - 1.0
+    if excess <= 1e-5:
+        return None
+    # -N ln(1 - 1/N) - 1 = 1/(2N) + 1/(3N^2) + ...; printed with 6 significant digits
+    lo = 1.0 / (2.0 * (excess + 5e-6))
+    hi = 1.0 / (2.0 * max(excess - 5e-6, 1e-12))
+    estimate = 1.0 / (2.0 * excess)
+    powers = [2.0**p for p in range(1, 40) if lo <= 2.0**p <= hi]
+    if powers:
+        return min(powers, key=lambda value: abs(math.log(value / estimate)))
+    return float(round(estimate))
+
+
+def _poisson_state(counts: np.ndarray) -> bool | None:
+    """True if intensities look Poisson corrected (non-integers), False if raw integers."""
+    values = counts[np.isfinite(counts) & (counts > 0.5) & (counts < 1e5)]
+    if values.size == 0:
+        return None
+    return bool(np.any(np.abs(values - np.round(values)) > 1e-9))
+
+
+# --------------------------------------------------------------------------- SurfaceLab
+def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfile:
+    """Read an IONTOF SurfaceLab depth-profile text export.
+
+    The layout (SurfaceLab 7.x, ``File > Export > Profile``): TAB separated, CRLF, a trailing
+    TAB on every line; ``#`` comment lines, among them a names line (empty cells over the
+    leading columns, then one peak name per intensity column), a masses line (peak centre
+    masses in u or ``N/A``) and a header line (``#Data Point #``, ``Sputter Time (s)``,
+    ``Dose (ions)``, ``Fluence (ions/cm^2)``, ``Intensity`` ...); then one data row per
+    point. Fewer or other leading columns (a ``Depth (nm)`` axis, no dose), negative
+    polarity, duplicate names, names containing ``", "``, ``inf``/``nan`` cells and LF line
+    endings are accepted.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.txt`` export.
+    require_masses : bool, optional
+        If True (default) a missing masses line is an error; if False masses are ``nan``.
+
+    Returns
+    -------
+    SimsProfile
+        Intensities in counts per data point (Poisson corrected as exported), sputter time in
+        s, depth in m if the export has a depth axis, ``extra`` holding the other leading
+        columns. ``metadata.shots_per_scan`` is estimated from the corrected values.
+
+    Raises
+    ------
+    SimsError
+        Empty file, wrong separator, missing names/masses/header line, fields that do not
+        match the header, unreadable numbers, non-increasing sputter time.
+    """
+    file, text = _read_text(path)
+    lines = text.splitlines()
+    content = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    if not any("\t" in line for _, line in content):
+        seps = [s for s in (",", ";", "|") if any(s in line for _, line in content)]
+        found = f" (found {seps[0]!r})" if seps else ""
+        raise SimsError(
+            "not a SurfaceLab export: no TAB separators" + found + "; SurfaceLab exports are "
+            "TAB separated. For CSV/TSV tables use the table reader (format='table').",
+            file=file,
+            line=content[0][0],
+        )
+    comments: list[tuple[int, str]] = []
+    first_data = len(content)
+    for idx, (line_no, line) in enumerate(content):
+        if line.lstrip().startswith("#"):
+            comments.append((line_no, line))
+        else:
+            first_data = idx
+            break
+    if not comments:
+        raise SimsError(
+            "no '#' header lines: expected a names line, a masses line and a header line "
+            "(SurfaceLab export); for plain tables use the table reader",
+            file=file,
+            line=content[0][0],
+        )
+    data_lines = content[first_data:]
+    header_no, header_line = comments[-1]
+    header = _cells(header_line.lstrip()[1:])
+    n_columns = len(header)
+    if n_columns < 2 or _to_float(header[0]) is not None and header[0] != "":
+        raise SimsError("missing header line (e.g. '#Data Point #<TAB>Sputter Time (s)...')",
+                        file=file, line=header_no)
+    tabbed = [(no, _cells(line.lstrip()[1:])) for no, line in comments[:-1] if "\t" in line]
+
+    def is_mass_line(cells: list[str]) -> bool:
+        values = [_to_float(c) for c in cells if c]
+        numbers = [v for v in values if v is not None and not math.isnan(v)]
+        return bool(numbers) and all(v is not None for v in values)
+
+    mass_idx = next((k for k in range(len(tabbed) - 1, -1, -1) if is_mass_line(tabbed[k][1])),
+                    None)
+    if mass_idx is None:
+        names_idx = len(tabbed) - 1 if tabbed else None
+        mass_cells: list[str] | None = None
+        mass_no = None
+    else:
+        names_idx = mass_idx - 1 if mass_idx > 0 else None
+        mass_no, mass_cells = tabbed[mass_idx]
+    if names_idx is None or names_idx < 0:
+        raise SimsError(
+            "missing names line: expected '#<TAB><TAB>...<TAB>name<TAB>name...' before the "
+            "masses and header lines",
+            file=file,
+            line=header_no,
+        )
+    names_no, name_cells = tabbed[names_idx]
+    if mass_cells is None and require_masses:
+        raise SimsError(
+            "missing masses line: expected '#<TAB>...<TAB>mass<TAB>mass...' (u or N/A) between "
+            "the names line and the header line",
+            file=file,
+            line=header_no,
+        )
+
+    def fit_width(cells: list[str], line_no: int, what: str) -> list[str]:
+        if len(cells) > n_columns and any(cells[n_columns:]):
+            raise SimsError(
+                f"{what} line has {len(cells)} fields but the header line {header_no} has "
+                f"{n_columns}",
+                file=file,
+                line=line_no,
+                column=n_columns + 1,
+            )
+        return (cells + [""] * n_columns)[:n_columns]
+
+    name_cells = fit_width(name_cells, names_no, "names")
+    channel_cols = [j for j, name in enumerate(name_cells) if name]
+    if not channel_cols:
+        raise SimsError("the names line names no channels", file=file, line=names_no)
+    leading = [j for j in range(n_columns) if j not in channel_cols]
+    masses = np.full(len(channel_cols), np.nan)
+    if mass_cells is not None:
+        mass_cells = fit_width(mass_cells, mass_no, "masses")
+        for k, j in enumerate(channel_cols):
+            value = _to_float(mass_cells[j])
+            if value is None:
+                raise SimsError(f"cannot read mass {mass_cells[j]!r} (u or N/A expected)",
+                                file=file, line=mass_no, column=j + 1)
+            masses[k] = value
+    if not data_lines:
+        raise SimsError("no data rows after the header", file=file, line=header_no)
+    for line_no, line in data_lines:
+        if line.lstrip().startswith("#"):
+            raise SimsError("comment line among the data rows", file=file, line=line_no)
+    rows = [(no, _cells(line)) for no, line in data_lines]
+    data = _parse_rows(file, rows, n_columns, header)
+    source_lines = np.array([no for no, _ in rows])
+
+    time = depth = None
+    extra: dict[str, np.ndarray] = {}
+    for j in leading:
+        heading = header[j] or f"column {j + 1}"
+        kind = _axis_kind(heading)
+        if kind == "time" and time is None:
+            time = data[:, j] * _axis_scale(file, heading, "time", j + 1, header_no)
+            _check_increasing(file, time, source_lines, j + 1, "sputter time")
+        elif kind == "depth" and depth is None:
+            depth = data[:, j] * _axis_scale(file, heading, "depth", j + 1, header_no)
+            _check_increasing(file, depth, source_lines, j + 1, "depth")
+        else:
+            extra[heading] = data[:, j]
+    counts = data[:, channel_cols]
+    names = tuple(name_cells[j] for j in channel_cols)
+    corrected = _poisson_state(counts)
+    shots = estimate_shots_per_scan(counts) if corrected else None
+    metadata = SimsMetadata(
+        file=str(file),
+        format="surfacelab",
+        polarity=_polarity(names),
+        shots_per_scan=shots,
+        shots_per_scan_estimated=shots is not None,
+        poisson_corrected=corrected,
+        intensity_label=header[channel_cols[0]] or "Intensity",
+        comments=tuple(line.lstrip()[1:].strip() for _, line in comments
+                       if "\t" not in line and line.lstrip()[1:].strip()),
+    )
+    return SimsProfile(
+        counts=counts,
+        channel_names=names,
+        channel_masses=masses,
+        sputter_time_s=time,
+        depth_m=depth,
+        metadata=metadata,
+        extra=extra,
+        source_lines=source_lines,
+        source_columns=tuple(j + 1 for j in channel_cols),
+    )
+
+
+# --------------------------------------------------------------------------- plain tables
+def _channel_heading(heading: str) -> tuple[str, float]:
+    """Name and mass of a table channel heading: ``"84.9118"``, ``"Rb+ (84.91 u)"``, ``"Rb@84.9"``."""
+    text = heading.strip()
+    if _NUMBER.match(text):
+        return text, float(text)
+    match = re.match(r"^(.*?)\s*(?:@\s*|\(\s*)([-+]?\d+\.?\d*)\s*(?:u|amu|m/z)?\s*\)?$", text)
+    if match and match.group(1):
+        return match.group(1).strip(), float(match.group(2))
+    return text, math.nan
+
+
+def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
+    """Read a plain CSV/TSV depth profile: an axis column, then one column per channel.
+
+    The first line that is not a ``#`` comment holds the headings. Axis columns are
+    recognised by heading: depth (``depth_nm``, ``Depth (nm)``, ``depth [um]``, ``depth_m``;
+    nm when no unit is given) and/or sputter time (``time_s``, ``Sputter Time (s)``);
+    ``Data Point``/``Dose``/``Fluence`` columns are kept as extras; every other column is a
+    channel. A channel heading that is a number is read as its mass in u; ``Rb+ (84.91 u)``
+    or ``Rb+@84.91`` give a name and a mass.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The table.
+    sep : str, optional
+        Field separator; by default TAB, ``;`` or ``,``, whichever the heading line has.
+
+    Returns
+    -------
+    SimsProfile
+        ``metadata.format == "table"``; Poisson state guessed from the values.
+
+    Raises
+    ------
+    SimsError
+        Empty file, no separator, no depth/time column, ragged rows, unreadable numbers,
+        non-increasing axis.
+    """
+    file, text = _read_text(path)
+    lines = text.splitlines()
+    content = [(i + 1, line) for i, line in enumerate(lines)
+               if line.strip() and not line.lstrip().startswith("#")]
+    if not content:
+        raise SimsError("no heading line (only comments)", file=file)
+    head_no, head_line = content[0]
+    if sep is None:
+        sep = next((s for s in ("\t", ";", ",") if s in head_line), None)
+        if sep is None:
+            raise SimsError(
+                "no field separator (TAB, ';' or ',') in the heading line", file=file,
+                line=head_no,
+            )
+    header = _cells(head_line, sep)
+    n_columns = len(header)
+    kinds = [_axis_kind(h) for h in header]
+    axis_cols = [j for j, k in enumerate(kinds) if k in ("time", "depth")]
+    if not axis_cols:
+        raise SimsError(
+            f"no depth or sputter-time column among {header[:4]}...: name one 'depth_nm', "
+            "'Depth (nm)' or 'time_s'",
+            file=file,
+            line=head_no,
+        )
+    if len(content) < 2:
+        raise SimsError("no data rows after the heading line", file=file, line=head_no)
+    rows = [(no, _cells(line, sep)) for no, line in content[1:]]
+    data = _parse_rows(file, rows, n_columns, header)
+    source_lines = np.array([no for no, _ in rows])
+    time = depth = None
+    extra: dict[str, np.ndarray] = {}
+    channel_cols = []
+    for j, (heading, kind) in enumerate(zip(header, kinds, strict=True)):
+        if kind == "time" and time is None:
+            time = data[:, j] * _axis_scale(file, heading, "time", j + 1, head_no)
+            _check_increasing(file, time, source_lines, j + 1, "sputter time")
+        elif kind == "depth" and depth is None:
+            depth = data[:, j] * _axis_scale(file, heading, "depth", j + 1, head_no)
+            _check_increasing(file, depth, source_lines, j + 1, "depth")
+        elif kind in ("point", "extra"):
+            extra[heading] = data[:, j]
+        else:
+            channel_cols.append(j)
+    if not channel_cols:
+        raise SimsError("no channel columns besides the axis", file=file, line=head_no)
+    parsed = [_channel_heading(header[j]) for j in channel_cols]
+    counts = data[:, channel_cols]
+    corrected = _poisson_state(counts)
+    return SimsProfile(
+        counts=counts,
+        channel_names=tuple(name for name, _ in parsed),
+        channel_masses=np.array([mass for _, mass in parsed]),
+        sputter_time_s=time,
+        depth_m=depth,
+        metadata=SimsMetadata(
+            file=str(file),
+            format="table",
+            polarity=_polarity([name for name, _ in parsed]),
+            poisson_corrected=corrected,
+            intensity_label="value",
+        ),
+        extra=extra,
+        source_lines=source_lines,
+        source_columns=tuple(j + 1 for j in channel_cols),
+    )
+
+
+# --------------------------------------------------------------------------- ITA / ITM
+def read_ita(
+    path: PathArg,
+    *,
+    sputter_time_per_scan_s: float | None = None,
+    shots_per_pixel: int = 1,
+) -> SimsProfile:
+    """Read a depth profile from a binary IONTOF ``.ita`` file through pySPM (optional extra).
+
+    Every peak of the file's peak list becomes a channel; its intensity at scan ``i`` is the
+    sum of the scan's image (raw counts, not Poisson corrected: correct them with
+    :func:`~caitlab.sims.processing.poisson_correct` using ``metadata.shots_per_scan``,
+    which is the pixel count times ``shots_per_pixel``). pySPM does not expose the sputter
+    time, so the time axis is the scan number times ``sputter_time_per_scan_s`` (1 s when
+    not given): enough for a crater-depth calibration at constant sputter rate. ``.itm``
+    (raw) files need SurfaceLab's reconstruction and are not supported; export a profile
+    from SurfaceLab instead.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.ita`` file.
+    sputter_time_per_scan_s : float, optional
+        Sputter time of one scan (sputter + analysis cycle), s.
+    shots_per_pixel : int, optional
+        Primary shots per pixel and scan (1 for the usual raster).
+
+    Raises
+    ------
+    SimsError
+        pySPM is not installed (``pip install 'caitlab[ita]'``), the file is not an ITA
+        file, or pySPM cannot read it.
+    """
+    file = Path(path)
+    try:
+        import pySPM  # noqa: PLC0415 (optional extra, imported lazily)
+    except ImportError as exc:
+        raise SimsError(
+            "reading ITA/ITM files needs the optional pySPM package: "
+            "pip install 'caitlab[ita]' (or export the profile as text from SurfaceLab)",
+            file=file,
+        ) from exc
+    if not file.exists():
+        raise SimsError("file not found", file=file)
+    if file.suffix.lower() == ".itm":
+        raise SimsError(
+            ".itm raw files are not supported: open them in SurfaceLab and save an .ita or "
+            "export the profile as text",
+            file=file,
+        )
+    try:
+        ita = pySPM.ITA(str(file))
+        peaks = [p for p in ita.get_masses() if int(p["id"]) > 1]
+        n_scans = int(ita.Nscan)
+        counts = np.array(
+            [[float(np.sum(ita.getImage(int(p["id"]), scan))) for p in peaks]
+             for scan in range(n_scans)]
+        )
+        pixels = int(ita.sx) * int(ita.sy)
+    except Exception as exc:  # pySPM raises many types on files it cannot parse
+        raise SimsError(f"pySPM cannot read this ITA file: {exc}", file=file) from exc
+    names = tuple(str(p.get("assign") or f"{float(p['cmass']):.4f}u") for p in peaks)
+    step = 1.0 if sputter_time_per_scan_s is None else float(sputter_time_per_scan_s)
+    return SimsProfile(
+        counts=counts,
+        channel_names=names,
+        channel_masses=np.array([float(p["cmass"]) for p in peaks]),
+        sputter_time_s=step * np.arange(1, n_scans + 1),
+        metadata=SimsMetadata(
+            file=str(file),
+            format="ita",
+            polarity=_polarity(names),
+            shots_per_scan=float(pixels * shots_per_pixel),
+            poisson_corrected=False,
+            intensity_label="Counts",
+        ),
+        extra={"Scan": np.arange(1, n_scans + 1, dtype=float)},
+    )
+
+
+# --------------------------------------------------------------------------- dispatch
+def _looks_like_surfacelab(text: str) -> bool:
+    head = [line for line in text.splitlines()[:12] if line.strip()]
+    return bool(head) and head[0].lstrip().startswith("#") and any("\t" in x for x in head)
+
+
+def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:  # noqa: A002
+    """Read a depth profile in any supported format.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    format : {"auto", "surfacelab", "table", "ita"}
+        ``"auto"`` picks ``"ita"`` for ``.ita``/``.itm``, ``"surfacelab"`` for text that
+        starts with ``#`` lines and has TABs, and ``"table"`` otherwise.
+
+    Returns
+    -------
+    SimsProfile
+    """
+    file = Path(path)
+    fmt = format.lower()
+    if fmt not in ("auto", "surfacelab", "table", "ita"):
+        raise SimsError(f"unknown format {format!r} (auto, surfacelab, table, ita)", file=file)
+    if fmt == "auto":
+        if file.suffix.lower() in (".ita", ".itm"):
+            fmt = "ita"
+        else:
+            _, text = _read_text(file)
+            fmt = "surfacelab" if _looks_like_surfacelab(text) else "table"
+    if fmt == "ita":
+        return read_ita(file)
+    if fmt == "surfacelab":
+        return read_surfacelab(file)
+    return read_table(file)

@@ -1,0 +1,658 @@
+"""Numerics: finite volumes, Newton and adaptive BDF2 for the Nernst-Planck-Poisson system.
+
+Equations (species i, charge number z_i, x = 0 front, x = L back):
+
+    J_i = -D_i(n_i) (dn_i/dx + z_i e/(k_B T) n_i dphi/dx)        Nernst-Planck flux
+    dn_i/dt = -dJ_i/dx                                          conservation
+    -eps0 eps_r d²phi/dx² = e (sum_i z_i n_i - n0)              Poisson
+
+Discretisation
+--------------
+* Cell-centred finite volumes. Interior fluxes are Scharfetter-Gummel fluxes,
+  ``F = D_f/d (B(Δ) n_j - B(-Δ) n_{j+1})`` with ``Δ = z (u_{j+1} - u_j)``, ``u = φ/V_T``,
+  ``B(x) = x/(e^x - 1)`` and the face coefficient ``D_f`` the mean of the two cells' D.
+* Front: the beam flux ``J_b`` (an unknown) enters the first cell, split by the beam fractions.
+  Ideal beam: the complementarity ``J_b >= 0, φ_s >= U_R, J_b (φ_s - U_R) = 0`` (an
+  unlimited beam holds the surface at U_R; it lands nothing only when the surface is
+  above U_R) as a Fischer-Burmeister equation. Finite beam: ``J_b = I/(eA) P(E_kin > e φ_s)``. Poisson has a
+  Robin condition from the vacuum gap to the grounded aperture (field φ_s / g outside,
+  continuity of the displacement at the surface).
+* Back: φ = 0; cations leave by drift in the local field, ``J = D n (z/V_T) E``, smoothly cut
+  off when the field points inward (nothing enters). Without a diffusive sink term there is
+  no artificial pile-up or depletion at the electrode.
+* Time: variable-step BDF2 (BDF1 for the first step of a stage) on densities, potential
+  and beam flux together: a fully implicit, coupled system solved by Newton with the
+  analytic Jacobian in banded storage (unknowns interleaved per cell) and a banded LU with
+  partial pivoting. The cumulative boundary fluxes are integrated with the same BDF
+  formula, so the ion balance of every stage closes to round-off.
+* Step control: the local error of the densities is estimated from the difference to a
+  polynomial predictor (Milne's device); its L1 norm over depth (in units of n0·m, i.e. a
+  displacement of a front) is held below ``tolerance`` per step.
+
+Everything inside is dimensionless: lengths in nm, densities in n0, potential in V_T,
+D in 1e-18 m²/s, which makes the time unit 1 s. Hot loops are compiled with numba.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+LENGTH_UNIT = 1e-9  # m
+D_UNIT = 1e-18  # m^2/s
+TIME_UNIT = LENGTH_UNIT**2 / D_UNIT  # 1 s
+TABLE_POINTS_PER_N0 = 20000
+TABLE_MAX_FRACTION = 2.0
+BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
+_BACK_SMOOTHING = 1e-3  # width (in V_T) of the smooth cut-off of the back-electrode outflow
+_SQRT2 = math.sqrt(2.0)
+# smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
+# quadratic at the corner; the surface potential then sits below U_R by mu²/a V_T,
+# about 1e-10 V_T at the typical flux (a = J_b / scale ~ 100)
+_BEAM_FLUX_SCALE = 1e-6
+_FB_SMOOTHING = 1e-6
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+class ConvergenceError(RuntimeError):
+    """A stage could not be integrated: the message says where and what to try."""
+
+
+@dataclass(frozen=True)
+class StageSystem:
+    """The dimensionless discrete system of one stage (built by :mod:`caitlab.experiment`).
+
+    Attributes
+    ----------
+    widths : ndarray
+        Cell widths in nm.
+    inv_spacing : ndarray
+        1 / (distance between neighbouring centres) in 1/nm, one per interior face.
+    charge : ndarray
+        Charge numbers z of the active species.
+    log_d_table : ndarray
+        ln(D / 1e-18 m²/s) of each active species on a uniform grid of n/n0 with
+        ``table_step`` spacing.
+    beam_mode, beam_fraction, beam_potential, beam_max_flux, beam_spread
+        Front boundary: mode code, fractions per active species, U_R / V_T, the finite
+        beam's flux in n0·nm/s, its energy spread in V_T.
+    surface_ratio : float
+        φ_surface / φ_first_cell from the Robin condition.
+    front_coefficient : float
+        (1 - surface_ratio) / (h_0/2): the outside-field term of the first Poisson row.
+    inv_debye2 : float
+        (1 nm / Debye length)² with the n0 density: Poisson's coupling constant.
+    """
+
+    widths: np.ndarray
+    inv_spacing: np.ndarray
+    charge: np.ndarray
+    log_d_table: np.ndarray
+    table_step: float
+    beam_mode: int
+    beam_fraction: np.ndarray
+    beam_potential: float
+    beam_max_flux: float
+    beam_spread: float
+    surface_ratio: float
+    front_coefficient: float
+    inv_debye2: float
+
+    @property
+    def n_species(self) -> int:
+        return int(self.charge.size)
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.widths.size)
+
+    @property
+    def band(self) -> int:
+        """Lower (= upper) bandwidth of the Jacobian."""
+        return 2 * self.n_species + 1
+
+    def pack(self, density: np.ndarray, potential: np.ndarray, beam_flux: float) -> np.ndarray:
+        """Unknown vector from densities (S, N), potential (N) and the beam flux."""
+        s = self.n_species
+        x = np.empty(1 + self.n_cells * (s + 1))
+        x[0] = beam_flux
+        body = x[1:].reshape(self.n_cells, s + 1)
+        body[:, :s] = density.T
+        body[:, s] = potential
+        return x
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Inverse of :meth:`pack`: densities (S, N), potential (N), beam flux."""
+        s = self.n_species
+        body = x[1:].reshape(self.n_cells, s + 1)
+        return body[:, :s].T.copy(), body[:, s].copy(), float(x[0])
+
+    def args(self) -> tuple:
+        """The arrays and numbers the compiled kernels take, in order."""
+        return (
+            self.widths, self.inv_spacing, self.charge, self.log_d_table,
+            1.0 / self.table_step, self.beam_mode, self.beam_fraction, self.beam_potential,
+            self.beam_max_flux, self.beam_spread, self.surface_ratio,
+            self.front_coefficient, 1.0 / self.inv_debye2,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@numba.njit(cache=True, inline="always")
+def _bernoulli(x: float) -> tuple[float, float]:
+    """B(x) = x/(e^x - 1) and its derivative."""
+    if abs(x) < 1e-2:
+        x2 = x * x
+        return 1.0 - 0.5 * x + x2 / 12.0 - x2 * x2 / 720.0, -0.5 + x / 6.0 - x2 * x / 180.0
+    if x > 500.0:
+        e = math.exp(-x)
+        return x * e, (1.0 - x) * e
+    em = math.expm1(x)
+    return x / em, (em - x * (em + 1.0)) / (em * em)
+
+
+@numba.njit(cache=True)
+def _cell_diffusivity(x, log_d, inv_step, s, n_cells, d_out, dd_out):
+    """D and dD/dn of every active species in every cell from the ln D tables."""
+    last = log_d.shape[1] - 1
+    for j in range(n_cells):
+        base = 1 + j * (s + 1)
+        for i in range(s):
+            t = x[base + i] * inv_step
+            if t <= 0.0:
+                value, slope = log_d[i, 0], 0.0
+            elif t >= last:
+                value, slope = log_d[i, last], 0.0
+            else:
+                k = int(t)
+                frac = t - k
+                step = log_d[i, k + 1] - log_d[i, k]
+                value, slope = log_d[i, k] + frac * step, step * inv_step
+            d = math.exp(value)
+            d_out[i, j] = d
+            dd_out[i, j] = d * slope
+
+
+@numba.njit(cache=True)
+def _assemble(
+    x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
+    beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
+    res, band, kl, d, dd,
+):  # fmt: skip
+    """Residual ``res`` and banded Jacobian ``band`` (row-wise, ``band[r, c - r + kl]``)."""
+    s = charge.size
+    n = widths.size
+    m = s + 1
+    band[:, :] = 0.0
+    _cell_diffusivity(x, log_d, inv_step, s, n, d, dd)
+    # storage term and Poisson's space charge
+    for j in range(n):
+        base = 1 + j * m
+        rho = -1.0
+        for i in range(s):
+            r = base + i
+            res[r] = widths[j] * (a0_dt * (x[r] - ref[r]) + hist[r])
+            band[r, kl] += widths[j] * a0_dt
+            rho += charge[i] * x[r]
+            band[base + s, i - s + kl] += widths[j] * charge[i]
+        res[base + s] = widths[j] * rho
+    # interior faces: Scharfetter-Gummel fluxes and the Poisson stencil
+    for j in range(n - 1):
+        bj = 1 + j * m
+        bk = bj + m
+        uj = x[bj + s]
+        uk = x[bk + s]
+        g = inv_spacing[j]
+        for i in range(s):
+            nj = x[bj + i]
+            nk = x[bk + i]
+            d_face = 0.5 * (d[i, j] + d[i, j + 1])
+            delta = charge[i] * (uk - uj)
+            bp, dbp = _bernoulli(delta)
+            bm, dbm = _bernoulli(-delta)
+            core = bp * nj - bm * nk
+            flux = d_face * g * core
+            f_nj = d_face * g * bp + 0.5 * dd[i, j] * g * core
+            f_nk = -d_face * g * bm + 0.5 * dd[i, j + 1] * g * core
+            f_uk = d_face * g * charge[i] * (dbp * nj + dbm * nk)
+            rj = bj + i
+            rk = bk + i
+            res[rj] += flux
+            res[rk] -= flux
+            band[rj, kl] += f_nj
+            band[rj, bk + i - rj + kl] += f_nk
+            band[rj, bk + s - rj + kl] += f_uk
+            band[rj, bj + s - rj + kl] -= f_uk
+            band[rk, bj + i - rk + kl] -= f_nj
+            band[rk, kl] -= f_nk
+            band[rk, bk + s - rk + kl] -= f_uk
+            band[rk, bj + s - rk + kl] += f_uk
+        pj = bj + s
+        pk = bk + s
+        c = g * debye2
+        e_field = c * (uk - uj)
+        res[pj] += e_field
+        res[pk] -= e_field
+        band[pj, kl] -= c
+        band[pj, pk - pj + kl] += c
+        band[pk, pj - pk + kl] += c
+        band[pk, kl] -= c
+    # front: outside field (Robin) and beam
+    p0 = 1 + s
+    res[p0] -= debye2 * front_coefficient * x[p0]
+    band[p0, kl] -= debye2 * front_coefficient
+    jb = x[0]
+    for i in range(s):
+        if beam_fraction[i] != 0.0:
+            res[1 + i] -= beam_fraction[i] * jb
+            band[1 + i, 0 - (1 + i) + kl] -= beam_fraction[i]
+    if beam_mode == 1:
+        a = jb / _BEAM_FLUX_SCALE
+        b = surface_ratio * x[p0] - beam_potential
+        root = math.sqrt(a * a + b * b + 2.0 * _FB_SMOOTHING * _FB_SMOOTHING)
+        res[0] = a + b - root
+        band[0, kl] = (1.0 - a / root) / _BEAM_FLUX_SCALE
+        band[0, p0 + kl] = (1.0 - b / root) * surface_ratio
+    elif beam_mode == 2:
+        y = (surface_ratio * x[p0] - beam_potential) / (_SQRT2 * beam_spread)
+        res[0] = jb - beam_max_flux * 0.5 * math.erfc(y)
+        band[0, kl] = 1.0
+        band[0, p0 + kl] = beam_max_flux * surface_ratio * math.exp(-y * y) / (
+            _SQRT2PI * beam_spread
+        )
+    else:
+        res[0] = jb
+        band[0, kl] = 1.0
+    # back: grounded electrode, drift outflow of cations
+    bn = 1 + (n - 1) * m
+    half = 0.5 * widths[n - 1]
+    un = x[bn + s]
+    res[bn + s] -= debye2 * un / half
+    band[bn + s, kl] -= debye2 / half
+    for i in range(s):
+        nn = x[bn + i]
+        drive = charge[i] * un
+        root = math.sqrt(drive * drive + _BACK_SMOOTHING * _BACK_SMOOTHING)
+        out = 0.5 * (drive + root)
+        dout = 0.5 * (1.0 + drive / root) * charge[i]
+        res[bn + i] += d[i, n - 1] * nn * out / half
+        band[bn + i, kl] += (d[i, n - 1] + dd[i, n - 1] * nn) * out / half
+        band[bn + i, s - i + kl] += d[i, n - 1] * nn * dout / half
+
+
+@numba.njit(cache=True)
+def _band_solve(band, rhs, kl, ku):
+    """Solve in place by LU with partial pivoting in row-wise band storage.
+
+    ``band`` has ``2*kl + ku + 1`` columns: room for the fill-in of row exchanges.
+    Returns False on a zero pivot.
+    """
+    m = rhs.size
+    for k in range(m):
+        last = min(k + kl, m - 1)
+        p = k
+        best = abs(band[k, kl])
+        for r in range(k + 1, last + 1):
+            v = abs(band[r, k - r + kl])
+            if v > best:
+                best = v
+                p = r
+        if best == 0.0:
+            return False
+        cmax = min(k + kl + ku, m - 1)
+        if p != k:
+            for c in range(k, cmax + 1):
+                t = band[k, c - k + kl]
+                band[k, c - k + kl] = band[p, c - p + kl]
+                band[p, c - p + kl] = t
+            t = rhs[k]
+            rhs[k] = rhs[p]
+            rhs[p] = t
+        pivot = band[k, kl]
+        for r in range(k + 1, last + 1):
+            factor = band[r, k - r + kl] / pivot
+            if factor != 0.0:
+                for c in range(k + 1, cmax + 1):
+                    band[r, c - r + kl] -= factor * band[k, c - k + kl]
+                rhs[r] -= factor * rhs[k]
+    for k in range(m - 1, -1, -1):
+        acc = rhs[k]
+        for c in range(k + 1, min(k + kl + ku, m - 1) + 1):
+            acc -= band[k, c - k + kl] * rhs[c]
+        rhs[k] = acc / band[k, kl]
+    return True
+
+
+@numba.njit(cache=True)
+def _newton(
+    x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
+    beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
+    res, band, d, dd, max_iter, tol_density, tol_potential,
+):  # fmt: skip
+    """Newton iterations in place on ``x``; the number of iterations, or -1 on failure."""
+    s = charge.size
+    kl = 2 * s + 1
+    for it in range(max_iter):
+        _assemble(
+            x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode,
+            beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
+            front_coefficient, debye2, res, band, kl, d, dd,
+        )  # fmt: skip
+        for r in range(res.size):
+            res[r] = -res[r]
+        if not _band_solve(band, res, kl, kl):
+            return -1
+        step_n = 0.0
+        step_u = 0.0
+        for r in range(1, res.size):
+            v = abs(res[r])
+            if not v < 1e300:
+                return -1
+            if (r - 1) % (s + 1) == s:
+                step_u = max(step_u, v)
+            else:
+                step_n = max(step_n, v)
+        for r in range(res.size):
+            x[r] += res[r]
+        if step_n < tol_density and step_u < tol_potential:
+            return it + 1
+    return -1
+
+
+@numba.njit(cache=True)
+def _boundary_fluxes(x, widths, charge, log_d, inv_step, beam_fraction, flux_in, flux_out):
+    """Beam influx and back-electrode outflux of every active species (n0·nm/s)."""
+    s = charge.size
+    n = widths.size
+    bn = 1 + (n - 1) * (s + 1)
+    half = 0.5 * widths[n - 1]
+    last = log_d.shape[1] - 1
+    for i in range(s):
+        flux_in[i] = beam_fraction[i] * x[0]
+        t = min(max(x[bn + i] * inv_step, 0.0), float(last))
+        k = min(int(t), last - 1)
+        log_value = log_d[i, k] + (t - k) * (log_d[i, k + 1] - log_d[i, k])
+        drive = charge[i] * x[bn + s]
+        out = 0.5 * (drive + math.sqrt(drive * drive + _BACK_SMOOTHING * _BACK_SMOOTHING))
+        flux_out[i] = math.exp(log_value) * x[bn + i] * out / half
+
+
+# ----------------------------------------------------------------------- time stepping
+
+
+@dataclass(frozen=True)
+class StepControl:
+    """Numerical settings of the time integration (dimensionless where noted).
+
+    Attributes
+    ----------
+    tolerance : float
+        Allowed local error per step: L1 norm of the density error over depth, in nm·n0.
+    first_step : float
+        First time step of a stage, s.
+    max_step : float
+        Largest time step, s.
+    min_step : float
+        A step below this means the stage cannot be integrated, s.
+    max_newton : int
+        Newton iterations before a step is retried smaller.
+    """
+
+    tolerance: float = 2e-3
+    first_step: float = 1e-6
+    max_step: float = 1e5
+    min_step: float = 1e-12
+    max_newton: int = 10
+    tol_density: float = 1e-10
+    tol_potential: float = 1e-6
+    negative_tolerance: float = 1e-8
+
+
+@dataclass
+class StageTrajectory:
+    """What :func:`integrate_stage` returns (dimensionless, stage-local time in s)."""
+
+    save_times: list[float] = field(default_factory=list)
+    saved: list[np.ndarray] = field(default_factory=list)
+    saved_flux_out: list[np.ndarray] = field(default_factory=list)
+    saved_outflow: list[np.ndarray] = field(default_factory=list)
+    trace_time: list[float] = field(default_factory=list)
+    trace_flux_out: list[np.ndarray] = field(default_factory=list)
+    trace_outflow: list[np.ndarray] = field(default_factory=list)
+    trace_surface: list[float] = field(default_factory=list)
+    trace_beam: list[float] = field(default_factory=list)
+    initial: np.ndarray | None = None
+    inflow: np.ndarray | None = None
+    outflow: np.ndarray | None = None
+    n_steps: int = 0
+    n_rejected: int = 0
+    n_newton: int = 0
+    min_density: float = 0.0
+
+
+#: observer(t_stage_s, t_end_s): called after every accepted step
+Observer = Callable[[float, float], None]
+
+
+def _bdf_coefficients(ratio: float, order: int) -> tuple[float, float, float]:
+    if order == 1:
+        return 1.0, -1.0, 0.0
+    return (1.0 + 2.0 * ratio) / (1.0 + ratio), -(1.0 + ratio), ratio * ratio / (1.0 + ratio)
+
+
+def _bdf_accumulate(q: list[np.ndarray], dt_flux: np.ndarray, a0, a2, order) -> np.ndarray:
+    """Integrate a boundary flux with the same BDF formula as the densities."""
+    previous = a2 * (q[-1] - q[-2]) if order == 2 else 0.0
+    return q[-1] + (dt_flux + previous) / a0
+
+
+def _predict(times: list[float], states: list[np.ndarray], t_new: float) -> np.ndarray:
+    """Polynomial extrapolation through the last (up to three) accepted states."""
+    if len(states) == 1:
+        return states[-1].copy()
+    if len(states) == 2:
+        (t0, t1), (x0, x1) = times[-2:], states[-2:]
+        return x1 + (x1 - x0) * (t_new - t1) / (t1 - t0)
+    t0, t1, t2 = times[-3:]
+    x0, x1, x2 = states[-3:]
+    l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+    l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+    l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+    return l0 * x0 + l1 * x1 + l2 * x2
+
+
+def _error_factor(times: list[float], dt: float, order: int) -> float:
+    """Local error ≈ factor × |corrector - predictor| (Milne's device)."""
+    if len(times) < 2:
+        return 0.0
+    if order == 1 or len(times) == 2:
+        return min(1.0, dt / (times[-1] - times[-2]))
+    h1 = times[-1] - times[-2]
+    h2 = times[-2] - times[-3]
+    ratio = dt / h1
+    bdf = dt**3 * (1.0 + ratio) ** 2 / (ratio * (1.0 + 2.0 * ratio))
+    pred = dt * (dt + h1) * (dt + h1 + h2)
+    return bdf / abs(pred - bdf)
+
+
+class _Integrator:
+    """Adaptive BDF2 over one stage; holds the work arrays of the compiled kernels."""
+
+    def __init__(self, system: StageSystem, control: StepControl) -> None:
+        self.system = system
+        self.control = control
+        self.args = system.args()
+        s, n = system.n_species, system.n_cells
+        size = 1 + n * (s + 1)
+        self.res = np.zeros(size)
+        self.band = np.zeros((size, 3 * system.band + 1))
+        self.d = np.zeros((s, n))
+        self.dd = np.zeros((s, n))
+        self.flux_in = np.zeros(s)
+        self.flux_out = np.zeros(s)
+        self.density_index = np.array(
+            [1 + j * (s + 1) + i for j in range(n) for i in range(s)], dtype=np.int64
+        ).reshape(n, s)
+        self.density_mask = np.zeros(size, dtype=bool)
+        self.density_mask[self.density_index.ravel()] = True
+
+    def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
+        c = self.control
+        return _newton(
+            x, ref, hist, a0_dt, *self.args, self.res, self.band, self.d, self.dd,
+            c.max_newton, c.tol_density, c.tol_potential,
+        )  # fmt: skip
+
+    def fluxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sy = self.system
+        _boundary_fluxes(
+            x, sy.widths, sy.charge, sy.log_d_table, 1.0 / sy.table_step, sy.beam_fraction,
+            self.flux_in, self.flux_out,
+        )  # fmt: skip
+        return self.flux_in.copy(), self.flux_out.copy()
+
+    def error_norm(self, delta: np.ndarray) -> float:
+        """max over species of ∫ |δn| dx in nm·n0, relative to the tolerance."""
+        per_species = np.abs(delta[self.density_index]).T @ self.system.widths
+        return float(per_species.max()) / self.control.tolerance
+
+
+def _next_target(t: float, dt: float, targets: list[float]) -> tuple[float, bool]:
+    """Step towards the next save time without leaving a sliver."""
+    target = next(tt for tt in targets if tt > t * (1 + 1e-14))
+    remaining = target - t
+    if remaining <= dt * (1 + 1e-12):
+        return remaining, True
+    if remaining < 2.0 * dt:
+        return 0.5 * remaining, False
+    return dt, False
+
+
+def integrate_stage(
+    system: StageSystem,
+    x0: np.ndarray,
+    duration: float,
+    save_times: list[float],
+    control: StepControl,
+    observer: Observer | None = None,
+    stage_name: str = "stage",
+) -> StageTrajectory:
+    """Integrate one stage from state ``x0`` over ``duration`` seconds.
+
+    Parameters
+    ----------
+    system : StageSystem
+        The discretised stage.
+    x0 : ndarray
+        Initial unknown vector (see :meth:`StageSystem.pack`).
+    duration : float
+        Stage duration in s.
+    save_times : list of float
+        Stage-local times (s) at which to save the state; ``duration`` is always saved.
+    control : StepControl
+        Step-size settings.
+    observer : callable, optional
+        Called as ``observer(t, duration)`` after every accepted step.
+    stage_name : str
+        For error messages.
+    """
+    work = _Integrator(system, control)
+    targets = sorted({t for t in save_times if 0.0 < t < duration} | {duration})
+    traj = StageTrajectory(initial=x0.copy())
+    s = system.n_species
+    times = [0.0]
+    states = [x0.copy()]
+    q_in = [np.zeros(s)]
+    q_out = [np.zeros(s)]
+    fin, fout = work.fluxes(x0)
+    _record_trace(traj, system, 0.0, x0, fout, q_out[-1])
+    if 0.0 in save_times:
+        _save(traj, 0.0, x0, fout, q_out[-1])
+    t, dt_wanted = 0.0, control.first_step
+    min_density = 0.0
+    while t < duration:
+        order = 1 if len(times) < 2 else 2
+        dt_try = min(dt_wanted, control.max_step)
+        if order == 2:
+            dt_try = min(dt_try, 2.0 * (times[-1] - times[-2]))  # BDF2 zero-stability
+        dt, hits_target = _next_target(t, dt_try, targets)
+        ratio = dt / (times[-1] - times[-2]) if order == 2 else 1.0
+        a0, a1, a2 = _bdf_coefficients(ratio, order)
+        # BDF in increments, a0 (x - x_k) - a2 (x_k - x_{k-1}): no cancellation of the
+        # large bulk densities, so the ion balance closes to round-off
+        hist = -a2 * (states[-1] - states[-2]) / dt if order == 2 else np.zeros_like(x0)
+        x = _predict(times, states, t + dt)
+        x[work.density_mask] = np.maximum(x[work.density_mask], 0.0)
+        predicted = x.copy()
+        iters = work.newton(x, states[-1], hist, a0 / dt)
+        failed = iters < 0
+        xmin = -np.inf if failed else float(x[work.density_mask].min())
+        negative = xmin < -control.negative_tolerance
+        error = np.inf if failed else work.error_norm(x - predicted) * _error_factor(times, dt, order)
+        if failed or negative or not error <= 1.0:
+            traj.n_rejected += 1
+            shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / 3.0))
+            dt_wanted = dt * shrink
+            if dt_wanted < control.min_step:
+                raise ConvergenceError(_failure_message(stage_name, t, dt, iters, xmin))
+            continue
+        traj.n_newton += iters
+        min_density = min(min_density, xmin)
+        fin, fout = work.fluxes(x)
+        q_in.append(_bdf_accumulate(q_in, dt * fin, a0, a2, order))
+        q_out.append(_bdf_accumulate(q_out, dt * fout, a0, a2, order))
+        t = next(tt for tt in targets if tt > t * (1 + 1e-14)) if hits_target else t + dt
+        times.append(t)
+        states.append(x)
+        if len(states) > 3:
+            del times[0], states[0], q_in[0], q_out[0]
+        traj.n_steps += 1
+        _record_trace(traj, system, t, x, fout, q_out[-1])
+        if hits_target:
+            _save(traj, t, x, fout, q_out[-1])
+        if observer is not None:
+            observer(t, duration)
+        growth = 2.0 if error == 0.0 else min(2.0, max(0.5, 0.9 * error ** (-1.0 / 3.0)))
+        dt_wanted = max(dt_wanted, dt * growth) if dt < dt_try else dt * growth
+    traj.inflow = q_in[-1]
+    traj.outflow = q_out[-1]
+    traj.min_density = min_density
+    return traj
+
+
+def _save(traj: StageTrajectory, t: float, x: np.ndarray, flux_out, outflow) -> None:
+    if traj.save_times and abs(traj.save_times[-1] - t) <= 1e-9 * max(1.0, t):
+        return
+    traj.save_times.append(t)
+    traj.saved.append(x.copy())
+    traj.saved_flux_out.append(flux_out.copy())
+    traj.saved_outflow.append(outflow.copy())
+
+
+def _record_trace(traj, system: StageSystem, t: float, x: np.ndarray, flux_out, outflow) -> None:
+    traj.trace_time.append(t)
+    traj.trace_flux_out.append(flux_out.copy())
+    traj.trace_outflow.append(outflow.copy())
+    traj.trace_surface.append(system.surface_ratio * x[1 + system.n_species])
+    traj.trace_beam.append(float(x[0]))
+
+
+def _failure_message(stage: str, t: float, dt: float, iters: int, xmin: float) -> str:
+    if iters < 0:
+        why = "Newton's method did not converge"
+    elif xmin < 0:
+        why = f"a density went negative ({xmin:.3g} n0)"
+    else:
+        why = "the error estimate stayed above the tolerance"
+    return (
+        f"stage {stage!r} could not be integrated at t = {t:.6g} s (step {dt:.3g} s): {why}. "
+        "Try: a finer mesh near the front (mesh.front_cell, mesh.refine), a smaller "
+        "solver.first_step, or check the diffusion coefficients of this stage for values "
+        "many orders of magnitude apart or a fall-off narrower than the mesh can resolve."
+    )

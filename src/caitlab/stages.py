@@ -1,0 +1,112 @@
+"""Stages of a CAIT experiment: what happens to the sample, one small value each.
+
+A stage has a name, a duration, a temperature and a diffusion model per species. A
+:class:`BeamStage` illuminates the front with a :class:`Beam`; a :class:`RestStage` has no beam
+(storage, relaxation). Adding a stage type means one small class with a ``type`` tag that
+states its front boundary (see :meth:`front_beam`), and adding it to :data:`AnyStage`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from caitlab._model import Frozen
+from caitlab.diffusivity import AnyDiffusivity
+from caitlab.units import Current, Energy, Length, Temperature, Time, Voltage
+
+DEFAULT_APERTURE_DISTANCE = 8e-3  # m, the paper's grounded aperture in front of the sample
+
+
+class Beam(Frozen):
+    """An alkali ion beam at the front.
+
+    Parameters
+    ----------
+    species : dict of str to float
+        Beam composition: species name to fraction of the beam current (sum 1). A single
+        name (``species = "Rb"``) means a pure beam.
+    source_potential : float
+        U_R in V: the most the surface can be charged to.
+    mode : {"ideal", "finite"}
+        ``ideal``: the beam supplies whatever flux holds the surface at U_R once reached.
+        ``finite``: a beam ``current`` (A) whose ions have a Gaussian kinetic-energy spread
+        ``energy_spread`` (eV, standard deviation) around e U_R; an ion lands only if its
+        energy exceeds e φ_surface.
+    aperture_distance : float or None
+        Distance (m) of the grounded aperture in front of the surface: the vacuum-gap field
+        φ_surface / distance enters Poisson's equation as a Robin condition. ``None``: no
+        field outside the sample.
+    """
+
+    species: dict[str, float]
+    source_potential: Voltage = Field(gt=0)
+    mode: Literal["ideal", "finite"] = "ideal"
+    current: Current | None = Field(default=None, gt=0)
+    energy_spread: Energy = Field(default=0.5, gt=0)
+    aperture_distance: Length | None = Field(default=DEFAULT_APERTURE_DISTANCE, gt=0)
+
+    @field_validator("species", mode="before")
+    @classmethod
+    def _single_species(cls, value: object) -> object:
+        return {value: 1.0} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> Beam:
+        if not self.species:
+            raise ValueError("a beam needs at least one species")
+        if any(f <= 0 for f in self.species.values()):
+            raise ValueError("beam species fractions must be > 0")
+        total = sum(self.species.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"beam species fractions must sum to 1, they sum to {total:g}")
+        if self.mode == "finite" and self.current is None:
+            raise ValueError("a finite beam needs its current, e.g. current = '10 nA'")
+        return self
+
+
+class _StageBase(Frozen):
+    name: str = Field(min_length=1)
+    duration: Time = Field(gt=0)
+    temperature: Temperature = Field(gt=0)
+    diffusivity: dict[str, AnyDiffusivity] = Field(default_factory=dict)
+
+    def front_beam(self) -> Beam | None:
+        """The beam at the front during this stage, or None."""
+        return None
+
+    @property
+    def aperture_distance(self) -> float | None:
+        """Distance (m) of the grounded aperture, or None for no outside field."""
+        return None
+
+
+class BeamStage(_StageBase):
+    """A stage with an ion beam on the front (a CAIT experiment)."""
+
+    type: Literal["beam"] = "beam"
+    beam: Beam
+
+    def front_beam(self) -> Beam | None:
+        return self.beam
+
+    @property
+    def aperture_distance(self) -> float | None:
+        return self.beam.aperture_distance
+
+
+class RestStage(_StageBase):
+    """A stage without beam: storage or relaxation, back electrode still grounded."""
+
+    type: Literal["rest"] = "rest"
+    aperture: Length | None = Field(default=None, gt=0)
+
+    @property
+    def aperture_distance(self) -> float | None:
+        return self.aperture
+
+
+AnyStage = Annotated[BeamStage | RestStage, Field(discriminator="type")]
+
+__all__ = ["AnyStage", "Beam", "BeamStage", "RestStage"]
