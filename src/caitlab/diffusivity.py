@@ -114,7 +114,10 @@ class ConstantD(DiffusivityModel):
 
 def _sin2_filled_fraction(s: np.ndarray) -> np.ndarray:
     """Fraction of a sin² lobe filled up to phase s in [0, π]: (2s - sin 2s) / 2π."""
-    return (2.0 * s - np.sin(2.0 * s)) / (2.0 * math.pi)
+    s = np.asarray(s, dtype=float)
+    y = 2.0 * s
+    series = y**3 / 6.0 * (1.0 - y**2 / 20.0 + y**4 / 840.0)  # no cancellation near 0
+    return np.where(s < 1e-2, series, y - np.sin(y)) / (2.0 * math.pi)
 
 
 def sin2_phase(filled: np.ndarray) -> np.ndarray:

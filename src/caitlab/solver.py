@@ -14,7 +14,10 @@ Discretisation
 * Front: the beam flux ``J_b`` (an unknown) enters the first cell, split by the beam fractions.
   Ideal beam: the complementarity ``J_b >= 0, φ_s >= U_R, J_b (φ_s - U_R) = 0`` (an
   unlimited beam holds the surface at U_R; it lands nothing only when the surface is
-  above U_R) as a Fischer-Burmeister equation. Finite beam: ``J_b = I/(eA) P(E_kin > e φ_s)``. Poisson has a
+  above U_R) as a Fischer-Burmeister equation. Finite beam: ``J_b = I/(eA) P(E_kin > e φ_s)``, the kinetic energy
+  being e U_R less a Rayleigh-distributed deficit of scale ``energy_spread``, so
+  ``P = 1 - exp(-(U_R - φ_s)² / 2σ²)`` below U_R and 0 above (C¹; a large current
+  converges to the ideal beam). Poisson has a
   Robin condition from the vacuum gap to the grounded aperture (field φ_s / g outside,
   continuity of the displacement at the surface).
 * Back: φ = 0; cations leave by drift in the local field, ``J = D n (z/V_T) E``, smoothly cut
@@ -48,14 +51,12 @@ TIME_UNIT = LENGTH_UNIT**2 / D_UNIT  # 1 s
 TABLE_POINTS_PER_N0 = 20000
 TABLE_MAX_FRACTION = 2.0
 BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
-_BACK_SMOOTHING = 1e-3  # width (in V_T) of the smooth cut-off of the back-electrode outflow
-_SQRT2 = math.sqrt(2.0)
+_BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-electrode outflow
 # smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
 # quadratic at the corner; the surface potential then sits below U_R by mu²/a V_T,
 # about 1e-10 V_T at the typical flux (a = J_b / scale ~ 100)
 _BEAM_FLUX_SCALE = 1e-6
 _FB_SMOOTHING = 1e-6
-_SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
 class ConvergenceError(RuntimeError):
@@ -155,6 +156,16 @@ def _bernoulli(x: float) -> tuple[float, float]:
         return x * e, (1.0 - x) * e
     em = math.expm1(x)
     return x / em, (em - x * (em + 1.0)) / (em * em)
+
+
+@numba.njit(cache=True, inline="always")
+def _outflow(drive: float) -> tuple[float, float]:
+    """Drift outflow factor max(drive, 0), rounded off below ``_BACK_SMOOTHING`` (C¹)."""
+    if drive <= 0.0:
+        return 0.0, 0.0
+    if drive < _BACK_SMOOTHING:
+        return 0.5 * drive * drive / _BACK_SMOOTHING, drive / _BACK_SMOOTHING
+    return drive - 0.5 * _BACK_SMOOTHING, 1.0
 
 
 @numba.njit(cache=True)
@@ -260,12 +271,15 @@ def _assemble(
         band[0, kl] = (1.0 - a / root) / _BEAM_FLUX_SCALE
         band[0, p0 + kl] = (1.0 - b / root) * surface_ratio
     elif beam_mode == 2:
-        y = (surface_ratio * x[p0] - beam_potential) / (_SQRT2 * beam_spread)
-        res[0] = jb - beam_max_flux * 0.5 * math.erfc(y)
+        deficit = beam_potential - surface_ratio * x[p0]
+        res[0] = jb
         band[0, kl] = 1.0
-        band[0, p0 + kl] = beam_max_flux * surface_ratio * math.exp(-y * y) / (
-            _SQRT2PI * beam_spread
-        )
+        if deficit > 0.0:
+            y = deficit * deficit / (2.0 * beam_spread * beam_spread)
+            res[0] += beam_max_flux * math.expm1(-y)
+            band[0, p0 + kl] = (
+                beam_max_flux * surface_ratio * deficit / (beam_spread * beam_spread) * math.exp(-y)
+            )
     else:
         res[0] = jb
         band[0, kl] = 1.0
@@ -277,10 +291,8 @@ def _assemble(
     band[bn + s, kl] -= debye2 / half
     for i in range(s):
         nn = x[bn + i]
-        drive = charge[i] * un
-        root = math.sqrt(drive * drive + _BACK_SMOOTHING * _BACK_SMOOTHING)
-        out = 0.5 * (drive + root)
-        dout = 0.5 * (1.0 + drive / root) * charge[i]
+        out, dout = _outflow(charge[i] * un)
+        dout *= charge[i]
         res[bn + i] += d[i, n - 1] * nn * out / half
         band[bn + i, kl] += (d[i, n - 1] + dd[i, n - 1] * nn) * out / half
         band[bn + i, s - i + kl] += d[i, n - 1] * nn * dout / half
@@ -378,8 +390,7 @@ def _boundary_fluxes(x, widths, charge, log_d, inv_step, beam_fraction, flux_in,
         t = min(max(x[bn + i] * inv_step, 0.0), float(last))
         k = min(int(t), last - 1)
         log_value = log_d[i, k] + (t - k) * (log_d[i, k + 1] - log_d[i, k])
-        drive = charge[i] * x[bn + s]
-        out = 0.5 * (drive + math.sqrt(drive * drive + _BACK_SMOOTHING * _BACK_SMOOTHING))
+        out = _outflow(charge[i] * x[bn + s])[0]
         flux_out[i] = math.exp(log_value) * x[bn + i] * out / half
 
 

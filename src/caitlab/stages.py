@@ -31,9 +31,10 @@ class Beam(Frozen):
         U_R in V: the most the surface can be charged to.
     mode : {"ideal", "finite"}
         ``ideal``: the beam supplies whatever flux holds the surface at U_R once reached.
-        ``finite``: a beam ``current`` (A) whose ions have a Gaussian kinetic-energy spread
-        ``energy_spread`` (eV, standard deviation) around e U_R; an ion lands only if its
-        energy exceeds e φ_surface.
+        ``finite``: a beam ``current`` (A) whose ions reach the sample with kinetic energy
+        e U_R less a Rayleigh-distributed deficit of scale ``energy_spread`` (eV); an ion
+        lands only if its energy exceeds e φ_surface, so a large current holds the surface
+        just below U_R, as the ideal beam does.
     aperture_distance : float or None
         Distance (m) of the grounded aperture in front of the surface: the vacuum-gap field
         φ_surface / distance enters Poisson's equation as a Robin condition. ``None``: no

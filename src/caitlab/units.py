@@ -79,7 +79,7 @@ def to_canonical(value: Any, kind: str) -> float:
         return float(quantity.to(unit).magnitude)
     except pint.DimensionalityError as exc:
         raise ValueError(
-            f"{value!r} is not a {kind}: its unit {quantity.units:~} cannot be "
+            f"{value!r} is not a {kind} ({unit}): its unit {quantity.units:~} cannot be "
             f"converted to {unit}"
         ) from exc
 

@@ -1,0 +1,169 @@
+"""Commands for simulations: ``run``, ``check``, ``example`` and ``plot``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caitlab.cli._app import app
+from caitlab.examples import example_names, example_path
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear message to stderr and exit with ``code`` (no traceback)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _load(config: str):
+    from caitlab.config import ConfigError, load_experiment
+
+    path = Path(config)
+    if not path.exists() and config in example_names():
+        path = example_path(config)
+    if not path.exists():
+        fail(
+            f"no config file {config!r}; give a TOML file or a built-in example "
+            f"({', '.join(example_names())})"
+        )
+    try:
+        return load_experiment(path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@app.command("check")
+def check(config: Annotated[str, typer.Argument(help="Experiment TOML file.")]) -> None:
+    """Validate CONFIG and explain every problem."""
+    experiment = _load(config)
+    stages = ", ".join(f"{s.name} ({s.duration / 3600:g} h)" for s in experiment.stages)
+    typer.echo(f"{config}: OK: {len(experiment.stages)} stage(s): {stages}")
+
+
+@app.command("example")
+def example(
+    name: Annotated[str | None, typer.Argument(help="Example name; omit to list.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print or write a built-in example config (``double-cait`` is the paper's case)."""
+    if name is None:
+        for known in example_names():
+            typer.echo(known)
+        return
+    if name not in example_names():
+        fail(f"no example {name!r}; examples: {', '.join(example_names())}")
+    text = example_path(name).read_text()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}")
+
+
+def _progress_observer(progress, durations: dict[str, float]):
+    tasks: dict[str, int] = {}
+
+    def observe(stage: str, t: float, end: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=end / 3600.0)
+        progress.update(tasks[stage], completed=t / 3600.0)
+
+    return observe
+
+
+@app.command("run")
+def run(
+    config: Annotated[str, typer.Argument(help="Experiment TOML file or example name.")],
+    out: Annotated[Path, typer.Option(help="Result directory.")] = Path("runs/latest"),
+    frames: Annotated[
+        int | None, typer.Option(help="Save this many snapshots per stage (for videos).")
+    ] = None,
+    plots: Annotated[bool, typer.Option(help="Also draw the figures into OUT.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Run an experiment; write OUT/result.nc and OUT/summary.json atomically."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from caitlab.experiment import OutputOptions
+    from caitlab.solver import ConvergenceError
+
+    experiment = _load(config)
+    if frames is not None:
+        experiment = experiment.with_(
+            output=OutputOptions(times=experiment.output.times, frames=frames)
+        )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.2f}/{task.total:.2f} h simulated"),
+        TimeElapsedColumn(),
+    )
+    durations = {s.name: s.duration for s in experiment.stages}
+    with Progress(*columns, disable=quiet, transient=False) as progress:
+        try:
+            result = experiment.run(_progress_observer(progress, durations))
+        except ConvergenceError as exc:
+            fail(str(exc), code=3)
+    result.save(out)
+    _print_summary(result.summary(), out)
+    if plots:
+        _draw(out, out)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['name']}: {summary['n_cells']} cells, "
+                  f"{summary['n_steps']} steps, {summary['wall_time_s']:.2f} s")  # fmt: skip
+    for column in ("stage", "charge / mC", "surface / V", "conservation", "steps"):
+        table.add_column(column, justify="right")
+    for stage in summary["stages"]:
+        table.add_row(
+            stage["name"],
+            f"{stage['charge_C'] * 1e3:.4f}",
+            f"{stage['surface_potential_end_V']:.3f}",
+            f"{stage['conservation_rel_error']:.1e}",
+            str(stage["n_steps"]),
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {out / 'result.nc'} and {out / 'summary.json'}")
+
+
+def _draw(result_dir: Path, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from caitlab import plot
+    from caitlab.results import load_result
+
+    ds = load_result(result_dir)
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    plot.profiles(ds, ax=axes[0])
+    plot.current_charge(ds, ax=axes[1])
+    path = Path(out_dir) / "overview.png"
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    written.append(path)
+    typer.echo(f"wrote {path}")
+    return written
+
+
+@app.command("plot")
+def plot_command(
+    result_dir: Annotated[Path, typer.Argument(help="Directory with result.nc.")],
+    out: Annotated[Path | None, typer.Option(help="Directory for the PNG (default: RESULT_DIR).")] = None,
+) -> None:
+    """Draw the profiles at the end of each stage and current/charge vs time to PNG."""
+    if not (result_dir / "result.nc").exists():
+        fail(f"{result_dir} has no result.nc: run `caitlab run CONFIG --out {result_dir}` first")
+    target = out or result_dir
+    target.mkdir(parents=True, exist_ok=True)
+    _draw(result_dir, target)

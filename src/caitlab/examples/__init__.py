@@ -1,0 +1,34 @@
+"""Built-in example configurations (TOML files shipped with the package).
+
+``double-cait``: the paper's sequential double-CAIT (Rb+ then Cs+ on Li3B7O12).
+``quick-double-cait``: the same physics, shorter and coarser, for tests and tutorials.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+
+
+def example_names() -> list[str]:
+    """Names of the built-in example configs."""
+    return sorted(p.stem for p in _HERE.glob("*.toml"))
+
+
+def example_path(name: str) -> Path:
+    """Path of the built-in example ``name`` (see :func:`example_names`)."""
+    path = _HERE / f"{name}.toml"
+    if not path.exists():
+        raise KeyError(f"no example {name!r}; examples: {', '.join(example_names())}")
+    return path
+
+
+def load_example(name: str):
+    """The built-in example ``name`` as an :class:`~caitlab.experiment.Experiment`."""
+    from caitlab.config import load_experiment
+
+    return load_experiment(example_path(name))
+
+
+__all__ = ["example_names", "example_path", "load_example"]

@@ -1,0 +1,210 @@
+"""The solver against physics: conservation, analytic limits, convergence."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+from caitlab import (
+    Beam,
+    BeamStage,
+    ConstantD,
+    Experiment,
+    MeshSpec,
+    RestStage,
+    Sample,
+    SolverOptions,
+    Species,
+)
+from caitlab.constants import BOLTZMANN, ELEMENTARY_CHARGE
+from caitlab.experiment import build_system
+from caitlab.solver import StepControl, integrate_stage
+
+N0 = 1.4e28
+AREA = 28.26e-6
+L = 2.325e-3
+T = 323.0
+
+
+def one_ion_sample(thickness=L, species=("Li", "Rb")) -> Sample:
+    return Sample(
+        thickness=thickness,
+        area=AREA,
+        mobile_ion_density=N0,
+        relative_permittivity=7.0,
+        species=[Species(name=s, initial_fraction=1.0 if k == 0 else 0.0)
+                 for k, s in enumerate(species)],
+    )  # fmt: skip
+
+
+def beam_stage(species: str, duration: float, d: dict[str, float], **beam) -> BeamStage:
+    return BeamStage(
+        name=f"{species}-beam",
+        duration=duration,
+        temperature=T,
+        beam=Beam(species=species, source_potential=15.0, **beam),
+        diffusivity={k: ConstantD(d=v) for k, v in d.items()},
+    )
+
+
+def test_conservation_to_round_off_every_stage(quick_result):
+    for stage in quick_result.stages:
+        assert stage.conservation_rel_error <= 1e-10, stage.name
+        # all the foreign ions that entered are still in the sample
+        assert stage.inflow_m2.sum() > 0
+
+
+def test_conservation_with_a_rest_stage(quick_experiment):
+    rb_cait = quick_experiment.stages[0]
+    storage = RestStage(
+        name="storage",
+        duration=3600.0 * 24,
+        temperature=278.0,
+        diffusivity={
+            "Li": rb_cait.diffusivity["Li"],  # Arrhenius-scaled from 323 K with 0.65 eV
+            "Rb": ConstantD(d=2.67e-22, activation_energy=0.7, reference_temperature=323.0),
+        },
+    )
+    experiment = quick_experiment.with_(stages=[rb_cait, storage])
+    result = experiment.run()
+    rest = result.stage("storage")
+    assert rest.conservation_rel_error <= 1e-10 or rest.outflow_m2.sum() < 1e-6 * N0 * 1e-9
+    assert rest.inflow_m2.sum() == 0.0
+    # without a beam the surface charge drains through the sample within milliseconds;
+    # what remains is the small diffusion potential of the replacement zone
+    assert abs(rest.trace_surface_potential[-1]) < 1.0
+    assert rest.charge_C < 1e-3 * result.stages[0].charge_C
+
+
+def ohmic_experiment(**beam) -> Experiment:
+    stage = beam_stage("Li", 0.2, {"Li": 5.8e-19}, **beam)
+    return Experiment(sample=one_ion_sample(species=("Li",)), stages=[stage])
+
+
+def test_ohmic_limit_current_through_a_homogeneous_sample():
+    result = ohmic_experiment().run()
+    sigma = N0 * ELEMENTARY_CHARGE**2 * 5.8e-19 / (BOLTZMANN * T)
+    expected = sigma * 15.0 * AREA / L
+    assert expected == pytest.approx(8.5e-9, rel=0.02)  # the spec's 8.5 nA
+    assert result.stages[0].trace_current[-1] == pytest.approx(expected, rel=0.01)
+    assert result.stages[0].trace_surface_potential[-1] == pytest.approx(15.0, abs=1e-6)
+
+
+def test_finite_beam_approaches_the_ideal_beam():
+    ideal = ohmic_experiment().run().stages[0].trace_current[-1]
+    errors = []
+    for current in (2e-8, 2e-7, 2e-6):
+        run = ohmic_experiment(mode="finite", current=current, energy_spread=0.2).run()
+        errors.append(abs(run.stages[0].trace_current[-1] - ideal) / ideal)
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.01
+
+
+def test_a_weak_finite_beam_limits_the_current():
+    run = ohmic_experiment(mode="finite", current=1e-9, energy_spread=0.2).run()
+    stage = run.stages[0]
+    assert stage.trace_current[-1] == pytest.approx(1e-9, rel=0.02)
+    assert stage.trace_surface_potential[-1] < 15.0 - 1.0  # never charged up to U_R
+
+
+def test_constant_d_interdiffusion_without_field_matches_erfc():
+    """Two species with equal constant D swap places at constant total density (no field).
+
+    Species A fills the first ``a`` = 20 nm, B the rest; with the no-flux front (rest
+    stage) the exact solution is n_A = n0/2 [erf((a - x)/2√(Dt)) + erf((a + x)/2√(Dt))].
+    """
+    sample = one_ion_sample(thickness=2e-6, species=("A", "B"))
+    d, a, t = 1e-18, 20e-9, 100.0
+    stage = RestStage(
+        name="mix", duration=t, temperature=T,
+        diffusivity={"A": ConstantD(d=d), "B": ConstantD(d=d)},
+    )  # fmt: skip
+    experiment = Experiment(
+        sample=sample, stages=[stage], mesh=MeshSpec(front_cell=0.25e-9, fine_depth=100e-9)
+    )
+    mesh = experiment.mesh.build(sample.thickness)
+    system = build_system(experiment, stage, mesh, [0, 1])
+    x = mesh.centres
+    a_frac = (x < a).astype(float)
+    x0 = system.pack(np.array([a_frac, 1 - a_frac]), np.zeros(x.size), 0.0)
+    control = StepControl(tolerance=1e-4, first_step=1e-3)
+    traj = integrate_stage(system, x0, t, [], control)
+    dens, pot, _ = system.unpack(traj.saved[-1])
+    width = 2 * math.sqrt(d * t)
+    exact = 0.5 * (erf((a - x) / width) + erf((a + x) / width))
+    fine = x < 100e-9
+    assert np.max(np.abs(dens[0][fine] - exact[fine])) < 2e-3
+    assert np.max(np.abs(dens.sum(axis=0) - 1.0)) < 1e-6  # no separation of charge
+    assert np.max(np.abs(pot)) < 1e-4  # in V_T: no field builds up
+
+
+def replacement_experiment(d_li=5.8e-19, d_rb=2.67e-22, hours=40.0) -> Experiment:
+    stage = beam_stage("Rb", hours * 3600.0, {"Li": d_li, "Rb": d_rb})
+    return Experiment(
+        sample=one_ion_sample(),
+        stages=[stage],
+        mesh=MeshSpec(front_cell=0.5e-9, fine_depth=60e-9),
+    )
+
+
+def test_replacement_front_travels_to_the_transferred_charge_depth():
+    result = replacement_experiment().run()
+    stage = result.stages[0]
+    rb_inventory = stage.inventory_end_m2[1]
+    # every Rb ion that landed is in the sample ...
+    assert rb_inventory == pytest.approx(stage.inflow_m2[1], rel=1e-12)
+    # ... and equals the charge through the back electrode / e (capacitive charge is tiny)
+    transferred = stage.charge_C / (ELEMENTARY_CHARGE * AREA)
+    assert rb_inventory == pytest.approx(transferred, rel=1e-3)
+    # a complete replacement zone ends at depth Q / (e n0 A)
+    x = result.mesh.centres
+    rb = stage.density[-1][1] / N0
+    front = np.interp(0.5, rb[::-1], x[::-1])
+    assert front == pytest.approx(transferred / N0, abs=0.5e-9)
+    assert rb[x < 0.5 * front].min() > 0.98
+
+
+def front_and_charge(experiment: Experiment) -> tuple[float, float]:
+    result = experiment.run()
+    stage = result.stages[0]
+    x = result.mesh.centres
+    rb = stage.density[-1][1] / N0
+    return float(np.interp(0.5, rb[::-1], x[::-1])), stage.charge_C
+
+
+def test_grid_convergence_of_front_and_charge(quick_experiment):
+    base = quick_experiment.with_(
+        stages=[quick_experiment.stages[0]],
+        solver=SolverOptions(tolerance=5e-13),
+        mesh=MeshSpec(front_cell=1e-9, fine_depth=40e-9),
+    )
+    results = [front_and_charge(base.with_(mesh=base.mesh.refined(k))) for k in (1, 2, 4)]
+    fronts = np.array([r[0] for r in results])
+    charges = np.array([r[1] for r in results])
+    assert abs(fronts[2] - fronts[1]) < abs(fronts[1] - fronts[0]) + 0.02e-9
+    assert abs(fronts[2] - fronts[1]) < 0.5e-9
+    assert abs(charges[2] / charges[1] - 1) < 2e-3
+
+
+def test_time_step_convergence_of_front_and_charge(quick_experiment):
+    base = quick_experiment.with_(
+        stages=[quick_experiment.stages[0]], mesh=MeshSpec(front_cell=1e-9, fine_depth=40e-9)
+    )
+    results = [
+        front_and_charge(base.with_(solver=SolverOptions(tolerance=tol)))
+        for tol in (2e-10, 2e-11, 2e-12)
+    ]
+    fronts = np.array([r[0] for r in results])
+    charges = np.array([r[1] for r in results])
+    assert abs(fronts[2] - fronts[1]) <= abs(fronts[1] - fronts[0]) + 1e-12
+    assert abs(fronts[2] - fronts[1]) < 0.1e-9
+    assert abs(charges[2] / charges[1] - 1) < 1e-3
+
+
+def test_densities_stay_non_negative(quick_result):
+    for stage in quick_result.stages:
+        assert stage.min_density_fraction > -1e-8
+        assert stage.density.min() > -1e-8 * N0

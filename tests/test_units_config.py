@@ -1,0 +1,113 @@
+"""Units at the edges and the TOML configuration: round trips and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from caitlab.config import (
+    ConfigError,
+    experiment_from_dict,
+    experiment_from_text,
+    experiment_to_dict,
+    experiment_to_toml,
+)
+from caitlab.examples import example_names, load_example
+from caitlab.units import to_canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "si"),
+    [
+        ("2.325 mm", "length", 2.325e-3),
+        ("94.46 h", "time", 340056.0),
+        ("250 meV", "energy", 0.25),
+        ("28.26 mm^2", "area", 28.26e-6),
+        ("5.8e-19 m^2/s", "diffusivity", 5.8e-19),
+        ("1.4e28 m^-3", "density", 1.4e28),
+        ("50 degC", "temperature", 323.15),
+        ("10 nA", "current", 1e-8),
+    ],
+)
+def test_unit_strings_become_si(text, kind, si):
+    assert to_canonical(text, kind) == pytest.approx(si, rel=1e-12)
+
+
+@given(st.floats(min_value=1e-30, max_value=1e30), st.sampled_from(["m", "mm", "um", "nm"]))
+def test_any_length_unit_scales_consistently(value, unit):
+    factor = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "nm": 1e-9}[unit]
+    assert to_canonical(f"{value!r} {unit}", "length") == pytest.approx(value * factor)
+
+
+def test_wrong_dimension_names_the_expected_unit():
+    with pytest.raises(ValueError, match="not a length"):
+        to_canonical("3 V", "length")
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_examples_round_trip_through_toml(name):
+    experiment = load_example(name)
+    again = experiment_from_text(experiment_to_toml(experiment))
+    assert again == experiment
+
+
+def _paper_dict():
+    return experiment_to_dict(load_example("double-cait"))
+
+
+def _problems(data) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        experiment_from_dict(data)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["sample"].update(thickness="-2 mm"), "sample.thickness: must be > 0"),
+        (lambda d: d["sample"].update(area=0), "sample.area: must be > 0"),
+        (lambda d: d["stages"][0].update(duration="-1 h"), "stages[0].duration: must be > 0"),
+        (lambda d: d["stages"][1].update(temperature="0 K"), "stages[1].temperature: must be > 0"),
+        (lambda d: d["sample"].update(colour="red"), "sample.colour: unknown key"),
+        (lambda d: d["stages"][0].update(extra=1), "stages[0].extra: unknown key"),
+        (lambda d: d["sample"].update(thickness="3 V"), "sample.thickness: '3 V' is not a length"),
+        (
+            lambda d: d["sample"]["species"]["Li"].update(initial_fraction=0.5),
+            "initial fractions of the species must sum to 1",
+        ),
+        (
+            lambda d: d["stages"][0]["beam"].update(species={"K": 1.0}),
+            "beam species ['K'] not declared",
+        ),
+        (
+            lambda d: d["stages"][0]["beam"].update(species={"Rb": 0.5, "Cs": 0.4}),
+            "fractions must sum to 1",
+        ),
+        (
+            lambda d: d["stages"][1]["diffusivity"].pop("Rb"),
+            "species ['Rb'] present but without a diffusion model",
+        ),
+        (
+            lambda d: d["stages"][0]["diffusivity"]["Li"].update(model="magic"),
+            "stages[0].diffusivity.Li",
+        ),
+        (
+            lambda d: (
+                d["stages"][1].update(temperature="278 K"),
+                d["stages"][1]["diffusivity"]["Rb"].update(reference_temperature=323.0),
+            ),
+            "give activation_energy to scale it",
+        ),
+    ],
+)
+def test_bad_input_gets_one_clear_message_naming_the_field(mutate, expected):
+    data = _paper_dict()
+    mutate(data)
+    problems = _problems(data)
+    assert any(expected in p for p in problems), problems
+
+
+def test_invalid_toml_is_reported():
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        experiment_from_text("[sample\n")
