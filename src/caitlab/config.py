@@ -65,7 +65,8 @@ def format_validation_error(error: ValidationError) -> list[str]:
         if kind in _HINTS:
             message = _HINTS[kind].format(**item.get("ctx", {}))
         got = item.get("input")
-        shown = "" if kind in {"missing", "model_type"} or isinstance(got, dict) else f" (got {got!r})"
+        hide = kind in {"missing", "model_type"} or isinstance(got, dict)
+        shown = "" if hide else f" (got {got!r})"
         lines.append(f"{_location(item['loc'])}: {message}{shown}")
     return lines
 

@@ -228,11 +228,15 @@ class Result:
                 "trace_current": ("trace_time", cat("trace_current"), _attrs("A", "current")),
                 "trace_charge": ("trace_time", trace_charge, _attrs("C", "cumulative charge")),
                 "trace_surface_potential": (
-                    "trace_time", cat("trace_surface_potential"), _attrs("V", "surface potential")
-                ),  # fmt: skip
+                    "trace_time",
+                    cat("trace_surface_potential"),
+                    _attrs("V", "surface potential"),
+                ),
                 "trace_beam_current": (
-                    "trace_time", cat("trace_beam_current"), _attrs("A", "beam current landing")
-                ),  # fmt: skip
+                    "trace_time",
+                    cat("trace_beam_current"),
+                    _attrs("A", "beam current landing"),
+                ),
                 "trace_stage": ("trace_time", stage_names("trace_time").astype(str)),
             },
             coords={

@@ -11,15 +11,15 @@ Discretisation
 * Cell-centred finite volumes. Interior fluxes are Scharfetter-Gummel fluxes,
   ``F = D_f/d (B(Δ) n_j - B(-Δ) n_{j+1})`` with ``Δ = z (u_{j+1} - u_j)``, ``u = φ/V_T``,
   ``B(x) = x/(e^x - 1)`` and the face coefficient ``D_f`` the mean of the two cells' D.
-* Front: the beam flux ``J_b`` (an unknown) enters the first cell, split by the beam fractions.
-  Ideal beam: the complementarity ``J_b >= 0, φ_s >= U_R, J_b (φ_s - U_R) = 0`` (an
-  unlimited beam holds the surface at U_R; it lands nothing only when the surface is
-  above U_R) as a Fischer-Burmeister equation. Finite beam: ``J_b = I/(eA) P(E_kin > e φ_s)``, the kinetic energy
-  being e U_R less a Rayleigh-distributed deficit of scale ``energy_spread``, so
+* Front: the beam flux ``J_b`` (an unknown) enters the first cell, split by the beam
+  fractions. Ideal beam: the complementarity ``J_b >= 0, φ_s >= U_R, J_b (φ_s - U_R) = 0``
+  (an unlimited beam holds the surface at U_R; it lands nothing only when the surface is
+  above U_R) as a smoothed Fischer-Burmeister equation. Finite beam:
+  ``J_b = I/(eA) P(E_kin > e φ_s)``, the kinetic energy being e U_R less a
+  Rayleigh-distributed deficit of scale ``energy_spread``, so
   ``P = 1 - exp(-(U_R - φ_s)² / 2σ²)`` below U_R and 0 above (C¹; a large current
-  converges to the ideal beam). Poisson has a
-  Robin condition from the vacuum gap to the grounded aperture (field φ_s / g outside,
-  continuity of the displacement at the surface).
+  converges to the ideal beam). Poisson has a Robin condition from the vacuum gap to the
+  grounded aperture (field φ_s / g outside, continuity of the displacement at the surface).
 * Back: φ = 0; cations leave by drift in the local field, ``J = D n (z/V_T) E``, smoothly cut
   off when the field points inward (nothing enters). Without a diffusive sink term there is
   no artificial pile-up or depletion at the electrode.
@@ -594,7 +594,7 @@ def integrate_stage(
             dt_try = min(dt_try, 2.0 * (times[-1] - times[-2]))  # BDF2 zero-stability
         dt, hits_target = _next_target(t, dt_try, targets)
         ratio = dt / (times[-1] - times[-2]) if order == 2 else 1.0
-        a0, a1, a2 = _bdf_coefficients(ratio, order)
+        a0, _, a2 = _bdf_coefficients(ratio, order)
         # BDF in increments, a0 (x - x_k) - a2 (x_k - x_{k-1}): no cancellation of the
         # large bulk densities, so the ion balance closes to round-off
         hist = -a2 * (states[-1] - states[-2]) / dt if order == 2 else np.zeros_like(x0)
@@ -605,7 +605,9 @@ def integrate_stage(
         failed = iters < 0
         xmin = -np.inf if failed else float(x[work.density_mask].min())
         negative = xmin < -control.negative_tolerance
-        error = np.inf if failed else work.error_norm(x - predicted) * _error_factor(times, dt, order)
+        error = np.inf
+        if not failed:
+            error = work.error_norm(x - predicted) * _error_factor(times, dt, order)
         if failed or negative or not error <= 1.0:
             traj.n_rejected += 1
             shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / 3.0))

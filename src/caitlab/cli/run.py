@@ -159,7 +159,9 @@ def _draw(result_dir: Path, out_dir: Path) -> list[Path]:
 @app.command("plot")
 def plot_command(
     result_dir: Annotated[Path, typer.Argument(help="Directory with result.nc.")],
-    out: Annotated[Path | None, typer.Option(help="Directory for the PNG (default: RESULT_DIR).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for the PNG (default: RESULT_DIR).")
+    ] = None,
 ) -> None:
     """Draw the profiles at the end of each stage and current/charge vs time to PNG."""
     if not (result_dir / "result.nc").exists():

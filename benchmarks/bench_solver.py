@@ -1,0 +1,86 @@
+"""Timing and convergence figures of the simulator (a script, not a test).
+
+    python benchmarks/bench_solver.py            # the paper's double-CAIT, default mesh
+    python benchmarks/bench_solver.py --refine   # also twice the resolution (convergence)
+
+Prints the wall time of the simulation itself (JIT compilation excluded by a warm-up run),
+steps, Newton iterations and where the time goes, and the observables that the convergence
+criterion is about: front positions and charge per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from caitlab.examples import load_example
+
+N0 = 1.4e28
+
+
+def crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
+    idx = np.where((values[:-1] >= level) & (values[1:] < level))[0]
+    if idx.size == 0:
+        return float("nan")
+    i = idx[-1]
+    return float(x[i] + (level - values[i]) * (x[i + 1] - x[i]) / (values[i + 1] - values[i]))
+
+
+def observables(result) -> list[dict]:
+    x = result.mesh.centres * 1e9
+    rows = []
+    for stage in result.stages:
+        li, _, cs = stage.density[-1] / N0
+        rows.append(
+            {
+                "stage": stage.name,
+                "charge_mC": stage.charge_C * 1e3,
+                "li_front_nm": crossing(x, 1 - li, 0.5),
+                "cs_front_nm": crossing(x, cs, 0.5) if cs.max() > 0 else float("nan"),
+                "steps": stage.n_steps,
+                "rejected": stage.n_rejected,
+                "newton": stage.n_newton,
+                "wall_s": stage.wall_time_s,
+            }
+        )
+    return rows
+
+
+def report(label: str, result) -> list[dict]:
+    rows = observables(result)
+    print(f"\n{label}: {result.mesh.n_cells} cells, wall_time_s = {result.wall_time_s:.2f}")
+    for r in rows:
+        per_newton = 1e3 * r["wall_s"] / max(r["newton"], 1)
+        print(
+            f"  {r['stage']:8s} Q = {r['charge_mC']:.4f} mC  Li front {r['li_front_nm']:.2f} nm"
+            f"  Cs front {r['cs_front_nm']:.2f} nm  steps {r['steps']} (+{r['rejected']}"
+            f" rejected)  Newton {r['newton']}  {r['wall_s']:.2f} s"
+            f" ({per_newton:.3f} ms per Newton iteration)"
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--refine", action="store_true", help="also run at twice the resolution")
+    args = parser.parse_args()
+    experiment = load_example("double-cait")
+    clock = time.perf_counter()
+    load_example("quick-double-cait").run()  # compile the kernels (cached on disk after)
+    print(f"warm-up (JIT compile or cache load): {time.perf_counter() - clock:.2f} s")
+    base = report("default resolution", experiment.run())
+    if args.refine:
+        finer = experiment.with_(mesh=experiment.mesh.refined(2))
+        fine = report("twice the resolution", finer.run())
+        for b, f in zip(base, fine):
+            print(
+                f"  {b['stage']}: charge differs by {abs(b['charge_mC'] / f['charge_mC'] - 1):.2%},"
+                f" Li front by {abs(b['li_front_nm'] - f['li_front_nm']):.2f} nm,"
+                f" Cs front by {abs(b['cs_front_nm'] - f['cs_front_nm']):.2f} nm"
+            )
+
+
+if __name__ == "__main__":
+    main()
