@@ -25,8 +25,8 @@ Discretisation
   no artificial pile-up or depletion at the electrode.
 * Time: variable-step BDF2 (BDF1 for the first step of a stage) on densities, potential
   and beam flux together: a fully implicit, coupled system solved by Newton with the
-  analytic Jacobian in banded storage (unknowns interleaved per cell) and a banded LU with
-  partial pivoting. The cumulative boundary fluxes are integrated with the same BDF
+  analytic Jacobian as 3×3 blocks per cell (block-tridiagonal, bordered by the beam
+  flux) and a block LU. The cumulative boundary fluxes are integrated with the same BDF
   formula, so the ion balance of every stage closes to round-off.
 * Step control: the local error of the densities is estimated from the difference to a
   polynomial predictor (Milne's device); its L1 norm over depth (in units of n0·m, i.e. a
@@ -57,6 +57,7 @@ _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-elec
 # about 1e-10 V_T at the typical flux (a = J_b / scale ~ 100)
 _BEAM_FLUX_SCALE = 1e-6
 _FB_SMOOTHING = 1e-6
+_CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
 
 
 class ConvergenceError(RuntimeError):
@@ -110,11 +111,6 @@ class StageSystem:
     @property
     def n_cells(self) -> int:
         return int(self.widths.size)
-
-    @property
-    def band(self) -> int:
-        """Lower (= upper) bandwidth of the Jacobian."""
-        return 2 * self.n_species + 1
 
     def pack(self, density: np.ndarray, potential: np.ndarray, beam_flux: float) -> np.ndarray:
         """Unknown vector from densities (S, N), potential (N) and the beam flux."""
@@ -194,13 +190,20 @@ def _cell_diffusivity(x, log_d, inv_step, s, n_cells, d_out, dd_out):
 def _assemble(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, band, kl, d, dd,
+    res, blk, edge, d, dd,
 ):  # fmt: skip
-    """Residual ``res`` and banded Jacobian ``band`` (row-wise, ``band[r, c - r + kl]``)."""
+    """Residual ``res`` and the Jacobian as blocks plus the beam-flux border.
+
+    ``blk[j, a, :]`` is row ``a`` of cell ``j``'s equations against the unknowns of cells
+    ``j-1 | j | j+1`` (``m = S + 1`` columns each). ``edge`` holds the border of the beam flux
+    ``J_b``: ``edge[:m]`` its column in cell 0's rows, ``edge[m:2m]`` its row against cell 0,
+    ``edge[2m]`` its diagonal.
+    """
     s = charge.size
     n = widths.size
     m = s + 1
-    band[:, :] = 0.0
+    blk[:, :, :] = 0.0
+    edge[:] = 0.0
     _cell_diffusivity(x, log_d, inv_step, s, n, d, dd)
     # storage term and Poisson's space charge
     for j in range(n):
@@ -209,12 +212,13 @@ def _assemble(
         for i in range(s):
             r = base + i
             res[r] = widths[j] * (a0_dt * (x[r] - ref[r]) + hist[r])
-            band[r, kl] += widths[j] * a0_dt
+            blk[j, i, m + i] += widths[j] * a0_dt
             rho += charge[i] * x[r]
-            band[base + s, i - s + kl] += widths[j] * charge[i]
+            blk[j, s, m + i] += widths[j] * charge[i]
         res[base + s] = widths[j] * rho
     # interior faces: Scharfetter-Gummel fluxes and the Poisson stencil
     for j in range(n - 1):
+        k = j + 1
         bj = 1 + j * m
         bk = bj + m
         uj = x[bj + s]
@@ -223,158 +227,231 @@ def _assemble(
         for i in range(s):
             nj = x[bj + i]
             nk = x[bk + i]
-            d_face = 0.5 * (d[i, j] + d[i, j + 1])
+            d_face = 0.5 * (d[i, j] + d[i, k])
             delta = charge[i] * (uk - uj)
             bp, dbp = _bernoulli(delta)
             bm, dbm = _bernoulli(-delta)
             core = bp * nj - bm * nk
             flux = d_face * g * core
             f_nj = d_face * g * bp + 0.5 * dd[i, j] * g * core
-            f_nk = -d_face * g * bm + 0.5 * dd[i, j + 1] * g * core
+            f_nk = -d_face * g * bm + 0.5 * dd[i, k] * g * core
             f_uk = d_face * g * charge[i] * (dbp * nj + dbm * nk)
-            rj = bj + i
-            rk = bk + i
-            res[rj] += flux
-            res[rk] -= flux
-            band[rj, kl] += f_nj
-            band[rj, bk + i - rj + kl] += f_nk
-            band[rj, bk + s - rj + kl] += f_uk
-            band[rj, bj + s - rj + kl] -= f_uk
-            band[rk, bj + i - rk + kl] -= f_nj
-            band[rk, kl] -= f_nk
-            band[rk, bk + s - rk + kl] -= f_uk
-            band[rk, bj + s - rk + kl] += f_uk
-        pj = bj + s
-        pk = bk + s
+            res[bj + i] += flux
+            res[bk + i] -= flux
+            blk[j, i, m + i] += f_nj
+            blk[j, i, 2 * m + i] += f_nk
+            blk[j, i, 2 * m + s] += f_uk
+            blk[j, i, m + s] -= f_uk
+            blk[k, i, i] -= f_nj
+            blk[k, i, m + i] -= f_nk
+            blk[k, i, m + s] -= f_uk
+            blk[k, i, s] += f_uk
         c = g * debye2
         e_field = c * (uk - uj)
-        res[pj] += e_field
-        res[pk] -= e_field
-        band[pj, kl] -= c
-        band[pj, pk - pj + kl] += c
-        band[pk, pj - pk + kl] += c
-        band[pk, kl] -= c
+        res[bj + s] += e_field
+        res[bk + s] -= e_field
+        blk[j, s, m + s] -= c
+        blk[j, s, 2 * m + s] += c
+        blk[k, s, s] += c
+        blk[k, s, m + s] -= c
     # front: outside field (Robin) and beam
     p0 = 1 + s
     res[p0] -= debye2 * front_coefficient * x[p0]
-    band[p0, kl] -= debye2 * front_coefficient
+    blk[0, s, m + s] -= debye2 * front_coefficient
     jb = x[0]
     for i in range(s):
-        if beam_fraction[i] != 0.0:
-            res[1 + i] -= beam_fraction[i] * jb
-            band[1 + i, 0 - (1 + i) + kl] -= beam_fraction[i]
+        res[1 + i] -= beam_fraction[i] * jb
+        edge[i] = -beam_fraction[i]
     if beam_mode == 1:
         a = jb / _BEAM_FLUX_SCALE
         b = surface_ratio * x[p0] - beam_potential
         root = math.sqrt(a * a + b * b + 2.0 * _FB_SMOOTHING * _FB_SMOOTHING)
         res[0] = a + b - root
-        band[0, kl] = (1.0 - a / root) / _BEAM_FLUX_SCALE
-        band[0, p0 + kl] = (1.0 - b / root) * surface_ratio
+        edge[2 * m] = (1.0 - a / root) / _BEAM_FLUX_SCALE
+        edge[m + s] = (1.0 - b / root) * surface_ratio
     elif beam_mode == 2:
         deficit = beam_potential - surface_ratio * x[p0]
         res[0] = jb
-        band[0, kl] = 1.0
+        edge[2 * m] = 1.0
         if deficit > 0.0:
             y = deficit * deficit / (2.0 * beam_spread * beam_spread)
             res[0] += beam_max_flux * math.expm1(-y)
-            band[0, p0 + kl] = (
+            edge[m + s] = (
                 beam_max_flux * surface_ratio * deficit / (beam_spread * beam_spread) * math.exp(-y)
             )
     else:
         res[0] = jb
-        band[0, kl] = 1.0
+        edge[2 * m] = 1.0
     # back: grounded electrode, drift outflow of cations
-    bn = 1 + (n - 1) * m
-    half = 0.5 * widths[n - 1]
+    last = n - 1
+    bn = 1 + last * m
+    half = 0.5 * widths[last]
     un = x[bn + s]
     res[bn + s] -= debye2 * un / half
-    band[bn + s, kl] -= debye2 / half
+    blk[last, s, m + s] -= debye2 / half
     for i in range(s):
         nn = x[bn + i]
         out, dout = _outflow(charge[i] * un)
-        dout *= charge[i]
-        res[bn + i] += d[i, n - 1] * nn * out / half
-        band[bn + i, kl] += (d[i, n - 1] + dd[i, n - 1] * nn) * out / half
-        band[bn + i, s - i + kl] += d[i, n - 1] * nn * dout / half
+        res[bn + i] += d[i, last] * nn * out / half
+        blk[last, i, m + i] += (d[i, last] + dd[i, last] * nn) * out / half
+        blk[last, i, m + s] += d[i, last] * nn * dout * charge[i] / half
 
 
 @numba.njit(cache=True)
-def _band_solve(band, rhs, kl, ku):
-    """Solve in place by LU with partial pivoting in row-wise band storage.
+def _block_factor(blk, piv, gain):
+    """Block-tridiagonal LU (block Thomas) of ``blk`` in place; False on a zero pivot.
 
-    ``band`` has ``2*kl + ku + 1`` columns: room for the fill-in of row exchanges.
-    Returns False on a zero pivot.
+    ``D'_j = D_j - L_j G_{j-1}`` is LU-factored with partial pivoting inside the block (the
+    blocks are dominated by their own cell: storage and space charge, so no pivoting across
+    cells is needed); its rows are exchanged together with U_j, and ``gain[j]`` =
+    ``G_j = D'_j⁻¹ U_j``. L_j keeps the original row order; :func:`_block_solve` applies
+    the exchanges to the right-hand side after subtracting ``L_j y_{j-1}``.
     """
-    m = rhs.size
-    for k in range(m):
-        last = min(k + kl, m - 1)
-        p = k
-        best = abs(band[k, kl])
-        for r in range(k + 1, last + 1):
-            v = abs(band[r, k - r + kl])
-            if v > best:
-                best = v
-                p = r
-        if best == 0.0:
-            return False
-        cmax = min(k + kl + ku, m - 1)
-        if p != k:
-            for c in range(k, cmax + 1):
-                t = band[k, c - k + kl]
-                band[k, c - k + kl] = band[p, c - p + kl]
-                band[p, c - p + kl] = t
-            t = rhs[k]
-            rhs[k] = rhs[p]
-            rhs[p] = t
-        pivot = band[k, kl]
-        for r in range(k + 1, last + 1):
-            factor = band[r, k - r + kl] / pivot
-            if factor != 0.0:
-                for c in range(k + 1, cmax + 1):
-                    band[r, c - r + kl] -= factor * band[k, c - k + kl]
-                rhs[r] -= factor * rhs[k]
-    for k in range(m - 1, -1, -1):
-        acc = rhs[k]
-        for c in range(k + 1, min(k + kl + ku, m - 1) + 1):
-            acc -= band[k, c - k + kl] * rhs[c]
-        rhs[k] = acc / band[k, kl]
+    n, m = blk.shape[0], blk.shape[1]
+    for j in range(n):
+        if j > 0:
+            for a in range(m):
+                for c in range(m):
+                    lac = blk[j, a, c]
+                    if lac != 0.0:
+                        for b in range(m):
+                            blk[j, a, m + b] -= lac * gain[j - 1, c, b]
+        for k in range(m):
+            p = k
+            best = abs(blk[j, k, m + k])
+            for r in range(k + 1, m):
+                v = abs(blk[j, r, m + k])
+                if v > best:
+                    best = v
+                    p = r
+            if best == 0.0:
+                return False
+            piv[j, k] = p
+            if p != k:
+                for c in range(m, 3 * m):
+                    t = blk[j, k, c]
+                    blk[j, k, c] = blk[j, p, c]
+                    blk[j, p, c] = t
+            inv = 1.0 / blk[j, k, m + k]
+            for r in range(k + 1, m):
+                f = blk[j, r, m + k] * inv
+                blk[j, r, m + k] = f
+                if f != 0.0:
+                    for c in range(m + k + 1, 3 * m):
+                        blk[j, r, c] -= f * blk[j, k, c]
+        # back substitution of the (already eliminated) U_j columns: G_j = D'⁻¹ U_j
+        if j < n - 1:
+            for b in range(m):
+                for k in range(m - 1, -1, -1):
+                    v = blk[j, k, 2 * m + b]
+                    for c in range(k + 1, m):
+                        v -= blk[j, k, m + c] * gain[j, c, b]
+                    gain[j, k, b] = v / blk[j, k, m + k]
     return True
+
+
+@numba.njit(cache=True)
+def _block_solve(blk, piv, gain, rhs):
+    """Solve the factored block-tridiagonal system for ``rhs`` (n, m) in place."""
+    n, m = blk.shape[0], blk.shape[1]
+    for j in range(n):
+        if j > 0:
+            for a in range(m):
+                acc = 0.0
+                for c in range(m):
+                    acc += blk[j, a, c] * rhs[j - 1, c]
+                rhs[j, a] -= acc
+        for k in range(m):
+            p = piv[j, k]
+            if p != k:
+                t = rhs[j, k]
+                rhs[j, k] = rhs[j, p]
+                rhs[j, p] = t
+        for k in range(m):
+            for c in range(k):
+                rhs[j, k] -= blk[j, k, m + c] * rhs[j, c]
+        for k in range(m - 1, -1, -1):
+            for c in range(k + 1, m):
+                rhs[j, k] -= blk[j, k, m + c] * rhs[j, c]
+            rhs[j, k] /= blk[j, k, m + k]
+    for j in range(n - 2, -1, -1):
+        for a in range(m):
+            acc = 0.0
+            for c in range(m):
+                acc += gain[j, a, c] * rhs[j + 1, c]
+            rhs[j, a] -= acc
 
 
 @numba.njit(cache=True)
 def _newton(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, band, d, dd, max_iter, tol_density, tol_potential,
+    res, blk, edge, scratch, scratch_edge, piv, gain, step, border, d, dd, max_iter,
+    tol_density, tol_potential,
 ):  # fmt: skip
-    """Newton iterations in place on ``x``; the number of iterations, or -1 on failure."""
+    """Newton iterations in place on ``x``; (iterations, factorisations), or (-1, ·) on failure.
+
+    Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
+    block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. After
+    the first iteration the factorisation is kept (chord iterations: residual only) while
+    the updates shrink fast enough; otherwise the Jacobian is refactored.
+    """
     s = charge.size
-    kl = 2 * s + 1
+    m = s + 1
+    n = widths.size
+    factors = 0
+    refactor = True
+    previous = np.inf
     for it in range(max_iter):
+        if refactor:
+            target, target_edge = blk, edge
+        else:
+            target, target_edge = scratch, scratch_edge
         _assemble(
             x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode,
             beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
-            front_coefficient, debye2, res, band, kl, d, dd,
+            front_coefficient, debye2, res, target, target_edge, d, dd,
         )  # fmt: skip
-        for r in range(res.size):
-            res[r] = -res[r]
-        if not _band_solve(band, res, kl, kl):
-            return -1
+        if refactor:
+            if not _block_factor(blk, piv, gain):
+                return -1, factors
+            factors += 1
+            border[:, :] = 0.0
+            for a in range(m):
+                border[0, a] = edge[a]
+            _block_solve(blk, piv, gain, border)
+        for j in range(n):
+            for a in range(m):
+                step[j, a] = -res[1 + j * m + a]
+        _block_solve(blk, piv, gain, step)
+        row_y = 0.0
+        row_z = 0.0
+        for a in range(m):
+            row_y += edge[m + a] * step[0, a]
+            row_z += edge[m + a] * border[0, a]
+        pivot = edge[2 * m] - row_z
+        if pivot == 0.0:
+            return -1, factors
+        d_jb = (-res[0] - row_y) / pivot
         step_n = 0.0
         step_u = 0.0
-        for r in range(1, res.size):
-            v = abs(res[r])
-            if not v < 1e300:
-                return -1
-            if (r - 1) % (s + 1) == s:
-                step_u = max(step_u, v)
-            else:
-                step_n = max(step_n, v)
-        for r in range(res.size):
-            x[r] += res[r]
+        for j in range(n):
+            for a in range(m):
+                v = step[j, a] - border[j, a] * d_jb
+                if not abs(v) < 1e300:
+                    return -1, factors
+                x[1 + j * m + a] += v
+                if a == s:
+                    step_u = max(step_u, abs(v))
+                else:
+                    step_n = max(step_n, abs(v))
+        x[0] += d_jb
         if step_n < tol_density and step_u < tol_potential:
-            return it + 1
-    return -1
+            return it + 1, factors
+        size = max(step_n, step_u * tol_density / tol_potential)
+        refactor = size > _CHORD_CONTRACTION * previous
+        previous = size
+    return -1, factors
 
 
 @numba.njit(cache=True)
@@ -419,7 +496,7 @@ class StepControl:
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
-    max_newton: int = 10
+    max_newton: int = 12
     tol_density: float = 1e-10
     tol_potential: float = 1e-6
     negative_tolerance: float = 1e-8
@@ -444,6 +521,7 @@ class StageTrajectory:
     n_steps: int = 0
     n_rejected: int = 0
     n_newton: int = 0
+    n_factor: int = 0
     min_density: float = 0.0
 
 
@@ -501,8 +579,17 @@ class _Integrator:
         self.args = system.args()
         s, n = system.n_species, system.n_cells
         size = 1 + n * (s + 1)
+        m = s + 1
         self.res = np.zeros(size)
-        self.band = np.zeros((size, 3 * system.band + 1))
+        self.blk = np.zeros((n, m, 3 * m))
+        self.edge = np.zeros(2 * m + 1)
+        self.scratch = np.zeros((n, m, 3 * m))
+        self.scratch_edge = np.zeros(2 * m + 1)
+        self.n_factor = 0
+        self.piv = np.zeros((n, m), dtype=np.int64)
+        self.gain = np.zeros((n, m, m))
+        self.step = np.zeros((n, m))
+        self.border = np.zeros((n, m))
         self.d = np.zeros((s, n))
         self.dd = np.zeros((s, n))
         self.flux_in = np.zeros(s)
@@ -515,10 +602,13 @@ class _Integrator:
 
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
-        return _newton(
-            x, ref, hist, a0_dt, *self.args, self.res, self.band, self.d, self.dd,
+        iterations, factors = _newton(
+            x, ref, hist, a0_dt, *self.args, self.res, self.blk, self.edge, self.scratch,
+            self.scratch_edge, self.piv, self.gain, self.step, self.border, self.d, self.dd,
             c.max_newton, c.tol_density, c.tol_potential,
         )  # fmt: skip
+        self.n_factor += factors
+        return iterations
 
     def fluxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sy = self.system
@@ -636,6 +726,7 @@ def integrate_stage(
     traj.inflow = q_in[-1]
     traj.outflow = q_out[-1]
     traj.min_density = min_density
+    traj.n_factor = work.n_factor
     return traj
 
 
