@@ -83,7 +83,7 @@ def test_run_writes_result_and_summary(tmp_path):
 def test_a_stage_that_cannot_converge_is_reported(tmp_path, monkeypatch):
     from caitlab import solver
 
-    monkeypatch.setattr(solver, "_newton", lambda *args: -1)
+    monkeypatch.setattr(solver, "_newton", lambda *args: (-1, 0))
     result = invoke("run", "quick-double-cait", "--out", str(tmp_path / "x"), "--quiet")
     assert result.exit_code == 3
     assert "stage 'Rb-CAIT' could not be integrated at t = " in result.output
