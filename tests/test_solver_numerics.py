@@ -61,7 +61,7 @@ def test_analytic_jacobian_matches_finite_differences(system_and_state):
     system, x = system_and_state
     ref = x * 0.99
     hist = np.full_like(x, 1e-3)
-    res, blk, edge = residual_and_jacobian(system, x, ref, hist, 10.0)
+    _, blk, edge = residual_and_jacobian(system, x, ref, hist, 10.0)
     jac = dense_jacobian(blk, edge)
     numeric = np.zeros_like(jac)
     for k in range(x.size):

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from caitlab.config import ConfigError, experiment_to_toml, load_experiment  # noqa: E402
-from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD  # noqa: E402
-from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run  # noqa: E402
-from caitlab.materials import Sample, Species  # noqa: E402
-from caitlab.mesh import Mesh, MeshSpec  # noqa: E402
-from caitlab.results import Result, load_result  # noqa: E402
-from caitlab.solver import ConvergenceError  # noqa: E402
-from caitlab.stages import Beam, BeamStage, RestStage  # noqa: E402
+from caitlab.config import ConfigError, experiment_to_toml, load_experiment
+from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD
+from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run
+from caitlab.materials import Sample, Species
+from caitlab.mesh import Mesh, MeshSpec
+from caitlab.results import Result, load_result
+from caitlab.solver import ConvergenceError
+from caitlab.stages import Beam, BeamStage, RestStage
 
 __all__ = [
     "Beam",

@@ -284,29 +284,30 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
             line=content[0][0],
         )
     data_lines = content[first_data:]
+    if data_lines and _to_float(_cells(data_lines[0][1])[0]) is None:
+        # a header line written without the leading '#'
+        comments.append((data_lines[0][0], "#" + data_lines[0][1].lstrip()))
+        data_lines = data_lines[1:]
     header_no, header_line = comments[-1]
     header = _cells(header_line.lstrip()[1:])
     n_columns = len(header)
-    if n_columns < 2 or _to_float(header[0]) is not None and header[0] != "":
+    if n_columns < 2 or (_to_float(header[0]) is not None and header[0] != ""):
         raise SimsError("missing header line (e.g. '#Data Point #<TAB>Sputter Time (s)...')",
                         file=file, line=header_no)
     tabbed = [(no, _cells(line.lstrip()[1:])) for no, line in comments[:-1] if "\t" in line]
 
     def is_mass_line(cells: list[str]) -> bool:
         values = [_to_float(c) for c in cells if c]
-        numbers = [v for v in values if v is not None and not math.isnan(v)]
-        return bool(numbers) and all(v is not None for v in values)
+        return bool(values) and all(v is not None for v in values)
 
-    mass_idx = next((k for k in range(len(tabbed) - 1, -1, -1) if is_mass_line(tabbed[k][1])),
-                    None)
-    if mass_idx is None:
-        names_idx = len(tabbed) - 1 if tabbed else None
-        mass_cells: list[str] | None = None
-        mass_no = None
-    else:
-        names_idx = mass_idx - 1 if mass_idx > 0 else None
-        mass_no, mass_cells = tabbed[mass_idx]
-    if names_idx is None or names_idx < 0:
+    # the masses line is the tabbed line right before the header, the names line before it
+    mass_cells: list[str] | None = None
+    mass_no = None
+    names_idx: int | None = len(tabbed) - 1 if tabbed else None
+    if len(tabbed) >= 2 and is_mass_line(tabbed[-1][1]):
+        mass_no, mass_cells = tabbed[-1]
+        names_idx = len(tabbed) - 2
+    if names_idx is None:
         raise SimsError(
             "missing names line: expected '#<TAB><TAB>...<TAB>name<TAB>name...' before the "
             "masses and header lines",
@@ -337,7 +338,16 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
     channel_cols = [j for j, name in enumerate(name_cells) if name]
     if not channel_cols:
         raise SimsError("the names line names no channels", file=file, line=names_no)
-    leading = [j for j in range(n_columns) if j not in channel_cols]
+    unnamed = [j for j in range(channel_cols[0], n_columns) if not name_cells[j]]
+    if unnamed:
+        raise SimsError(
+            f"intensity column {unnamed[0] + 1} ({header[unnamed[0]]!r}) has no name in the "
+            "names line",
+            file=file,
+            line=names_no,
+            column=unnamed[0] + 1,
+        )
+    leading = list(range(channel_cols[0]))
     masses = np.full(len(channel_cols), np.nan)
     if mass_cells is not None:
         mass_cells = fit_width(mass_cells, mass_no, "masses")
@@ -399,7 +409,7 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
 
 # --------------------------------------------------------------------------- plain tables
 def _channel_heading(heading: str) -> tuple[str, float]:
-    """Name and mass of a table channel heading: ``"84.9118"``, ``"Rb+ (84.91 u)"``, ``"Rb@84.9"``."""
+    """Name and mass of a channel heading: ``"84.91"``, ``"Rb+ (84.91 u)"``, ``"Rb@84.9"``."""
     text = heading.strip()
     if _NUMBER.match(text):
         return text, float(text)
@@ -540,7 +550,7 @@ def read_ita(
     """
     file = Path(path)
     try:
-        import pySPM  # noqa: PLC0415 (optional extra, imported lazily)
+        import pySPM
     except ImportError as exc:
         raise SimsError(
             "reading ITA/ITM files needs the optional pySPM package: "
@@ -591,7 +601,7 @@ def _looks_like_surfacelab(text: str) -> bool:
     return bool(head) and head[0].lstrip().startswith("#") and any("\t" in x for x in head)
 
 
-def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:  # noqa: A002
+def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:
     """Read a depth profile in any supported format.
 
     Parameters

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import fftconvolve
 from scipy.special import ndtr
 
 from caitlab.sims.errors import SimsError
@@ -61,6 +60,10 @@ class GaussianResponse:
         """Half width outside which the kernel is negligible, m."""
         return 7.0 * self.rms_m
 
+    def width(self) -> float:
+        """Standard deviation of the kernel, m."""
+        return self.rms_m
+
 
 @dataclass(frozen=True)
 class MRIResponse:
@@ -92,6 +95,10 @@ class MRIResponse:
         """Half width outside which the kernel is negligible, m."""
         return (self.mixing_m + 16.0 * max(self.mixing_m, self.information_m)
                 + 7.0 * self.roughness_m)
+
+    def width(self) -> float:
+        """Standard deviation of the kernel, ``sqrt(w**2 + sigma**2 + lambda**2)``, m."""
+        return math.sqrt(self.mixing_m**2 + self.roughness_m**2 + self.information_m**2)
 
 
 Response = GaussianResponse | MRIResponse
@@ -126,9 +133,8 @@ def _information(u: np.ndarray, step: float, lam: float) -> np.ndarray:
 
 
 def _centre_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    m = (a.size - 1) // 2
-    full = np.convolve(a, b)
-    return full[m : 3 * m + 1]
+    """Convolution of two centred kernels of equal odd length, cut to that length."""
+    return _convolve_same(a, b)
 
 
 def response_kernel(response: Response, step_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +154,7 @@ def response_kernel(response: Response, step_m: float) -> tuple[np.ndarray, np.n
     weights : ndarray, shape (2 M + 1,)
         Cell weights summing to 1.
     """
-    m = max(1, int(math.ceil(response.half_width() / step_m)))
+    m = max(1, math.ceil(response.half_width() / step_m))
     u = step_m * np.arange(-m, m + 1)
     if isinstance(response, GaussianResponse):
         kernel = _gaussian(u, step_m, response.rms_m)
@@ -163,6 +169,16 @@ def response_kernel(response: Response, step_m: float) -> tuple[np.ndarray, np.n
     return u, kernel / kernel.sum()
 
 
+def _convolve_same(data: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolution along the last axis, centred like ``mode="same"`` (odd kernel), by FFT."""
+    n, k = data.shape[-1], kernel.size
+    size = 1 << math.ceil(math.log2(n + k - 1))
+    spectrum = np.fft.rfft(data, size, axis=-1) * np.fft.rfft(kernel, size)
+    full = np.fft.irfft(spectrum, size, axis=-1)
+    start = (k - 1) // 2
+    return full[..., start : start + n]
+
+
 def _cell_edges(depth: np.ndarray) -> np.ndarray:
     """Cell edges around cell centres, the first at 0."""
     mid = 0.5 * (depth[1:] + depth[:-1])
@@ -175,9 +191,9 @@ def _fine_average(edges: np.ndarray, values: np.ndarray, fine_edges: np.ndarray,
     """Averages over fine cells of a piecewise-constant profile (exact: keeps inventory)."""
     widths = np.diff(edges)
     cumulative = np.concatenate(
-        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values * widths, axis=-1)], axis=-1
+        [np.zeros((*values.shape[:-1], 1)), np.cumsum(values * widths, axis=-1)], axis=-1
     )
-    out = np.empty(values.shape[:-1] + (fine_edges.size - 1,))
+    out = np.empty((*values.shape[:-1], fine_edges.size - 1))
     beyond = np.clip(fine_edges - edges[-1], 0.0, None)
     for index in np.ndindex(values.shape[:-1]):
         integral = np.interp(fine_edges, edges, cumulative[index])
@@ -217,8 +233,9 @@ def apply_response(
         Beyond the last cell the profile continues with its last value (a semi-infinite bulk,
         default) or is zero.
     step_m : float, optional
-        Fine-grid step, m; default an eighth of the smallest kernel length (bounded so the
-        grid has at most 400000 points).
+        Fine-grid step, m; default a twentieth of the kernel's standard deviation (bounded
+        so the grid has at most 400000 points). The kernel is integrated exactly over each
+        fine cell, so shorter components (e.g. a small mixing length) remain accurate.
 
     Returns
     -------
@@ -249,16 +266,15 @@ def apply_response(
         return _sample(depth, edges, data, measured, far_boundary == "extend")
     half = response.half_width()
     top = max(float(np.max(measured)) if measured.size else 0.0, 0.0) + 2.0 * half
-    step = min(scales) / 8.0 if step_m is None else float(step_m)
+    step = response.width() / 20.0 if step_m is None else float(step_m)
     step = max(step, top / _MAX_FINE_POINTS)
-    n_fine = int(math.ceil(top / step)) + 1
+    n_fine = math.ceil(top / step) + 1
     fine_edges = step * np.arange(n_fine + 1)
     fine = _fine_average(edges, data, fine_edges, far_boundary == "extend")
     _, kernel = response_kernel(response, step)
     m = (kernel.size - 1) // 2
-    padded = np.concatenate([np.zeros(fine.shape[:-1] + (m,)), fine], axis=-1)
-    shape = (1,) * (padded.ndim - 1) + (kernel.size,)
-    conv = fftconvolve(padded, kernel.reshape(shape), mode="same", axes=-1)
+    padded = np.concatenate([np.zeros((*fine.shape[:-1], m)), fine], axis=-1)
+    conv = _convolve_same(padded, kernel)
     out = conv[..., m:].copy()
     # method of images: fine cell -1-k (left of the surface) folds onto cell k
     out[..., :m] += conv[..., :m][..., ::-1]

@@ -143,7 +143,7 @@ def synthetic_export(
     for _, _, expected in channels:
         p = -np.expm1(-np.clip(expected, 0.0, None) / n)
         raw = np.minimum(rng.binomial(n, p), n - 1)
-        corrected.append(-n * np.log1p(-raw / n))
+        corrected.append(-n * np.log1p(-raw / n) + 0.0)
     counts = np.array(corrected).T
     total = counts.sum(axis=1) * 1.6 + rng.poisson(200.0, size=n_points)
     counts = np.column_stack([total, counts])
