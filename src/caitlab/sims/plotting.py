@@ -1,0 +1,117 @@
+"""Figures of depth profiles and comparisons (matplotlib imported lazily)."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from caitlab.sims.compare import Comparison
+from caitlab.sims.profile import SimsProfile
+
+_COLOURS = {"Li": "tab:green", "Rb": "tab:red", "Cs": "tab:blue"}
+
+
+def _figure(n_rows: int) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(7.0, 3.2 * n_rows), layout="constrained")
+
+
+def plot_profile(
+    path: str | PathLike[str], fractions: Any, profile: SimsProfile | None = None
+) -> Path:
+    """Draw raw channel intensities and normalised fractions versus depth (nm) to a file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file (format from the suffix, e.g. ``.png``).
+    fractions : xarray.Dataset
+        From :func:`~caitlab.sims.processing.process_profile`.
+    profile : SimsProfile, optional
+        The calibrated raw profile; if given, the top panel shows its channels, else the
+        element intensities.
+
+    Returns
+    -------
+    Path
+    """
+    fig = _figure(2)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    depth_nm = np.asarray(fractions["depth"]) * 1e9
+    species = [str(s) for s in fractions["species"].values]
+    if profile is not None and profile.depth_m is not None:
+        used = fractions.attrs.get("channels", "")
+        for index, name in enumerate(profile.channel_names):
+            if f"'{name}'" in used:
+                values = np.asarray(profile.counts[:, index])
+                top.plot(profile.depth_m * 1e9, np.where(values > 0, values, np.nan),
+                         lw=1, label=name)
+        top.set_ylabel("intensity (counts)")
+    else:
+        for name in species:
+            values = np.asarray(fractions["intensity"].sel(species=name))
+            top.plot(depth_nm, np.where(values > 0, values, np.nan), lw=1, label=name,
+                     color=_COLOURS.get(name))
+        top.set_ylabel("element intensity (counts)")
+    top.set_yscale("log")
+    top.legend(fontsize=8, ncol=2)
+    top.set_title(Path(str(fractions.attrs.get("file", "profile"))).name, fontsize=9)
+    for name in species:
+        bottom.plot(depth_nm, np.asarray(fractions["fraction"].sel(species=name)), lw=1.2,
+                    label=name, color=_COLOURS.get(name))
+    bottom.set_xlabel("depth (nm)")
+    bottom.set_ylabel("fraction (eq. 1)")
+    bottom.set_ylim(-0.02, 1.02)
+    bottom.legend(fontsize=8)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out
+
+
+def plot_comparison(path: str | PathLike[str], comparison: Comparison,
+                    simulated: Any | None = None) -> Path:
+    """Overlay measured (points) and simulated (lines) fractions versus depth (nm).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file.
+    comparison : Comparison
+        From :func:`~caitlab.sims.compare.compare_profiles`.
+    simulated : xarray.DataArray, optional
+        The unbroadened simulated fractions ``(species, x)``, drawn dashed.
+
+    Returns
+    -------
+    Path
+    """
+    fig = _figure(1)
+    ax = fig.subplots()
+    depth_nm = comparison.depth_m * 1e9
+    for k, name in enumerate(comparison.species):
+        colour = _COLOURS.get(name)
+        ax.plot(depth_nm, comparison.measured[k], ".", ms=3, color=colour,
+                label=f"{name} measured")
+        ax.plot(depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour,
+                label=f"{name} simulated")
+        if simulated is not None and comparison.response is not None:
+            x_nm = np.asarray(simulated["x"]) * 1e9
+            keep = x_nm <= depth_nm.max()
+            ax.plot(x_nm[keep], np.asarray(simulated.sel(species=name))[keep], "--", lw=0.8,
+                    color=colour)
+    ax.set_xlabel("depth (nm)")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(-0.02, 1.02)
+    dashed = simulated is not None and comparison.response is not None
+    ax.set_title(f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}"
+                 + (" (dashed: simulated before broadening)" if dashed else ""), fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out

@@ -1,0 +1,200 @@
+"""The ``sims`` and ``compare`` commands, the TOML config model, and simulation results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from caitlab.cli import _register_commands, app
+from caitlab.sims import (
+    GaussianResponse,
+    MRIResponse,
+    SimsError,
+    SimsProfileConfig,
+    compare_profiles,
+    example_path,
+    load_result,
+    simulated_fractions,
+    stand_in_fractions,
+    synthetic_export,
+    write_surfacelab_export,
+)
+
+_register_commands()
+runner = CliRunner()
+EXAMPLE = str(example_path())
+ELEMENT_ARGS = ["--element", "Li=^6Li+,Li+", "--element", "Rb=84.9118,86.9092",
+                "--element", "Cs=Cs+"]
+
+
+def stand_in_export(path):
+    """An export made like the shipped example, from the analytic stand-in (20 nm rms)."""
+    depth = np.linspace(0.25e-9, 499.75e-9, 1000)
+    profile = synthetic_export(depth, stand_in_fractions(depth), crater_depth_m=310e-9,
+                               sputter_time_per_point_s=1.4656, counts_scale=3000.0,
+                               roughness_m=20e-9, seed=7, n_points=200)
+    return str(write_surfacelab_export(path, profile))
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def make_result(folder, n0=1.4e28):
+    """A small result.nc following the simulator's contract."""
+    edges = 2e-6 * np.linspace(0, 1, 401) ** 2
+    x = 0.5 * (edges[1:] + edges[:-1])
+    final = stand_in_fractions(x)
+    species = ["Li", "Rb", "Cs"]
+    density = np.empty((4, 3, x.size))
+    density[0] = np.array([np.ones_like(x), 0 * x, 0 * x]) * n0
+    density[1] = density[2] = np.array([1 - final["Rb"], final["Rb"], 0 * x]) * n0
+    density[3] = np.array([final[s] for s in species]) * n0
+    ds = xr.Dataset(
+        {"density": (("time", "species", "x"), density, {"units": "m^-3"}),
+         "stage": ("time", np.array(["initial", "rb", "rb", "cs"]))},
+        coords={"time": [0.0, 10.0, 20.0, 30.0], "x": ("x", x, {"units": "m"}),
+                "species": species},
+        attrs={"n0": n0},
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
+    except ImportError:  # h5netcdf without h5py: netCDF4 writes the same format
+        ds.to_netcdf(folder / "result.nc", engine="netcdf4")
+    return folder
+
+
+# ------------------------------------------------------------------ sims
+def test_sims_cli_writes_fractions(tmp_path):
+    out, png = tmp_path / "fractions.csv", tmp_path / "p.png"
+    result = invoke("sims", EXAMPLE, *ELEMENT_ARGS, "--crater-depth", "310 nm",
+                    "--out", str(out), "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    table = np.genfromtxt(out, delimiter=",", names=True)
+    assert table.dtype.names == ("depth_nm", "Li", "Rb", "Cs")
+    np.testing.assert_allclose(table["Li"] + table["Rb"] + table["Cs"], 1.0, atol=3e-6)
+    assert table["depth_nm"][0] >= 0 and table["depth_nm"][-1] <= 310 + 1e-6
+    assert np.all(np.isfinite(table.view((float, 4))))
+    assert png.stat().st_size > 1000
+
+
+def test_sims_cli_defaults_and_rate(tmp_path):
+    result = invoke("sims", stand_in_export(tmp_path / "s.txt"), "--sputter-rate", "1 nm/s")
+    assert result.exit_code == 0, result.output
+    assert "depth 0.0-290.2 nm" in result.output
+    assert "dropped 1 row(s) with all chosen channels zero (lines 204)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--element", "Li=^6Li,Li+", "--crater-depth", "310 nm"], "close matches"),
+        (["--crater-depth", "0 nm"], "must be positive"),
+        (["--crater-depth", "-310 nm"], "must be positive"),
+        (["--crater-depth", "310"], "give a unit"),
+        (["--crater-depth", "310 s"], "cannot be converted"),
+        (["--element", "Li", "--crater-depth", "310 nm"], "NAME=CHANNEL"),
+        ([], "no depth"),
+    ],
+)
+def test_sims_cli_errors(args, message):
+    result = invoke("sims", EXAMPLE, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sims_cli_error_names_line_and_column(tmp_path):
+    lines = example_path().read_bytes().split(b"\r\n")
+    cells = lines[10].split(b"\t")
+    cells[5] = b"nan"  # the ^6Li+ column of data line 11
+    lines[10] = b"\t".join(cells)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\r\n".join(lines))
+    result = invoke("sims", str(bad), "--crater-depth", "310 nm")
+    assert result.exit_code == 2
+    assert "bad.txt, line 11, column 6" in result.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = invoke("sims", str(empty), "--crater-depth", "310 nm")
+    assert result.exit_code == 2 and "empty" in result.output
+
+
+# ------------------------------------------------------------------ compare
+def test_compare_cli(tmp_path):
+    folder = make_result(tmp_path / "run")
+    png = tmp_path / "compare.png"
+    measured = stand_in_export(tmp_path / "m.txt")
+    result = invoke("compare", str(folder), measured, "--roughness", "20 nm",
+                    "--crater-depth", "310 nm", *ELEMENT_ARGS, "--out", str(png))
+    assert result.exit_code == 0, result.output
+    assert "stage cs" in result.output
+    rms = float(result.output.split("residual RMS of fractions:")[1].split()[0])
+    assert rms < 0.03  # the measurement was made from the same stand-in, 20 nm roughness
+    assert png.stat().st_size > 1000
+    worse = invoke("compare", str(folder), measured, "--crater-depth", "310 nm",
+                   "--stage", "rb")
+    assert worse.exit_code == 0
+    assert float(worse.output.split("residual RMS of fractions:")[1].split()[0]) > rms
+
+
+def test_compare_cli_errors(tmp_path):
+    folder = make_result(tmp_path / "run")
+    result = invoke("compare", str(folder), EXAMPLE, "--crater-depth", "310 nm",
+                    "--stage", "nope")
+    assert result.exit_code == 2 and "stages: initial, rb, cs" in result.output
+    result = invoke("compare", str(tmp_path / "none"), EXAMPLE, "--crater-depth", "310 nm")
+    assert result.exit_code == 2 and "result.nc" in result.output
+
+
+def test_compare_python_api(tmp_path):
+    result = load_result(make_result(tmp_path / "run"))
+    sim = simulated_fractions(result, "rb")
+    assert sim.dims == ("species", "x") and sim.attrs["time"] == 20.0
+    config = SimsProfileConfig(file=example_path(), crater_depth="310 nm",
+                               response={"model": "gaussian", "rms": "20 nm"})
+    measured = config.load()
+    comparison = compare_profiles(simulated_fractions(result), measured,
+                                  config.response.build())
+    assert comparison.species == ("Li", "Rb", "Cs")
+    assert comparison.simulated.shape == comparison.measured.shape
+    with pytest.raises(SimsError, match="no species in common"):
+        compare_profiles(sim.assign_coords(species=["a", "b", "c"]), measured)
+
+
+# ------------------------------------------------------------------ config
+def test_config_model():
+    config = SimsProfileConfig.model_validate({
+        "file": "stage2.txt",
+        "elements": {"Li": ["^6Li+", "Li+"], "Rb": [84.9118, 86.9092], "Cs": "Cs+"},
+        "sputter_rate": "0.5 nm/s",
+        "response": {"model": "mri", "mixing": "2 nm", "roughness": "5 nm",
+                     "information": "1 nm"},
+    })
+    assert config.elements["Rb"] == ["84.9118", "86.9092"]
+    assert config.elements["Cs"] == ["Cs+"]
+    assert config.sputter_rate == pytest.approx(0.5e-9)
+    assert config.response.build() == MRIResponse(2e-9, 5e-9, 1e-9)
+    assert config.path("/data").as_posix() == "/data/stage2.txt"
+    assert SimsProfileConfig(file="a", response={"rms": 5e-9}).response.build() == \
+        GaussianResponse(5e-9)
+    with pytest.raises(ValueError, match="positive"):
+        SimsProfileConfig(file="a", crater_depth="-3 nm")
+    with pytest.raises(ValueError, match="not both"):
+        SimsProfileConfig(file="a", crater_depth="3 nm", sputter_rate="1 nm/s")
+    with pytest.raises(ValueError, match="extra"):
+        SimsProfileConfig(file="a", crater="3 nm")
+
+
+def test_compare_with_processed_csv(tmp_path):
+    folder = make_result(tmp_path / "run")
+    csv = tmp_path / "f.csv"
+    measured = stand_in_export(tmp_path / "m.txt")
+    assert invoke("sims", measured, "--crater-depth", "310 nm", "--out", str(csv)).exit_code == 0
+    result = invoke("compare", str(folder), str(csv), "--roughness", "20 nm")
+    assert result.exit_code == 0, result.output
+    rms = float(result.output.split("residual RMS of fractions:")[1].split()[0])
+    assert rms < 0.03
