@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -104,6 +105,11 @@ class StageSystem:
     front_coefficient: float
     inv_debye2: float
 
+    @cached_property
+    def d_table(self) -> np.ndarray:
+        """D / (1e-18 m²/s) on the table grid: the kernels interpolate D linearly."""
+        return np.exp(self.log_d_table)
+
     @property
     def n_species(self) -> int:
         return int(self.charge.size)
@@ -131,7 +137,7 @@ class StageSystem:
     def args(self) -> tuple:
         """The arrays and numbers the compiled kernels take, in order."""
         return (
-            self.widths, self.inv_spacing, self.charge, self.log_d_table,
+            self.widths, self.inv_spacing, self.charge, self.d_table,
             1.0 / self.table_step, self.beam_mode, self.beam_fraction, self.beam_potential,
             self.beam_max_flux, self.beam_spread, self.surface_ratio,
             self.front_coefficient, 1.0 / self.inv_debye2,
@@ -165,30 +171,29 @@ def _outflow(drive: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True)
-def _cell_diffusivity(x, log_d, inv_step, s, n_cells, d_out, dd_out):
-    """D and dD/dn of every active species in every cell from the ln D tables."""
-    last = log_d.shape[1] - 1
+def _cell_diffusivity(x, d_table, inv_step, s, n_cells, d_out, dd_out):
+    """D and dD/dn of every active species in every cell, interpolated in the D tables."""
+    last = d_table.shape[1] - 1
     for j in range(n_cells):
         base = 1 + j * (s + 1)
         for i in range(s):
             t = x[base + i] * inv_step
             if t <= 0.0:
-                value, slope = log_d[i, 0], 0.0
+                d_out[i, j] = d_table[i, 0]
+                dd_out[i, j] = 0.0
             elif t >= last:
-                value, slope = log_d[i, last], 0.0
+                d_out[i, j] = d_table[i, last]
+                dd_out[i, j] = 0.0
             else:
                 k = int(t)
-                frac = t - k
-                step = log_d[i, k + 1] - log_d[i, k]
-                value, slope = log_d[i, k] + frac * step, step * inv_step
-            d = math.exp(value)
-            d_out[i, j] = d
-            dd_out[i, j] = d * slope
+                step = d_table[i, k + 1] - d_table[i, k]
+                d_out[i, j] = d_table[i, k] + (t - k) * step
+                dd_out[i, j] = step * inv_step
 
 
 @numba.njit(cache=True)
 def _assemble(
-    x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
+    x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
     res, blk, edge, d, dd,
 ):  # fmt: skip
@@ -204,7 +209,7 @@ def _assemble(
     m = s + 1
     blk[:, :, :] = 0.0
     edge[:] = 0.0
-    _cell_diffusivity(x, log_d, inv_step, s, n, d, dd)
+    _cell_diffusivity(x, d_table, inv_step, s, n, d, dd)
     # storage term and Poisson's space charge
     for j in range(n):
         base = 1 + j * m
@@ -224,13 +229,17 @@ def _assemble(
         uj = x[bj + s]
         uk = x[bk + s]
         g = inv_spacing[j]
+        z_done = 0.0
+        bp = dbp = bm = dbm = 0.0
         for i in range(s):
             nj = x[bj + i]
             nk = x[bk + i]
             d_face = 0.5 * (d[i, j] + d[i, k])
-            delta = charge[i] * (uk - uj)
-            bp, dbp = _bernoulli(delta)
-            bm, dbm = _bernoulli(-delta)
+            if charge[i] != z_done:  # one Bernoulli evaluation per face and charge number
+                z_done = charge[i]
+                delta = z_done * (uk - uj)
+                bp, dbp = _bernoulli(delta)
+                bm, dbm = bp + delta, -1.0 - dbp  # B(-x) = B(x) + x
             core = bp * nj - bm * nk
             flux = d_face * g * core
             f_nj = d_face * g * bp + 0.5 * dd[i, j] * g * core
@@ -384,7 +393,7 @@ def _block_solve(blk, piv, gain, rhs):
 
 @numba.njit(cache=True)
 def _newton(
-    x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode, beam_fraction,
+    x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
     res, blk, edge, scratch, scratch_edge, piv, gain, step, border, d, dd, max_iter,
     tol_density, tol_potential,
@@ -408,7 +417,7 @@ def _newton(
         else:
             target, target_edge = scratch, scratch_edge
         _assemble(
-            x, ref, hist, a0_dt, widths, inv_spacing, charge, log_d, inv_step, beam_mode,
+            x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode,
             beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
             front_coefficient, debye2, res, target, target_edge, d, dd,
         )  # fmt: skip
@@ -455,20 +464,20 @@ def _newton(
 
 
 @numba.njit(cache=True)
-def _boundary_fluxes(x, widths, charge, log_d, inv_step, beam_fraction, flux_in, flux_out):
+def _boundary_fluxes(x, widths, charge, d_table, inv_step, beam_fraction, flux_in, flux_out):
     """Beam influx and back-electrode outflux of every active species (n0·nm/s)."""
     s = charge.size
     n = widths.size
     bn = 1 + (n - 1) * (s + 1)
     half = 0.5 * widths[n - 1]
-    last = log_d.shape[1] - 1
+    last = d_table.shape[1] - 1
     for i in range(s):
         flux_in[i] = beam_fraction[i] * x[0]
         t = min(max(x[bn + i] * inv_step, 0.0), float(last))
         k = min(int(t), last - 1)
-        log_value = log_d[i, k] + (t - k) * (log_d[i, k + 1] - log_d[i, k])
+        d_value = d_table[i, k] + (t - k) * (d_table[i, k + 1] - d_table[i, k])
         out = _outflow(charge[i] * x[bn + s])[0]
-        flux_out[i] = math.exp(log_value) * x[bn + i] * out / half
+        flux_out[i] = d_value * x[bn + i] * out / half
 
 
 # ----------------------------------------------------------------------- time stepping
@@ -613,7 +622,7 @@ class _Integrator:
     def fluxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sy = self.system
         _boundary_fluxes(
-            x, sy.widths, sy.charge, sy.log_d_table, 1.0 / sy.table_step, sy.beam_fraction,
+            x, sy.widths, sy.charge, sy.d_table, 1.0 / sy.table_step, sy.beam_fraction,
             self.flux_in, self.flux_out,
         )  # fmt: skip
         return self.flux_in.copy(), self.flux_out.copy()
