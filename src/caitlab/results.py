@@ -55,6 +55,8 @@ class StageRecord:
     n_steps: int
     n_rejected: int
     n_newton: int
+    n_factor: int
+    rejected_by: dict
     min_density_fraction: float
     wall_time_s: float
 
@@ -118,6 +120,8 @@ class StageRecord:
             n_steps=traj.n_steps,
             n_rejected=traj.n_rejected,
             n_newton=traj.n_newton,
+            n_factor=traj.n_factor,
+            rejected_by=dict(traj.rejected_by),
             min_density_fraction=traj.min_density,
             wall_time_s=wall_time_s,
         )
@@ -184,6 +188,8 @@ class Result:
                     "n_steps": record.n_steps,
                     "n_rejected": record.n_rejected,
                     "n_newton": record.n_newton,
+                    "n_jacobian_factorisations": record.n_factor,
+                    "rejected_by": record.rejected_by,
                     "wall_time_s": record.wall_time_s,
                 }
             )

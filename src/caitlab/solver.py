@@ -529,6 +529,7 @@ class StageTrajectory:
     outflow: np.ndarray | None = None
     n_steps: int = 0
     n_rejected: int = 0
+    rejected_by: dict = field(default_factory=lambda: {"newton": 0, "negative": 0, "error": 0})
     n_newton: int = 0
     n_factor: int = 0
     min_density: float = 0.0
@@ -709,6 +710,7 @@ def integrate_stage(
             error = work.error_norm(x - predicted) * _error_factor(times, dt, order)
         if failed or negative or not error <= 1.0:
             traj.n_rejected += 1
+            traj.rejected_by["newton" if failed else "negative" if negative else "error"] += 1
             shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / 3.0))
             dt_wanted = dt * shrink
             if dt_wanted < control.min_step:
