@@ -11,10 +11,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import caitlab  # noqa: E402
-from caitlab.examples import example_path, load_example  # noqa: E402
+import caitlab
+from caitlab.examples import example_path, load_example
 
 out = Path("runs/walkthrough")
 out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,7 @@ for d_cs in (2.4e-23, 3.1e-23, 3.8e-23):
     peak = rb.argmax()
     depth_nm = run.mesh.centres[peak] * 1e9
     charge_mc = run.stages[1].charge_C * 1e3
-    print(f"D_Cs = {d_cs:.1e} m^2/s: Rb maximum {rb[peak]:.2f} at {depth_nm:.1f} nm, {charge_mc:.2f} mC")
+    print(f"D_Cs = {d_cs:.1e}: Rb max {rb[peak]:.2f} at {depth_nm:.1f} nm, {charge_mc:.2f} mC")
 
 # %% Next to a measured profile: the synthetic SurfaceLab export shipped with caitlab
 from caitlab import sims  # noqa: E402
