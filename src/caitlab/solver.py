@@ -506,8 +506,8 @@ class StepControl:
     max_step: float = 1e5
     min_step: float = 1e-12
     max_newton: int = 12
-    tol_density: float = 1e-10
-    tol_potential: float = 1e-6
+    tol_density: float = 1e-8
+    tol_potential: float = 1e-4
     negative_tolerance: float = 1e-8
 
 
