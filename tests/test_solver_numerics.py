@@ -53,7 +53,7 @@ def residual_and_jacobian(system, x, ref, hist, a0_dt):
     edge = np.zeros(2 * m + 1)
     d = np.zeros((m - 1, n))
     dd = np.zeros((m - 1, n))
-    solver._assemble(x, ref, hist, a0_dt, *system.args(), res, blk, edge, d, dd)
+    solver._assemble(x, ref, hist, a0_dt, *system.args(), res, blk, edge, d, dd, True)
     return res, blk, edge
 
 

@@ -195,9 +195,9 @@ def _cell_diffusivity(x, d_table, inv_step, s, n_cells, d_out, dd_out):
 def _assemble(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, blk, edge, d, dd,
+    res, blk, edge, d, dd, jacobian,
 ):  # fmt: skip
-    """Residual ``res`` and the Jacobian as blocks plus the beam-flux border.
+    """Residual ``res`` and (if ``jacobian``) the Jacobian as blocks plus the beam border.
 
     ``blk[j, a, :]`` is row ``a`` of cell ``j``'s equations against the unknowns of cells
     ``j-1 | j | j+1`` (``m = S + 1`` columns each). ``edge`` holds the border of the beam flux
@@ -207,8 +207,9 @@ def _assemble(
     s = charge.size
     n = widths.size
     m = s + 1
-    blk[:, :, :] = 0.0
-    edge[:] = 0.0
+    if jacobian:
+        blk[:, :, :] = 0.0
+        edge[:] = 0.0
     _cell_diffusivity(x, d_table, inv_step, s, n, d, dd)
     # storage term and Poisson's space charge
     for j in range(n):
@@ -217,9 +218,10 @@ def _assemble(
         for i in range(s):
             r = base + i
             res[r] = widths[j] * (a0_dt * (x[r] - ref[r]) + hist[r])
-            blk[j, i, m + i] += widths[j] * a0_dt
             rho += charge[i] * x[r]
-            blk[j, s, m + i] += widths[j] * charge[i]
+            if jacobian:
+                blk[j, i, m + i] += widths[j] * a0_dt
+                blk[j, s, m + i] += widths[j] * charge[i]
         res[base + s] = widths[j] * rho
     # interior faces: Scharfetter-Gummel fluxes and the Poisson stencil
     for j in range(n - 1):
@@ -242,11 +244,13 @@ def _assemble(
                 bm, dbm = bp + delta, -1.0 - dbp  # B(-x) = B(x) + x
             core = bp * nj - bm * nk
             flux = d_face * g * core
+            res[bj + i] += flux
+            res[bk + i] -= flux
+            if not jacobian:
+                continue
             f_nj = d_face * g * bp + 0.5 * dd[i, j] * g * core
             f_nk = -d_face * g * bm + 0.5 * dd[i, k] * g * core
             f_uk = d_face * g * charge[i] * (dbp * nj + dbm * nk)
-            res[bj + i] += flux
-            res[bk + i] -= flux
             blk[j, i, m + i] += f_nj
             blk[j, i, 2 * m + i] += f_nk
             blk[j, i, 2 * m + s] += f_uk
@@ -259,49 +263,55 @@ def _assemble(
         e_field = c * (uk - uj)
         res[bj + s] += e_field
         res[bk + s] -= e_field
-        blk[j, s, m + s] -= c
-        blk[j, s, 2 * m + s] += c
-        blk[k, s, s] += c
-        blk[k, s, m + s] -= c
+        if jacobian:
+            blk[j, s, m + s] -= c
+            blk[j, s, 2 * m + s] += c
+            blk[k, s, s] += c
+            blk[k, s, m + s] -= c
     # front: outside field (Robin) and beam
     p0 = 1 + s
     res[p0] -= debye2 * front_coefficient * x[p0]
-    blk[0, s, m + s] -= debye2 * front_coefficient
     jb = x[0]
     for i in range(s):
         res[1 + i] -= beam_fraction[i] * jb
-        edge[i] = -beam_fraction[i]
+    if jacobian:
+        blk[0, s, m + s] -= debye2 * front_coefficient
+        for i in range(s):
+            edge[i] = -beam_fraction[i]
+    diagonal, coupling = 1.0, 0.0  # of the beam row: d/dJ_b and d/du_0
     if beam_mode == 1:
         a = jb / _BEAM_FLUX_SCALE
         b = surface_ratio * x[p0] - beam_potential
         root = math.sqrt(a * a + b * b + 2.0 * _FB_SMOOTHING * _FB_SMOOTHING)
         res[0] = a + b - root
-        edge[2 * m] = (1.0 - a / root) / _BEAM_FLUX_SCALE
-        edge[m + s] = (1.0 - b / root) * surface_ratio
+        diagonal = (1.0 - a / root) / _BEAM_FLUX_SCALE
+        coupling = (1.0 - b / root) * surface_ratio
     elif beam_mode == 2:
         deficit = beam_potential - surface_ratio * x[p0]
         res[0] = jb
-        edge[2 * m] = 1.0
         if deficit > 0.0:
             y = deficit * deficit / (2.0 * beam_spread * beam_spread)
             res[0] += beam_max_flux * math.expm1(-y)
-            edge[m + s] = (
-                beam_max_flux * surface_ratio * deficit / (beam_spread * beam_spread) * math.exp(-y)
-            )
+            coupling = beam_max_flux * surface_ratio * deficit / beam_spread**2 * math.exp(-y)
     else:
         res[0] = jb
-        edge[2 * m] = 1.0
+    if jacobian:
+        edge[2 * m] = diagonal
+        edge[m + s] = coupling
     # back: grounded electrode, drift outflow of cations
     last = n - 1
     bn = 1 + last * m
     half = 0.5 * widths[last]
     un = x[bn + s]
     res[bn + s] -= debye2 * un / half
-    blk[last, s, m + s] -= debye2 / half
+    if jacobian:
+        blk[last, s, m + s] -= debye2 / half
     for i in range(s):
         nn = x[bn + i]
         out, dout = _outflow(charge[i] * un)
         res[bn + i] += d[i, last] * nn * out / half
+        if not jacobian:
+            continue
         blk[last, i, m + i] += (d[i, last] + dd[i, last] * nn) * out / half
         blk[last, i, m + s] += d[i, last] * nn * dout * charge[i] / half
 
@@ -395,7 +405,7 @@ def _block_solve(blk, piv, gain, rhs):
 def _newton(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, blk, edge, scratch, scratch_edge, piv, gain, step, border, d, dd, max_iter,
+    res, blk, edge, piv, gain, step, border, d, dd, max_iter,
     tol_density, tol_potential,
 ):  # fmt: skip
     """Newton iterations in place on ``x``; (iterations, factorisations), or (-1, ·) on failure.
@@ -412,14 +422,10 @@ def _newton(
     refactor = True
     previous = np.inf
     for it in range(max_iter):
-        if refactor:
-            target, target_edge = blk, edge
-        else:
-            target, target_edge = scratch, scratch_edge
         _assemble(
             x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode,
             beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
-            front_coefficient, debye2, res, target, target_edge, d, dd,
+            front_coefficient, debye2, res, blk, edge, d, dd, refactor,
         )  # fmt: skip
         if refactor:
             if not _block_factor(blk, piv, gain):
@@ -593,8 +599,6 @@ class _Integrator:
         self.res = np.zeros(size)
         self.blk = np.zeros((n, m, 3 * m))
         self.edge = np.zeros(2 * m + 1)
-        self.scratch = np.zeros((n, m, 3 * m))
-        self.scratch_edge = np.zeros(2 * m + 1)
         self.n_factor = 0
         self.piv = np.zeros((n, m), dtype=np.int64)
         self.gain = np.zeros((n, m, m))
@@ -613,8 +617,8 @@ class _Integrator:
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
         iterations, factors = _newton(
-            x, ref, hist, a0_dt, *self.args, self.res, self.blk, self.edge, self.scratch,
-            self.scratch_edge, self.piv, self.gain, self.step, self.border, self.d, self.dd,
+            x, ref, hist, a0_dt, *self.args, self.res, self.blk, self.edge, self.piv,
+            self.gain, self.step, self.border, self.d, self.dd,
             c.max_newton, c.tol_density, c.tol_potential,
         )  # fmt: skip
         self.n_factor += factors
