@@ -81,7 +81,10 @@ def run(
     frames: Annotated[
         int | None, typer.Option(help="Save this many snapshots per stage (for videos).")
     ] = None,
-    plots: Annotated[bool, typer.Option(help="Also draw the figures into OUT.")] = False,
+    plots: Annotated[bool, typer.Option(help="Also draw the figures into OUT/figures.")] = False,
+    video: Annotated[
+        bool, typer.Option(help="Also write OUT/evolution.mp4 (saves 60 frames per stage).")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run an experiment; write OUT/result.nc and OUT/summary.json atomically."""
@@ -91,6 +94,8 @@ def run(
     from caitlab.solver import ConvergenceError
 
     experiment = _load(config)
+    if video and frames is None and experiment.output.frames == 0:
+        frames = 60
     if frames is not None:
         experiment = experiment.with_(
             output=OutputOptions(times=experiment.output.times, frames=frames)
@@ -111,6 +116,21 @@ def run(
     _print_summary(result.summary(), out)
     if plots:
         _draw(out, out)
+        _draw_all(out, out / "figures")
+    if video:
+        from caitlab.results import load_result
+        from caitlab.video import write_video
+
+        path = write_video(load_result(out), out / "evolution.mp4")
+        typer.echo(f"wrote {path}")
+
+
+def _draw_all(result_dir: Path, out_dir: Path) -> None:
+    from caitlab import plot
+    from caitlab.results import load_result
+
+    paths = plot.save_figures(plot.standard_figures(load_result(result_dir)), out_dir)
+    typer.echo(f"wrote {len(paths)} figures to {out_dir}")
 
 
 def _print_summary(summary: dict, out: Path) -> None:

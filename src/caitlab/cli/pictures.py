@@ -1,0 +1,162 @@
+"""``caitlab video``, ``caitlab report`` and ``caitlab figures``: pictures of a saved result."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from caitlab.cli._app import app
+
+_CHARGE_UNITS = {"C": 1.0, "mC": 1e-3, "uC": 1e-6, "µC": 1e-6, "nC": 1e-9}
+_CHARGE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
+
+
+class PictureError(Exception):
+    """A problem with the command's inputs, reported as one line."""
+
+
+def open_result(result_dir: Path) -> Any:
+    """The result Dataset of ``RESULT_DIR`` (or a ``.nc`` file), loaded into memory."""
+    from caitlab.results import load_result
+
+    path = Path(result_dir)
+    file = path / "result.nc" if path.is_dir() else path
+    if not file.exists():
+        raise PictureError(f"no result at {file}: run `caitlab run CONFIG --out {path}` first")
+    try:
+        return load_result(path)
+    except ImportError:  # h5netcdf without h5py: netCDF4 reads the same files
+        import xarray as xr
+
+        with xr.open_dataset(file, engine="netcdf4") as ds:
+            return ds.load()
+
+
+def parse_charge(text: str) -> float:
+    """A charge with its unit (``"2.52 mC"``) in C."""
+    match = _CHARGE.match(text)
+    if not match or match.group(2) not in _CHARGE_UNITS:
+        raise PictureError(f"--charge {text!r}: give a number and a unit "
+                           f"({', '.join(_CHARGE_UNITS)}), e.g. '2.52 mC'")
+    return float(match.group(1)) * _CHARGE_UNITS[match.group(2)]
+
+
+def _depth_nm(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from caitlab.units import to_canonical
+
+    try:
+        value = to_canonical(text, "length")
+    except ValueError as exc:
+        raise PictureError(f"--depth-max: {exc}") from None
+    if not value > 0:
+        raise PictureError(f"--depth-max must be positive, got {text!r}")
+    return value * 1e9
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """Run a command body; input problems become one line on stderr and exit code 2."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    try:
+        return action()
+    except (PictureError, FileNotFoundError, ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
+ResultArg = Annotated[Path, typer.Argument(help="Result folder (with result.nc) or a .nc file.")]
+DepthOpt = Annotated[
+    str | None, typer.Option("--depth-max", help="Right end of the depth axis, e.g. '100 nm'.")
+]
+ChargeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--charge", help="Measured charge of a stage, in stage order, e.g. "
+                 "--charge '2.52 mC' --charge '2.28 mC'."),
+]
+
+
+@app.command("video")
+def video_command(
+    result_dir: ResultArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="MP4 file (or .gif).")] = Path(
+        "evolution.mp4"),
+    fps: Annotated[float, typer.Option(help="Frames per second.", min=0.1)] = 20.0,
+    frames: Annotated[
+        int | None, typer.Option(help="Resample to N frames (default: the saved snapshots).",
+                                 min=2)
+    ] = None,
+    depth_max: DepthOpt = None,
+    log: Annotated[bool, typer.Option("--log", help="Logarithmic fraction axis.")] = False,
+    dpi: Annotated[int, typer.Option(help="Resolution (100: 800 x 480 pixels).", min=20)] = 100,
+) -> None:
+    """Video of all normalised densities across all stages, with clock, stage and charge."""
+
+    def body() -> None:
+        from caitlab.video import write_video
+
+        ds = open_result(result_dir)
+        n_saved = ds.sizes["time"]
+        if frames is None and n_saved < 10:
+            typer.echo(f"note: only {n_saved} saved states; run with --frames 60 (caitlab run) "
+                       "or resample here with --frames N", err=True)
+        written = write_video(ds, out, fps=fps, frames=frames, depth_max_nm=_depth_nm(depth_max),
+                              log=log, dpi=dpi)
+        typer.echo(f"wrote {written} ({frames or n_saved} frames at {fps:g} fps)")
+
+    _run(body)
+
+
+@app.command("report")
+def report_command(
+    result_dir: ResultArg,
+    fit: Annotated[
+        Path | None, typer.Option("--fit", help="Fit folder with fit.json (and samples.npy, "
+                                  "sweep.csv/.nc if any).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file.")] = Path("report.html"),
+    charge: ChargeOpt = None,
+    dpi: Annotated[int, typer.Option(help="Resolution of the embedded figures.", min=20)] = 110,
+) -> None:
+    """One self-contained HTML page: inputs, summary tables, all figures, the fit."""
+
+    def body() -> None:
+        from caitlab.report import write_report
+
+        ds = open_result(result_dir)
+        charges = [parse_charge(c) for c in charge] if charge else None
+        written = write_report(ds, out, fit_dir=fit, measured_charges=charges, dpi=dpi)
+        typer.echo(f"wrote {written}")
+
+    _run(body)
+
+
+@app.command("figures")
+def figures_command(
+    result_dir: ResultArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PNGs.")] = Path(
+        "figures"),
+    charge: ChargeOpt = None,
+    dpi: Annotated[int, typer.Option(help="Resolution of the PNGs.", min=20)] = 150,
+) -> None:
+    """Write every figure of a result as PNG into OUT."""
+
+    def body() -> None:
+        from caitlab.plot import save_figures, standard_figures
+
+        ds = open_result(result_dir)
+        charges = [parse_charge(c) for c in charge] if charge else None
+        for path in save_figures(standard_figures(ds, measured_charges=charges), out, dpi=dpi):
+            typer.echo(f"wrote {path}")
+
+    _run(body)
+
+
+__all__ = ["figures_command", "open_result", "parse_charge", "report_command", "video_command"]

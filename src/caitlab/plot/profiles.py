@@ -1,0 +1,133 @@
+"""Concentration depth profiles (the paper's Figs 3 and 5): fractions n_i/n0 versus depth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from caitlab.plot._common import (
+    STAGE_STYLES,
+    Response,
+    fractions,
+    gaussian_response,
+    get_ax,
+    measured_fractions,
+    species_colour,
+    strings,
+    time_indices,
+    time_label,
+    zone_depth,
+)
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
+
+
+def present_species(ds: xr.Dataset) -> list[str]:
+    """Species with a non-zero density somewhere at some saved time."""
+    names = strings(ds["species"].values)
+    density = np.asarray(ds["density"].transpose("species", ...).values)
+    return [n for n, d in zip(names, density) if np.any(d != 0)]
+
+
+def profiles(
+    ds: xr.Dataset,
+    times: Sequence[float | str] | float | str | None = None,
+    *,
+    species: Sequence[str] | None = None,
+    measured: Any = None,
+    rms_nm: float | None = None,
+    response: Response | None = None,
+    show_sum: bool = True,
+    log: bool = False,
+    depth_max_nm: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Normalised densities n_i/n0 of every species versus depth.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:meth:`caitlab.Result.to_xarray` or :func:`caitlab.load_result`).
+    times : sequence of (float or str), optional
+        Saved states to show: times in s from the start of the first stage (the nearest
+        saved one is used) or stage names (their ends). Default: the end of each stage.
+    species : sequence of str, optional
+        Species to show; default every species present.
+    measured : mapping or xarray object, optional
+        A measured profile drawn as markers: ``{"depth_m": depths (m), "Li": fractions,
+        ...}`` or an xarray object with dims (species, depth) as :mod:`caitlab.sims` makes.
+    rms_nm : float, optional
+        Gaussian instrument response (rms roughness/depth resolution, nm) applied to the
+        simulated profiles; the unbroadened ones are kept as faint lines.
+    response : callable, optional
+        Any other instrument response ``response(x_m, fractions) -> fractions``.
+    show_sum : bool
+        Draw the sum of the fractions (black) for each time (and for the measurement).
+    log : bool
+        Logarithmic fraction axis (1e-4 to 2) instead of linear (0 to 1.1).
+    depth_max_nm : float, optional
+        Right end of the depth axis, nm; default the replacement zone with a margin.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = get_ax(ax)
+    if rms_nm is not None and response is not None:
+        raise ValueError("give rms_nm or response, not both")
+    if rms_nm is not None:
+        response = gaussian_response(rms_nm, np.asarray(ds["cell_width"].values))
+    names = strings(ds["species"].values)
+    shown = list(species) if species is not None else present_species(ds)
+    x = np.asarray(ds["x"].values)
+    frac = fractions(ds)
+    indices = time_indices(ds, times)
+    for k, index in enumerate(indices):
+        style = STAGE_STYLES[k % len(STAGE_STYLES)]
+        suffix = f", {time_label(ds, index)}" if len(indices) > 1 or measured is None else ""
+        total = np.zeros_like(x)
+        for name in shown:
+            colour = species_colour(name, names.index(name))
+            values = frac[index, names.index(name)]
+            if response is not None:
+                ax.plot(x * 1e9, values, color=colour, ls=style, lw=0.8, alpha=0.35)
+                values = response(x, values)
+            total += values
+            ax.plot(x * 1e9, values, color=colour, ls=style, label=f"{name}{suffix}")
+        if show_sum:
+            ax.plot(x * 1e9, total, color="k", ls=style, lw=1.0, label=f"sum{suffix}")
+    if measured is not None:
+        _draw_measured(ax, measured, names, show_sum)
+    ax.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(ds) * 1e9)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(1e-4, 2.0)
+    else:
+        ax.set_ylim(0, 1.1)
+    ax.set_xlabel("depth (nm)")
+    ax.set_ylabel("fraction $n_i/n_0$ (1)")
+    title = "broadened, " + (f"{rms_nm:g} nm rms" if rms_nm is not None else "instrument response")
+    ax.legend(fontsize="small", title=title if response is not None else None,
+              title_fontsize="small")
+    return ax
+
+
+def _draw_measured(ax: Axes, measured: Any, names: list[str], show_sum: bool) -> None:
+    depth, values = measured_fractions(measured)
+    total = np.zeros_like(depth)
+    for name, frac in values.items():
+        index = names.index(name) if name in names else len(names)
+        ax.plot(depth * 1e9, frac, "o", ms=3.5, mfc="none", color=species_colour(name, index),
+                label=f"{name}, measured")
+        total += frac
+    if show_sum and len(values) > 1:
+        ax.plot(depth * 1e9, total, "o", ms=3.5, mfc="none", color="k", label="sum, measured")
+
+
+__all__ = ["present_species", "profiles"]

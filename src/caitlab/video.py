@@ -1,0 +1,297 @@
+"""A video of the density evolution across all stages (the paper's ESI density_evolution.mp4).
+
+Frames are the saved snapshots of a result (``[output] frames = 60`` saves 60 log-spaced
+ones per stage), or any number resampled from them. Time runs on a *stage-log* axis: stage k
+occupies [k, k+1], and inside it the position grows with the logarithm of the time since the
+stage started, so the first seconds and the last days of every stage get their share of
+frames. Densities between snapshots are interpolated linearly in that coordinate.
+
+MP4 is written with imageio-ffmpeg (H.264); a ``.gif`` name, or a failing ffmpeg, gives an
+animated GIF (Pillow).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from caitlab.plot._common import (
+    SECONDS_PER_HOUR,
+    fractions,
+    species_colour,
+    stage_bounds,
+    strings,
+    zone_depth,
+)
+from caitlab.plot.profiles import present_species
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: a video frame is padded to a multiple of this (H.264 macro blocks)
+MACRO_BLOCK = 16
+_TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (36000.0, "10 h"), (86400.0, "1 d"),
+          (864000.0, "10 d"))
+
+
+@dataclass(frozen=True)
+class StageClock:
+    """Maps times to the stage-log coordinate and back.
+
+    Attributes
+    ----------
+    starts, durations : ndarray
+        Start (s from the first stage's start) and duration (s) of each stage.
+    first : ndarray
+        Per stage, the local time (s) mapped to the stage's left end: its first snapshot.
+    """
+
+    starts: np.ndarray
+    durations: np.ndarray
+    first: np.ndarray
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> StageClock:
+        """The clock of a result: stages from its attributes, first snapshots from ``time``."""
+        bounds = stage_bounds(ds)
+        starts = np.array([b[1] for b in bounds])
+        durations = np.array([b[2] - b[1] for b in bounds])
+        time = np.asarray(ds["time"].values, dtype=float)
+        first = []
+        for start, duration in zip(starts, durations):
+            local = time - start
+            local = local[(local > 0) & (local < duration)]
+            first.append(local.min() if local.size else min(1e-5, duration / 10))
+        return cls(starts, durations, np.minimum(np.array(first), durations / 10))
+
+    def position(self, time: np.ndarray) -> np.ndarray:
+        """Stage-log coordinate of ``time`` (s): stage k spans [k, k+1]."""
+        time = np.asarray(time, dtype=float)
+        stage = np.clip(np.searchsorted(self.starts, time, side="right") - 1, 0, None)
+        local = np.maximum(time - self.starts[stage], self.first[stage])
+        span = np.log(self.durations[stage] / self.first[stage])
+        return stage + np.clip(np.log(local / self.first[stage]) / span, 0.0, 1.0)
+
+    def time(self, position: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`position`: time (s) at stage-log ``position``."""
+        position = np.asarray(position, dtype=float)
+        stage = np.clip(np.floor(position).astype(int), 0, len(self.starts) - 1)
+        fraction = position - stage
+        ratio = self.durations[stage] / self.first[stage]
+        return self.starts[stage] + self.first[stage] * ratio**fraction
+
+    def stage_of(self, position: np.ndarray) -> np.ndarray:
+        """Stage index at ``position``; a stage's own end counts to it."""
+        position = np.asarray(position, dtype=float)
+        return np.clip(np.ceil(position).astype(int) - 1, 0, len(self.starts) - 1)
+
+
+def frame_states(ds: xr.Dataset, frames: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times, stage indices and fractions of the video frames.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result.
+    frames : int, optional
+        Number of frames, evenly spaced on the stage-log axis between the first and the
+        last snapshot (densities interpolated). Default: one frame per saved snapshot.
+
+    Returns
+    -------
+    time : ndarray, shape (f,)
+        Time of each frame, s.
+    stage : ndarray of int, shape (f,)
+        Stage index of each frame.
+    fractions : ndarray, shape (f, species, x)
+        n_i/n0 in each frame.
+    """
+    clock = StageClock.from_dataset(ds)
+    saved = np.asarray(ds["time"].values, dtype=float)
+    names = [b[0] for b in stage_bounds(ds)]
+    saved_stage = np.array([names.index(s) for s in strings(ds["stage"].values)])
+    frac = fractions(ds)
+    if frames is None:
+        return saved, saved_stage, frac
+    if frames < 2:
+        raise ValueError(f"a video needs at least 2 frames, got {frames}")
+    pos = clock.position(saved)
+    # the end of stage k and the start of stage k+1 share position k+1: keep them ordered
+    pos = np.maximum.accumulate(pos + 1e-9 * np.arange(pos.size))
+    target = np.linspace(pos[0], pos[-1], frames)
+    right = np.clip(np.searchsorted(pos, target, side="left"), 1, pos.size - 1)
+    left = right - 1
+    weight = np.clip((target - pos[left]) / (pos[right] - pos[left]), 0.0, 1.0)
+    values = frac[left] + weight[:, None, None] * (frac[right] - frac[left])
+    return clock.time(target), clock.stage_of(target), values
+
+
+class _Canvas:
+    """The video's figure: profiles above, the stage-log time line below."""
+
+    def __init__(self, ds: xr.Dataset, depth_max_nm: float | None, log: bool, dpi: int):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.ds, self.clock = ds, StageClock.from_dataset(ds)
+        self.fig = Figure(figsize=(8.0, 4.8), dpi=dpi, layout="constrained")
+        self.canvas = FigureCanvasAgg(self.fig)
+        top, bottom = self.fig.subplots(2, 1, height_ratios=[4, 1])
+        names = strings(ds["species"].values)
+        self.shown = [names.index(s) for s in present_species(ds)]
+        x_nm = np.asarray(ds["x"].values) * 1e9
+        self.lines = [top.plot(x_nm, np.zeros_like(x_nm), color=species_colour(names[k], k),
+                               lw=2, label=names[k])[0] for k in self.shown]
+        self.total = top.plot(x_nm, np.zeros_like(x_nm), color="k", lw=1, label="sum")[0]
+        top.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(ds) * 1e9)
+        if log:
+            top.set_yscale("log")
+        top.set_ylim(*((1e-4, 20.0) if log else (0.0, 1.25)))
+        top.set_xlabel("depth (nm)")
+        top.set_ylabel("fraction $n_i/n_0$ (1)")
+        top.legend(loc="upper right", fontsize="small", ncols=len(self.lines) + 1)
+        self.label = top.text(0.01, 0.98, "X" * 30 + "\nX", transform=top.transAxes, va="top",
+                              family="monospace", bbox={"fc": "w", "ec": "0.7", "alpha": 0.9})
+        self.cursor = self._timeline(bottom)
+        # blitting: draw the static parts once, then only the moving artists per frame
+        self.moving = [*self.lines, self.total, self.label, self.cursor]
+        for artist in self.moving:
+            artist.set_animated(True)
+        self.canvas.draw()
+        self.fig.set_layout_engine("none")
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def _timeline(self, ax: Any) -> Any:
+        ds, clock = self.ds, self.clock
+        t = np.asarray(ds["trace_time"].values, dtype=float)
+        ax.plot(clock.position(t), np.asarray(ds["trace_current"].values) * 1e9, color="0.3",
+                lw=1)
+        ticks, labels = [], []
+        for k, (name, start, end) in enumerate(stage_bounds(ds)):
+            ax.text(k + 0.5, 0.95, name, transform=ax.get_xaxis_transform(), ha="center",
+                    va="top", fontsize="small")
+            if k:
+                ax.axvline(k, color="0.5", ls=":", lw=0.8)
+            for seconds, text in _TICKS:
+                where = float(clock.position(np.array(start + seconds)))
+                if clock.first[k] < seconds < end - start and where - max(ticks, default=-1) > 0.07:
+                    ticks.append(where)
+                    labels.append(text)
+        ax.set_xticks(ticks, labels, fontsize="x-small")
+        ax.set_xlim(0, len(clock.starts))
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("I (nA)", fontsize="small")
+        ax.set_xlabel("time since the stage started (log scale)", fontsize="small")
+        return ax.axvline(0, color="tab:red", lw=1.5)
+
+    def render(self, time: float, stage: int, frac: np.ndarray) -> np.ndarray:
+        """RGB image (h, w, 3) of one frame."""
+        for line, k in zip(self.lines, self.shown):
+            line.set_ydata(frac[k])
+        self.total.set_ydata(frac[self.shown].sum(axis=0))
+        position = float(self.clock.position(np.array(time)))
+        self.cursor.set_xdata([position, position])
+        charge = np.interp(time, self.ds["trace_time"].values, self.ds["trace_charge"].values)
+        name = stage_bounds(self.ds)[stage][0]
+        self.label.set_text(f"{name:<10s} t = {time / SECONDS_PER_HOUR:8.3f} h\n"
+                            f"{'':<10s} Q = {charge * 1e3:8.4f} mC")
+        self.canvas.restore_region(self.background)
+        for artist in self.moving:
+            artist.axes.draw_artist(artist)
+        return _pad(np.array(self.canvas.buffer_rgba())[..., :3])  # a copy: the buffer is reused
+
+
+def _pad(image: np.ndarray) -> np.ndarray:
+    """Pad an image with white to a multiple of :data:`MACRO_BLOCK` in both directions."""
+    h, w = image.shape[:2]
+    ph, pw = -h % MACRO_BLOCK, -w % MACRO_BLOCK
+    if not (ph or pw):
+        return image
+    return np.pad(image, ((0, ph), (0, pw), (0, 0)), constant_values=255)
+
+
+def render_frames(ds: xr.Dataset, frames: int | None = None, *, depth_max_nm: float | None = None,
+                  log: bool = False, dpi: int = 100) -> Iterator[np.ndarray]:
+    """Yield the RGB frames (h, w, 3, uint8) of the density-evolution video."""
+    canvas = _Canvas(ds, depth_max_nm, log, dpi)
+    for t, stage, frac in zip(*frame_states(ds, frames)):
+        yield canvas.render(float(t), int(stage), frac)
+
+
+def write_video(
+    ds: xr.Dataset,
+    out: str | Path,
+    *,
+    fps: float = 20.0,
+    frames: int | None = None,
+    depth_max_nm: float | None = None,
+    log: bool = False,
+    dpi: int = 100,
+) -> Path:
+    """Write the density evolution of all species across all stages as MP4 or GIF.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result; save snapshots for a smooth video (``OutputOptions(frames=60)``).
+    out : str or Path
+        Output file; ``.gif`` gives an animated GIF, anything else MP4 (H.264).
+    fps : float
+        Frames per second.
+    frames : int, optional
+        Resample to this many frames; default one per saved snapshot.
+    depth_max_nm : float, optional
+        Right end of the depth axis, nm; default the replacement zone with a margin.
+    log : bool
+        Logarithmic fraction axis.
+    dpi : int
+        Resolution: the frame is 8 x 4.8 inches (800 x 480 pixels at 100 dpi).
+
+    Returns
+    -------
+    Path
+        The file written: ``out``, or ``out`` with suffix ``.gif`` when ffmpeg failed.
+    """
+    out = Path(out)
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    images = render_frames(ds, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi)
+    if out.suffix.lower() == ".gif":
+        return _write_gif(out, list(images), fps)
+    images = list(images)
+    try:
+        _write_mp4(out, images, fps)
+    except Exception as exc:  # imageio-ffmpeg missing or ffmpeg failing: fall back
+        out.unlink(missing_ok=True)
+        gif = out.with_suffix(".gif")
+        warnings.warn(f"writing {out} with ffmpeg failed ({exc}); writing {gif} instead",
+                      RuntimeWarning, stacklevel=2)
+        return _write_gif(gif, images, fps)
+    return out
+
+
+def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
+    import imageio.v2 as imageio
+
+    with imageio.get_writer(out, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                            pixelformat="yuv420p", macro_block_size=MACRO_BLOCK,
+                            ffmpeg_log_level="error") as writer:
+        for image in images:
+            writer.append_data(image)
+
+
+def _write_gif(out: Path, images: list[np.ndarray], fps: float) -> Path:
+    import imageio.v3 as iio
+
+    iio.imwrite(out, np.stack(images), plugin="pillow", extension=".gif",
+                duration=1000.0 / fps, loop=0)
+    return out
+
+
+__all__ = ["StageClock", "frame_states", "render_frames", "write_video"]

@@ -1,0 +1,268 @@
+"""Figure functions of :mod:`caitlab.plot` on the quick double-CAIT run."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from caitlab import plot
+from caitlab.plot._common import gaussian_broaden, zone_depth
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def ds(quick_result):
+    return quick_result.to_xarray()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    data = buffer.getvalue()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 2000
+    return data
+
+
+def labelled(ax, label):
+    return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+# ------------------------------------------------------------------ profiles
+def test_profiles_default_is_every_stage_end_with_sum(ds):
+    ax = plot.profiles(ds)
+    png_bytes(ax.figure)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert len(labels) == 2 * 4  # (Li, Rb, Cs, sum) at the end of each of two stages
+    assert "Rb, after Rb-CAIT" in labels and "Cs, after Cs-CAIT" in labels
+    assert ax.get_xlabel() == "depth (nm)" and "n_0" in ax.get_ylabel()
+    assert ax.get_ylim() == (0, 1.1) and ax.get_yscale() == "linear"
+    assert 20 < ax.get_xlim()[1] < 500  # the replacement zone with a margin, in nm
+    total = labelled(ax, "sum, after Cs-CAIT").get_ydata()
+    np.testing.assert_allclose(total, 1.0, atol=5e-3)  # replacement is one to one
+
+
+def test_profiles_log_and_chosen_times(ds):
+    end_of_first = float(ds["time"].values[0]) + 1.0  # the nearest saved state
+    ax = plot.profiles(ds, times=["Cs-CAIT", end_of_first], species=["Li"], log=True,
+                       depth_max_nm=80, show_sum=False)
+    assert ax.get_yscale() == "log" and ax.get_xlim() == (0, 80)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["Li, after Cs-CAIT", "Li, after Rb-CAIT"]
+    assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--"]
+
+
+def test_profiles_with_measured_markers_and_broadening(ds):
+    fractions = ds["density"].isel(time=-1) / ds.attrs["n0"]
+    near = ds["x"].values < 60e-9
+    measured = {"depth_m": ds["x"].values[near],
+                **{s: fractions.sel(species=s).values[near] for s in ("Li", "Rb", "Cs")}}
+    ax = plot.profiles(ds, ["Cs-CAIT"], measured=measured, rms_nm=5.0)
+    png_bytes(ax.figure)
+    markers = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(markers) == 4  # three species and their sum
+    broadened = labelled(ax, "Cs").get_ydata()
+    raw = fractions.sel(species="Cs").values
+    assert broadened[0] < raw[0]  # the front peak is smeared out...
+    np.testing.assert_allclose(labelled(ax, "sum").get_ydata(), 1.0, atol=5e-3)  # ...not lost
+    assert ax.get_legend().get_title().get_text() == "broadened, 5 nm rms"
+
+
+def test_profiles_accepts_sims_style_dataarray_and_callable(ds):
+    depth = np.linspace(1e-9, 50e-9, 20)
+    measured = xr.DataArray(np.full((2, 20), 0.5), dims=("species", "depth"),
+                            coords={"species": ["Li", "Cs"], "depth": depth})
+    ax = plot.profiles(ds, "Cs-CAIT", measured=measured, response=lambda x, f: f * 0 + 0.25)
+    np.testing.assert_allclose(labelled(ax, "Li").get_ydata(), 0.25)
+    assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 3
+
+
+def test_profiles_unknown_stage_names_the_stages(ds):
+    with pytest.raises(ValueError, match="Rb-CAIT"):
+        plot.profiles(ds, ["K-CAIT"])
+
+
+def test_gaussian_broadening_keeps_constants_and_centres_a_step():
+    edges = np.concatenate([np.arange(0, 100.5, 0.5), 100 * 1.1 ** np.arange(1, 40)]) * 1e-9
+    x, width = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+    np.testing.assert_allclose(gaussian_broaden(x, width, np.ones_like(x), 5e-9), 1.0)
+    step = (x < 30e-9).astype(float)
+    smooth = gaussian_broaden(x, width, step, 5e-9)
+    assert np.interp(30e-9, x, smooth) == pytest.approx(0.5, abs=0.02)
+    assert np.interp(35e-9, x, smooth) == pytest.approx(0.1587, abs=0.02)  # one sigma
+    # mirrored at the surface: nothing leaves through the front
+    inventory = np.sum(smooth[x < 80e-9] * width[x < 80e-9])
+    assert inventory == pytest.approx(30e-9, rel=1e-3)
+    np.testing.assert_array_equal(gaussian_broaden(x, width, step, 0.0), step)
+
+
+def test_zone_depth_covers_the_replacement_zone(ds):
+    fractions = ds["density"].sel(species="Cs").isel(time=-1).values / ds.attrs["n0"]
+    deepest = ds["x"].values[fractions > 1e-3].max()
+    assert zone_depth(ds) > deepest
+
+
+# ------------------------------------------------------------------ D(n), energy landscape
+def test_diffusivities_curves_falloffs_and_visited_ranges(ds):
+    ax = plot.diffusivities(ds)
+    png_bytes(ax.figure)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert "m$^2$/s" in ax.get_ylabel()
+    curves = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert {c.get_label() for c in curves} == {"Li, Rb-CAIT", "Rb, Rb-CAIT", "Li, Cs-CAIT",
+                                               "Rb, Cs-CAIT", "Cs, Cs-CAIT"}
+    li = labelled(ax, "Li, Rb-CAIT")
+    d_bulk = np.interp(0.0, np.log(li.get_xdata()), np.log(li.get_ydata()))
+    assert np.exp(d_bulk) == pytest.approx(5.8e-19, rel=1e-3)  # D_Li at n0
+    falloffs = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert sorted(line.get_xdata()[0] for line in falloffs) == [0.03, 0.1, 0.1]
+    bands = [line for line in ax.get_lines() if line.get_linewidth() > 5]
+    assert len(bands) == 5
+
+
+def test_diffusivities_selects_species_and_stages(ds):
+    ax = plot.diffusivities(ds, stages=["Rb-CAIT"], visited=False)  # the paper's Fig. 4
+    assert sorted(line.get_label() for line in ax.get_lines()
+                  if not line.get_label().startswith("_")) == ["Li, Rb-CAIT", "Rb, Rb-CAIT"]
+
+
+def test_energy_landscapes_before_and_after_each_stage(ds):
+    axes = plot.energy_landscapes(ds)
+    png_bytes(axes[0].figure)
+    assert len(axes) == 3
+    assert axes[0].get_title() == "before the first stage"
+    assert axes[1].get_title().startswith("after Rb-CAIT")
+    assert axes[2].get_title().startswith("after Cs-CAIT")
+    # before: Li fills its distribution up to its reference Fermi level (E = 0)
+    fermi = [line for line in axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert fermi[0].get_ydata()[0] == pytest.approx(0.0, abs=1e-9)
+    # after stage 1 the Li Fermi level has dropped; Rb sits on the vacated Li sites
+    fermi_1 = [line for line in axes[1].get_lines() if line.get_linestyle() == "--"]
+    assert fermi_1[0].get_ydata()[0] < -0.1
+    assert any("Rb on Li sites" in t.get_text() for t in axes[1].get_legend().get_texts())
+    assert "eV" in axes[0].get_ylabel() and "eV" in axes[0].get_xlabel()
+
+
+def test_energy_landscape_single_panel_at_a_depth(ds):
+    ax = plot.energy_landscape(ds, "Rb-CAIT", depth_nm=200.0)
+    fermi = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert fermi[0].get_ydata()[0] == pytest.approx(0.0, abs=1e-6)  # untouched bulk
+
+
+# ------------------------------------------------------------------ traces, fields
+def test_current_charge_ends_at_the_summary_charge(ds):
+    ax = plot.current_charge(ds, measured_charges={"Rb-CAIT": 2.52e-3, "Cs-CAIT": 2.28e-3})
+    png_bytes(ax.figure)
+    twin = next(a for a in ax.figure.axes if a is not ax)
+    summary = json.loads(ds.attrs["summary_json"])
+    charge = labelled(twin, "charge (simulated)")
+    assert charge.get_ydata()[-1] == pytest.approx(
+        summary["stages"][-1]["cumulative_charge_C"] * 1e3)
+    measured = labelled(twin, "charge (measured)")
+    np.testing.assert_allclose(measured.get_ydata(), [2.52, 4.80])
+    assert ax.get_xlabel() == "time (h)" and "(nA)" in ax.get_ylabel()
+    assert "(mC)" in twin.get_ylabel()
+    assert ax.get_xlim()[1] == pytest.approx(ds["trace_time"].values[-1] / 3600)
+
+
+def test_surface_potential_and_traces(ds):
+    ax = plot.surface_potential(ds, log_time=True)
+    assert ax.get_xscale() == "log"
+    assert ax.get_lines()[0].get_ydata()[-1] == pytest.approx(15.0, rel=1e-6)
+    axes = plot.traces(ds)
+    png_bytes(axes[0].figure)
+    assert len(axes) == 2 and "(V)" in axes[1].get_ylabel()
+
+
+def test_potential_profile_front_at_the_source_potential(ds):
+    ax = plot.potential_profile(ds)
+    png_bytes(ax.figure)
+    main = [line for line in ax.get_lines()]
+    assert len(main) == 2 and main[0].get_ydata()[0] == pytest.approx(15.0, abs=0.1)
+    rho = plot.space_charge_fraction(ds)
+    assert rho.shape == (ds.sizes["time"], ds.sizes["x"])
+    assert np.abs(rho[-1, 50:]).max() < 1e-2  # neutral away from the front
+    assert "(‰)" in ax.figure.axes[1].get_ylabel()
+
+
+# ------------------------------------------------------------------ fits
+def test_misfit_map_from_dataarray_and_tables():
+    d_rb, d_cs = np.geomspace(1e-22, 1e-21, 5), np.geomspace(1e-23, 1e-22, 4)
+    misfit = (np.log(d_cs)[:, None] + 52) ** 2 + (np.log(d_rb)[None, :] + 49) ** 2 + 0.1
+    array = xr.DataArray(misfit, dims=("D_Cs", "D_Rb"), coords={"D_Cs": d_cs, "D_Rb": d_rb},
+                         name="misfit")
+    ax = plot.misfit_map(array)
+    png_bytes(ax.figure)
+    star = next(line for line in ax.get_lines() if line.get_marker() == "*")
+    j, i = np.unravel_index(np.argmin(misfit), misfit.shape)
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (d_rb[i], d_cs[j])
+    assert ax.get_xlabel() == "D_Rb" and ax.get_xscale() == "linear"
+    xs, ys = np.meshgrid(d_rb, d_cs)
+    table = {"D_Rb": xs.ravel(), "D_Cs": ys.ravel(), "misfit": misfit.ravel()}
+    ax = plot.misfit_map(table, "D_Rb", "D_Cs")
+    assert len(ax.collections) == 1  # a regular grid: cells
+    rng = np.random.default_rng(1)
+    scattered = {"a": rng.uniform(0, 1, 40), "b": rng.uniform(0, 1, 40)}
+    scattered["misfit"] = (scattered["a"] - 0.3) ** 2 + scattered["b"] ** 2 + 0.01
+    ax = plot.misfit_map(scattered)
+    png_bytes(ax.figure)
+    assert ax.get_xlabel() == "a" and ax.get_ylabel() == "b"
+
+
+def test_misfit_map_of_a_sweep_table_skips_failed_runs():
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "point": [0, 1, 2, 3], "key": ["k0", "k1", "k2", "k3"],
+        "status": ["ok", "ok", "failed", "ok"], "stages.Cs.d": [1e-23, 2e-23, 1e-23, 2e-23],
+        "stages.Rb.d": [1e-22, 1e-22, 2e-22, 2e-22], "charge_C.Cs": [1e-3, 1e-3, None, 1e-3],
+        "chisqr": [4.0, 1.0, None, 2.0], "chisqr_per_point": [0.4, 0.1, None, 0.2]})
+    ax = plot.misfit_map(table)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("stages.Cs.d", "stages.Rb.d")
+    star = next(line for line in ax.get_lines() if line.get_marker() == "*")
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (2e-23, 1e-22)
+    assert "chisqr_per_point" in ax.figure.axes[-1].get_ylabel()  # the colour bar
+
+
+def test_corner_plot_shape_and_quantiles():
+    samples = np.random.default_rng(0).normal([1.0, -2.0, 5.0], [0.1, 0.5, 1.0], (4000, 3))
+    axes = plot.corner(samples, ["a (1)", "b (nm)", "c (eV)"], truths=[1.0, -2.0, 5.0])
+    png_bytes(axes[0, 0].figure)
+    assert axes.shape == (3, 3)
+    assert not axes[0, 2].axison and axes[2, 0].axison
+    assert axes[2, 1].get_xlabel() == "b (nm)" and axes[1, 0].get_ylabel() == "b (nm)"
+    title = axes[0, 0].get_title()  # "a (1) = median +upper -lower"
+    median, upper = float(title.split()[3]), float(title.split()[4])
+    assert median == pytest.approx(1.0, abs=0.01) and upper == pytest.approx(0.1, abs=0.01)
+    with pytest.raises(ValueError, match="names"):
+        plot.corner(samples, ["a", "b"])
+
+
+# ------------------------------------------------------------------ all at once
+def test_standard_figures_all_saved_as_png(ds, tmp_path):
+    figures = plot.standard_figures(ds, measured={"Rb-CAIT": {
+        "depth_m": [5e-9, 20e-9, 40e-9], "Li": [0.1, 0.5, 1.0], "Rb": [0.9, 0.5, 0.0]}},
+        rms_nm=2.0, measured_charges=[2.52e-3, 2.28e-3])
+    assert set(figures) == {"profiles", "profiles_log", "profiles_Rb-CAIT", "diffusivity",
+                            "energy_landscape", "traces", "potential"}
+    # every figure is rendered to PNG in test_report.py; here two, to check the writer
+    paths = plot.save_figures({k: figures[k] for k in ("profiles_Rb-CAIT", "traces")}, tmp_path,
+                              dpi=30)
+    assert [p.name for p in paths] == ["profiles_Rb-CAIT.png", "traces.png"]
+    for path in paths:
+        assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 2000

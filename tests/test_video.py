@@ -1,0 +1,115 @@
+"""The density-evolution video: frame times, interpolation, MP4/GIF output, the CLI."""
+
+from __future__ import annotations
+
+import imageio.v2 as imageio
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from caitlab import OutputOptions
+from caitlab.cli import _register_commands, app
+from caitlab.video import StageClock, frame_states, render_frames, write_video
+
+_register_commands()
+runner = CliRunner()
+FRAMES_PER_STAGE = 6
+
+
+@pytest.fixture(scope="module")
+def ds(quick_experiment):
+    """The quick run with a few log-spaced snapshots per stage."""
+    output = OutputOptions(frames=FRAMES_PER_STAGE)
+    return quick_experiment.with_(output=output).run().to_xarray()
+
+
+@pytest.fixture(scope="module")
+def result_dir(ds, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("result")
+    try:
+        ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
+    except ImportError:  # h5netcdf without h5py: netCDF4 writes the same format
+        ds.to_netcdf(folder / "result.nc", engine="netcdf4")
+    return folder
+
+
+def mp4_frames(path) -> int:
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        return reader.count_frames()
+
+
+def test_stage_clock_is_log_within_each_stage_and_invertible(ds):
+    clock = StageClock.from_dataset(ds)
+    starts, durations = clock.starts, clock.durations
+    ends = starts + durations
+    np.testing.assert_allclose(clock.position(ends), [1.0, 2.0])
+    middle = starts[1] + np.sqrt(clock.first[1] * durations[1])  # geometric mean
+    assert float(clock.position(np.array(middle))) == pytest.approx(1.5)
+    positions = np.linspace(0, 2, 41)
+    np.testing.assert_allclose(clock.position(clock.time(positions)), positions, atol=1e-9)
+    assert list(clock.stage_of(np.array([0.0, 0.5, 1.0, 1.2, 2.0]))) == [0, 0, 0, 1, 1]
+
+
+def test_default_frames_are_the_saved_snapshots(ds):
+    time, stage, fractions = frame_states(ds)
+    assert time.size == ds.sizes["time"] == 2 * FRAMES_PER_STAGE
+    assert list(stage) == [0] * FRAMES_PER_STAGE + [1] * FRAMES_PER_STAGE
+    np.testing.assert_allclose(fractions[-1], ds["density"].values[-1] / ds.attrs["n0"])
+
+
+def test_resampled_frames_interpolate_between_snapshots(ds):
+    time, stage, fractions = frame_states(ds, 25)
+    assert time.shape == (25,) and fractions.shape == (25, 3, ds.sizes["x"])
+    assert np.all(np.diff(time) > 0) and np.all(np.diff(stage) >= 0)
+    saved = ds["time"].values
+    assert time[0] == pytest.approx(saved[0]) and time[-1] == pytest.approx(saved[-1])
+    np.testing.assert_allclose(fractions[-1], ds["density"].values[-1] / ds.attrs["n0"])
+    np.testing.assert_allclose(fractions.sum(axis=1), 1.0, atol=5e-3)  # convex combinations
+    with pytest.raises(ValueError, match="at least 2"):
+        frame_states(ds, 1)
+
+
+def test_frames_change_and_fit_macro_blocks(ds):
+    images = list(render_frames(ds, 3, dpi=50))
+    assert all(img.shape[0] % 16 == 0 and img.shape[1] % 16 == 0 for img in images)
+    assert images[0].dtype == np.uint8 and not np.array_equal(images[0], images[-1])
+
+
+def test_mp4_has_one_frame_per_snapshot_and_plays(ds, tmp_path):
+    out = write_video(ds, tmp_path / "evolution.mp4", fps=10)
+    assert out == tmp_path / "evolution.mp4"
+    assert mp4_frames(out) == ds.sizes["time"]
+    with imageio.get_reader(out, format="FFMPEG") as reader:
+        assert reader.get_meta_data()["fps"] == pytest.approx(10)
+        frame = reader.get_data(3)
+    assert frame.shape == (480, 800, 3) and frame.std() > 5
+
+
+def test_gif_and_ffmpeg_fallback(ds, tmp_path, monkeypatch):
+    gif = write_video(ds, tmp_path / "evolution.gif", frames=5, dpi=40)
+    assert iio.imread(gif, index=None).shape[0] == 5
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no ffmpeg here")
+
+    monkeypatch.setattr("caitlab.video._write_mp4", broken)
+    with pytest.warns(RuntimeWarning, match="no ffmpeg"):
+        out = write_video(ds, tmp_path / "x.mp4", frames=4, dpi=40)
+    assert out.suffix == ".gif" and iio.imread(out, index=None).shape[0] == 4
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_cli_video(result_dir, tmp_path):
+    out = tmp_path / "v.mp4"
+    result = runner.invoke(app, ["video", str(result_dir), "--out", str(out), "--frames", "7",
+                                 "--fps", "5", "--depth-max", "50 nm", "--dpi", "40"])
+    assert result.exit_code == 0, result.output
+    assert mp4_frames(out) == 7 and "wrote" in result.stdout
+
+
+def test_cli_video_errors_are_one_line(tmp_path):
+    result = runner.invoke(app, ["video", str(tmp_path / "missing"), "--out",
+                                 str(tmp_path / "v.mp4")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: no result at") and "Traceback" not in result.output
