@@ -13,8 +13,12 @@ experiment   experiments as data; running their stages in sequence
 results      saved states, traces, summaries; xarray/NetCDF output
 config       TOML configuration files
 examples     the built-in example configurations
-plot         figures (matplotlib)
 sims         ToF-SIMS profiles: reading, calibration, normalisation, instrument response
+fit          fitting model parameters to measured profiles (lmfit, emcee)
+sweep        parameter sweeps on dask, resumable
+plot         figures (matplotlib, imported lazily)
+video        the density-evolution video (imageio-ffmpeg)
+report       a self-contained HTML report of a run (and a fit)
 cli          the ``caitlab`` command
 """
 
