@@ -64,7 +64,7 @@ def test_run_writes_result_and_summary(tmp_path):
     for key in ("duration_s", "charge_C", "surface_potential_end_V", "inventory_m2",
                 "conservation_rel_error"):  # fmt: skip
         assert key in summary["stages"][0]
-    for key in ("wall_time_s", "n_cells", "n_steps"):
+    for key in ("wall_time_s", "n_cells", "n_steps", "caitlab_version", "created", "input"):
         assert key in summary
     with xr.open_dataset(out / "result.nc", engine="h5netcdf") as ds:
         assert ds["density"].dims == ("time", "species", "x")

@@ -168,7 +168,9 @@ class Result:
         raise KeyError(f"no stage {name!r}; stages: {[r.name for r in self.stages]}")
 
     def summary(self) -> dict[str, Any]:
-        """Per-stage figures and run statistics (what ``summary.json`` holds)."""
+        """Per-stage figures, run statistics and the full input (``summary.json``)."""
+        from caitlab.config import experiment_to_dict
+
         total = 0.0
         stages = []
         for record in self.stages:
@@ -201,6 +203,7 @@ class Result:
             "n_steps": sum(r.n_steps for r in self.stages),
             "caitlab_version": __version__,
             "created": self.created,
+            "input": experiment_to_dict(self.experiment),
         }
 
     def to_xarray(self) -> xr.Dataset:
