@@ -153,3 +153,30 @@ def test_cli_errors_are_one_line_exit_2(result_dir, tmp_path):
 def test_parse_charge():
     assert parse_charge("2.52 mC") == pytest.approx(2.52e-3)
     assert parse_charge("2520µC") == pytest.approx(2.52e-3)
+
+
+def test_report_renders_in_a_headless_browser(ds, tmp_path):
+    """Open the report in a real browser; skipped where no Chromium is installed."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on the PATH (see docs/pictures.md for the manual check)")
+    page = tmp_path / "report.html"
+    page.write_text(build_report(ds))
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1000,1400", f"--screenshot={shot}", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    import imageio.v3 as iio
+
+    pixels = iio.imread(shot)
+    assert pixels.shape[0] == 1400 and pixels.shape[1] == 1000
+    # a rendered page: mostly white background, with dark text and coloured figure lines
+    assert (pixels[..., :3] < 100).all(axis=-1).mean() > 0.001
+    assert (pixels[..., :3] > 240).all(axis=-1).mean() > 0.3
