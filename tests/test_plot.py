@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 from caitlab import plot
-from caitlab.plot._common import gaussian_broaden, zone_depth
+from caitlab.plot._common import gaussian_response, zone_depth
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -97,19 +97,18 @@ def test_profiles_unknown_stage_names_the_stages(ds):
         plot.profiles(ds, ["K-CAIT"])
 
 
-def test_gaussian_broadening_keeps_constants_and_centres_a_step():
+def test_gaussian_response_keeps_constants_and_centres_a_step():
     edges = np.concatenate([np.arange(0, 100.5, 0.5), 100 * 1.1 ** np.arange(1, 40)]) * 1e-9
     x, width = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-    np.testing.assert_allclose(gaussian_broaden(x, width, np.ones_like(x), 5e-9), 1.0)
+    respond = gaussian_response(5.0)
+    np.testing.assert_allclose(respond(x, np.ones_like(x)), 1.0, rtol=1e-6)
     step = (x < 30e-9).astype(float)
-    smooth = gaussian_broaden(x, width, step, 5e-9)
+    smooth = respond(x, step)
     assert np.interp(30e-9, x, smooth) == pytest.approx(0.5, abs=0.02)
     assert np.interp(35e-9, x, smooth) == pytest.approx(0.1587, abs=0.02)  # one sigma
     # mirrored at the surface: nothing leaves through the front
     inventory = np.sum(smooth[x < 80e-9] * width[x < 80e-9])
     assert inventory == pytest.approx(30e-9, rel=1e-3)
-    np.testing.assert_array_equal(gaussian_broaden(x, width, step, 0.0), step)
-
 
 def test_zone_depth_covers_the_replacement_zone(ds):
     fractions = ds["density"].sel(species="Cs").isel(time=-1).values / ds.attrs["n0"]

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from caitlab.plot._common import gaussian_broaden, new_figure, stage_names
+from caitlab.plot._common import new_figure, stage_names
 from caitlab.plot.diffusivity import (
     diffusivities,
     energy_landscape,
@@ -109,7 +109,6 @@ __all__ = [
     "diffusivities",
     "energy_landscape",
     "energy_landscapes",
-    "gaussian_broaden",
     "misfit_map",
     "potential_profile",
     "profiles",

@@ -154,46 +154,17 @@ def experiment(ds: xr.Dataset) -> Experiment:
     return _experiment_from_toml(ds.attrs["config_toml"])
 
 
-def gaussian_broaden(x: np.ndarray, width: np.ndarray, values: np.ndarray, rms: float
-                     ) -> np.ndarray:
-    """Convolve a cell-wise constant profile with a Gaussian, mirrored at the surface.
+def gaussian_response(rms_nm: float) -> Response:
+    """A :data:`Response`: Gaussian broadening of ``rms_nm`` nm, as the SIMS comparison uses.
 
-    Each cell's content is spread exactly (integrals of the Gaussian over the cell); what
-    would leave through the front (x < 0) is folded back (method of images), so the
-    inventory is kept.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n,)
-        Cell centres, m (0 = front).
-    width : ndarray, shape (n,)
-        Cell widths, m.
-    values : ndarray, shape (..., n)
-        Values per cell (e.g. fractions).
-    rms : float
-        Standard deviation of the Gaussian, m; 0 returns ``values`` unchanged.
-
-    Returns
-    -------
-    ndarray, shape (..., n)
-        Broadened values at the cell centres.
+    Delegates to :func:`caitlab.sims.apply_response` (mirrored at the surface, inventory kept).
     """
-    from scipy.special import ndtr
+    from caitlab.sims import GaussianResponse, apply_response
 
-    values = np.asarray(values, dtype=float)
-    if rms <= 0:
-        return values.copy()
-    edges = np.concatenate([[x[0] - width[0] / 2], x + width / 2])
-    xi = np.asarray(x)[:, None]
-    cdf = ndtr((edges[None, :] - xi) / rms) + ndtr((edges[None, :] + xi) / rms)
-    weights = np.diff(cdf, axis=1)  # (n_out, n_cells)
-    weights /= weights.sum(axis=1, keepdims=True)
-    return values @ weights.T
+    def respond(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return apply_response(x, values, x, GaussianResponse(rms_nm * 1e-9))
 
-
-def gaussian_response(rms_nm: float, width: np.ndarray) -> Response:
-    """A :data:`Response` that broadens by a Gaussian of ``rms_nm`` nm on cells ``width`` (m)."""
-    return lambda x, values: gaussian_broaden(x, width, values, rms_nm * 1e-9)
+    return respond
 
 
 def measured_fractions(measured: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -82,7 +82,7 @@ def profiles(
     if rms_nm is not None and response is not None:
         raise ValueError("give rms_nm or response, not both")
     if rms_nm is not None:
-        response = gaussian_response(rms_nm, np.asarray(ds["cell_width"].values))
+        response = gaussian_response(rms_nm)
     names = strings(ds["species"].values)
     shown = list(species) if species is not None else present_species(ds)
     x = np.asarray(ds["x"].values)
