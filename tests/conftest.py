@@ -17,3 +17,9 @@ def quick_experiment():
 def quick_result(quick_experiment):
     """The quick double-CAIT, run once per test session."""
     return quick_experiment.run()
+
+
+def write_result_dir(ds, folder):
+    """Write a result Dataset as ``folder/result.nc`` (what ``caitlab run`` writes)."""
+    ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
+    return folder

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import write_result_dir
 from typer.testing import CliRunner
 
 from caitlab.cli import _register_commands, app
@@ -26,12 +27,7 @@ def ds(quick_result):
 
 @pytest.fixture(scope="module")
 def result_dir(ds, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("result")
-    try:
-        ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
-    except ImportError:  # h5netcdf without h5py: netCDF4 writes the same format
-        ds.to_netcdf(folder / "result.nc", engine="netcdf4")
-    return folder
+    return write_result_dir(ds, tmp_path_factory.mktemp("result"))
 
 
 @pytest.fixture

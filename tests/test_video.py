@@ -6,6 +6,7 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from conftest import write_result_dir
 from typer.testing import CliRunner
 
 from caitlab import OutputOptions
@@ -26,12 +27,7 @@ def ds(quick_experiment):
 
 @pytest.fixture(scope="module")
 def result_dir(ds, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("result")
-    try:
-        ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
-    except ImportError:  # h5netcdf without h5py: netCDF4 writes the same format
-        ds.to_netcdf(folder / "result.nc", engine="netcdf4")
-    return folder
+    return write_result_dir(ds, tmp_path_factory.mktemp("result"))
 
 
 def mp4_frames(path) -> int:

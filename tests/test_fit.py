@@ -1,0 +1,301 @@
+"""Fitting: parameter paths, weights, recovery of known parameters, files, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from caitlab.config import experiment_to_dict, load_experiment
+from caitlab.fit import (
+    FitProblem,
+    FreeParameter,
+    MeasuredProfile,
+    Simulation,
+    build_parameters,
+    fallback_sigma,
+    fit,
+    path_values,
+    read_fractions_table,
+    synthetic_profile,
+    write_fractions_table,
+)
+from caitlab.fit.config import BUILTIN_EXAMPLES
+from caitlab.fit.fitting import PENALTY, Evaluator
+from caitlab.fit.problem import evaluate
+from caitlab.params import ParameterPathError, get_value, parse_quantity, with_values
+
+QUICK = BUILTIN_EXAMPLES / "quick-double-cait.toml"
+D_CS = "stages.Cs-CAIT.diffusivity.Cs.d"
+D_RB2 = "stages.Cs-CAIT.diffusivity.Rb.d_ref"
+D_RB1 = "stages.Rb-CAIT.diffusivity.Rb.d"
+TRUE = {D_CS: 3.1e-23, D_RB2: 2.67e-22}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return experiment_to_dict(load_experiment(QUICK))
+
+
+@pytest.fixture(scope="module")
+def truth(config) -> Simulation:
+    return Simulation.from_result(load_experiment(QUICK).run())
+
+
+@pytest.fixture(scope="module")
+def profiles(truth) -> list[MeasuredProfile]:
+    """Profiles after both stages, broadened (3 and 8 nm rms) and Poisson-counted."""
+    return [
+        synthetic_profile(truth, "Rb-CAIT", np.arange(1.0, 100.0) * 1e-9,
+                          response={"rms": 3e-9}, counts=3000, rng=1),
+        synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 160.0) * 1e-9,
+                          response={"rms": 8e-9}, counts=3000, rng=101),
+    ]  # fmt: skip
+
+
+FREE = [
+    FreeParameter(D_CS, value=5e-23, min=1e-24, max=1e-21, log=True, name="D_Cs"),
+    FreeParameter(D_RB2, value=2e-22, min=1e-23, max=1e-20, log=True, name="D_Rb"),
+    FreeParameter(D_RB1, expr="D_Rb"),
+]
+
+
+# --------------------------------------------------------------------------- paths
+def test_paths_by_index_and_by_stage_name(config):
+    assert get_value(config, "stages.1.diffusivity.Cs.d") == get_value(config, D_CS) == 3.1e-23
+    assert get_value(config, "stages.Rb-CAIT.diffusivity.Li.fwhm") == pytest.approx(0.25)
+    changed = with_values(config, {D_CS: 4e-23, "sample.species.Li.initial_fraction": 0.9})
+    assert get_value(changed, D_CS) == 4e-23
+    assert get_value(config, D_CS) == 3.1e-23  # the original is untouched
+
+
+def test_unknown_path_lists_close_matches(config):
+    with pytest.raises(ParameterPathError) as info:
+        get_value(config, "stages.Cs-CAIT.diffusivity.Cs.D")
+    assert D_CS in info.value.matches
+    with pytest.raises(ParameterPathError, match="does not end at a number"):
+        get_value(config, "stages.Cs-CAIT.diffusivity.Cs")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("3.1e-23 m^2/s", 3.1e-23), ("250 meV", 0.25), ("5 nm", 5e-9), ("2 h", 7200.0), (1.5, 1.5)],
+)
+def test_quantities_in_canonical_units(text, value):
+    assert parse_quantity(text) == pytest.approx(value)
+
+
+def test_log_and_tied_parameters(config):
+    initial = {s.path: get_value(config, s.path) for s in FREE}
+    params = build_parameters(FREE, initial)
+    assert params["log10_D_Cs"].value == pytest.approx(math.log10(5e-23))
+    assert params["log10_D_Cs"].min == pytest.approx(-24)
+    values = path_values(FREE, params)
+    assert values[D_CS] == pytest.approx(5e-23)
+    assert values[D_RB1] == values[D_RB2] == pytest.approx(2e-22)
+
+
+# --------------------------------------------------------------------------- data
+def test_fallback_weights_are_binomial_with_a_floor():
+    sigma = fallback_sigma(np.array([0.0, 0.5, 1.0]), counts=100, floor=0.01)
+    assert sigma == pytest.approx([0.01, math.sqrt(0.25 / 100 + 1e-4), 0.01])
+
+
+def test_fraction_table_round_trip(tmp_path, profiles):
+    path = tmp_path / "p.csv"
+    write_fractions_table(path, profiles[1])
+    back = read_fractions_table(path, "Cs-CAIT")
+    assert back.species == profiles[1].species and back.sigma_given
+    np.testing.assert_allclose(back.depth_m, profiles[1].depth_m, rtol=1e-7)
+    np.testing.assert_allclose(back.sigma["Cs"], profiles[1].sigma["Cs"], rtol=1e-6)
+    bare = MeasuredProfile("Cs-CAIT", back.depth_m, back.fractions)
+    assert not bare.sigma_given
+
+
+def test_synthetic_profile_sums_to_one(profiles):
+    stage2 = profiles[1]
+    assert set(stage2.species) == {"Li", "Rb", "Cs"}
+    assert set(profiles[0].species) == {"Li", "Rb"}  # no Cs after stage 1
+    total = sum(stage2.fractions.values())
+    np.testing.assert_allclose(total, 1.0)
+
+
+# --------------------------------------------------------------------------- robustness
+def test_failed_simulation_is_a_bad_point_not_a_crash(config, profiles):
+    problem = FitProblem(config, profiles)
+    bad = {"stages.Rb-CAIT.diffusivity.Li.occupancy": 1.5}
+    residual, reason = evaluate(bad, problem)
+    assert residual is None and "occupancy" in reason
+    evaluator = Evaluator(problem, [FreeParameter(next(iter(bad)))])
+    out = evaluator._run([bad])[0]
+    assert np.all(out == PENALTY) and out.size == problem.n_data
+    assert evaluator.failures[0].values == bad
+
+
+# --------------------------------------------------------------------------- recovery
+@pytest.fixture(scope="module")
+def fitted(config, profiles):
+    return fit(FitProblem(config, profiles), FREE)
+
+
+def test_fit_recovers_known_parameters_within_uncertainty(fitted):
+    assert fitted.result.success
+    for name, path in (("D_Cs", D_CS), ("D_Rb", D_RB2)):
+        par = fitted.result.params[name]
+        assert par.stderr is not None and 0 < par.stderr < 0.05 * par.value  # not absurd
+        assert abs(par.value - TRUE[path]) < 3 * par.stderr, (name, par.value, par.stderr)
+    assert fitted.best_values[D_RB1] == fitted.best_values[D_RB2]  # tied
+    assert 0.1 < fitted.result.redchi < 2
+    assert fitted.n_simulations < 60 and not fitted.failures
+
+
+def test_fit_files(fitted, tmp_path):
+    fitted.save(tmp_path)
+    data = json.loads((tmp_path / "fit.json").read_text())
+    entry = data["parameters"][D_CS]
+    assert set(entry) >= {"value", "stderr", "initial", "min", "max"}
+    assert entry["initial"] == pytest.approx(5e-23) and entry["min"] == 1e-24
+    assert set(data) >= {"redchi", "success", "n_simulations", "wall_time_s",
+                         "caitlab_version", "created", "input", "correlations"}  # fmt: skip
+    assert abs(data["correlations"][D_CS][D_RB2]) <= 1
+    assert "D_Cs" in (tmp_path / "report.txt").read_text()
+    assert (tmp_path / "best" / "result.nc").exists()
+    assert (tmp_path / "best" / "summary.json").exists()
+    assert (tmp_path / "fit.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- CLI
+FIT_TOML = """
+experiment = "quick-double-cait.toml"
+
+[[profiles]]
+stage = "Cs-CAIT"
+file = "stage2.csv"
+max_depth = "150 nm"
+response = {{ model = "gaussian", rms = "8 nm" }}
+
+[[charges]]
+stage = "Rb-CAIT"
+charge = "{charge} mC"
+sigma = "0.05 mC"
+
+[[parameters]]
+path = "{path}"
+name = "D_Cs"
+value = "4e-23 m^2/s"
+min = "1e-24 m^2/s"
+max = "1e-21 m^2/s"
+log = true
+
+[options]
+workers = 0
+max_nfev = 6
+figure = false
+"""
+
+
+def _cli(args: list[str]):
+    from caitlab.cli import _register_commands, app
+
+    _register_commands()
+    return CliRunner().invoke(app, args)
+
+
+def test_cli_fit_writes_results(tmp_path, profiles, truth):
+    write_fractions_table(tmp_path / "stage2.csv", profiles[1])
+    fit_file = tmp_path / "fit.toml"
+    fit_file.write_text(FIT_TOML.format(path=D_CS, charge=truth.charge_C["Rb-CAIT"] * 1e3))
+    result = _cli(["fit", str(fit_file), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "fit.json").read_text())
+    assert data["parameters"][D_CS]["value"] == pytest.approx(3.1e-23, rel=0.05)
+    assert data["charges"]["Rb-CAIT"]["model_C"] > 0
+    assert data["input"]["fit_config"]["parameters"][0]["name"] == "D_Cs"
+
+
+def test_cli_unknown_path_is_one_clear_error(tmp_path, profiles):
+    write_fractions_table(tmp_path / "stage2.csv", profiles[1])
+    fit_file = tmp_path / "fit.toml"
+    fit_file.write_text(FIT_TOML.format(path="stages.Cs-CAIT.diffusivity.Cs.dd", charge=1))
+    result = _cli(["fit", str(fit_file)])
+    assert result.exit_code == 2
+    assert "parameters[0].path" in result.output and D_CS in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_unknown_key_is_refused(tmp_path):
+    fit_file = tmp_path / "fit.toml"
+    fit_file.write_text('experiment = "quick-double-cait.toml"\nfoo = 1\n'
+                        '[[parameters]]\npath = "x"\n')  # fmt: skip
+    result = _cli(["fit", str(fit_file)])
+    assert result.exit_code == 2 and "foo: unknown key" in result.output
+
+
+# --------------------------------------------------------------------------- intervals, MCMC
+class LineProblem(FitProblem):
+    """A straight line in two config numbers, instead of a simulation: exact statistics."""
+
+    X = np.linspace(0.0, 1.0, 40)
+    Y = 0.3 + 2.0 * X + np.random.default_rng(0).normal(0.0, 0.1, 40)
+
+    def residual(self, values):
+        a = values["stages.Rb-CAIT.diffusivity.Li.fwhm"]
+        b = values["stages.Rb-CAIT.diffusivity.Li.occupancy"]
+        return (b + a * self.X - self.Y) / 0.1
+
+
+def test_confidence_intervals_and_posterior_of_a_linear_model(config, profiles, monkeypatch):
+    from caitlab.fit import fitting
+
+    monkeypatch.setattr(fitting.Simulation, "from_result", staticmethod(lambda result: None))
+    problem = LineProblem(config, profiles[:1])
+    monkeypatch.setattr(LineProblem, "run", lambda self, values: None)
+    free = [
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.fwhm", value=1.0, name="slope"),
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.occupancy", value=0.0, name="icpt"),
+    ]
+    result = fit(problem, free, conf_interval=["slope"], sigmas=[1],
+                 mcmc={"steps": 300, "burn": 100, "walkers": 10, "seed": 1})  # fmt: skip
+    slope = result.result.params["slope"]
+    expected = np.polyfit(LineProblem.X, LineProblem.Y, 1)[0]
+    assert slope.value == pytest.approx(expected, rel=1e-6)
+    best, one = result.conf_intervals["stages.Rb-CAIT.diffusivity.Li.fwhm"]
+    assert best["lower"] == pytest.approx(slope.value)
+    assert one["probability"] == pytest.approx(0.6827, abs=1e-3)
+    # lmfit's F-test intervals scale with the reduced chi-square; the weights here do not
+    scaled = slope.stderr * math.sqrt(result.result.redchi)
+    assert (one["upper"] - one["lower"]) / 2 == pytest.approx(scaled, rel=0.05)
+    post = result.mcmc["parameters"]["stages.Rb-CAIT.diffusivity.Li.fwhm"]
+    assert post["median"] == pytest.approx(slope.value, abs=slope.stderr)
+    assert (post["upper_1sigma"] - post["lower_1sigma"]) / 2 == pytest.approx(slope.stderr, rel=0.3)
+
+
+def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):
+    occupancy = "stages.Cs-CAIT.diffusivity.Rb.occupancy"
+    problem = FitProblem(config, profiles[1:])
+    free = [FreeParameter(occupancy, value=0.9995, min=0.5, max=1.5)]
+    params = build_parameters(free, {occupancy: 0.9995})
+    evaluator = Evaluator(problem, free)
+    jac = evaluator.jacobian(params)
+    assert len(evaluator.failures) == 1 and evaluator.failures[0].values[occupancy] > 1
+    assert np.all(np.isfinite(jac)) and np.max(np.abs(jac)) < PENALTY
+
+
+def test_profiles_from_an_instrument_export(config, tmp_path):
+    from caitlab.config import ConfigError
+    from caitlab.fit.config import ProfileSpec, load_observations
+    from caitlab.sims import example_path
+
+    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_path()),
+                                              "crater_depth": "310 nm"},
+                       max_depth="200 nm", response={"rms": "20 nm"})  # fmt: skip
+    problem = load_observations([spec], [], config, tmp_path, "fit.toml")
+    profile = problem.profiles[0]
+    assert set(profile.species) == {"Li", "Rb", "Cs"} and profile.sigma_given
+    assert profile.depth_m.max() <= 200e-9 and profile.response["rms"] == pytest.approx(20e-9)
+    bad = ProfileSpec(stage="Cs-CAIT", sims={"file": "x.txt", "crater": 1})
+    with pytest.raises(ConfigError, match=r"profiles\[0\]\.sims\.crater: unknown key"):
+        load_observations([bad], [], config, tmp_path, "fit.toml")

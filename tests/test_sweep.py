@@ -1,0 +1,133 @@
+"""Sweeps: designs, run keys, storage, misfit, kill-and-resume, dask execution."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from caitlab.config import experiment_to_dict, load_experiment
+from caitlab.fit import FitProblem, Simulation, synthetic_profile
+from caitlab.fit.config import BUILTIN_EXAMPLES
+from caitlab.params import with_values
+from caitlab.sweep import SweepParameter, design_points, run_key, run_sweep, run_sweep_config
+
+QUICK = BUILTIN_EXAMPLES / "quick-double-cait.toml"
+D_CS = "stages.Cs-CAIT.diffusivity.Cs.d"
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return experiment_to_dict(load_experiment(QUICK))
+
+
+# --------------------------------------------------------------------------- designs
+def test_grid_design_is_the_full_product():
+    points = design_points([
+        SweepParameter(path="a", min=1e-23, max=1e-21, num=3, log=True),
+        SweepParameter(path="b", values=[0.2, "250 meV"]),
+    ])  # fmt: skip
+    assert len(points) == 6
+    assert sorted({p["a"] for p in points}) == pytest.approx([1e-23, 1e-22, 1e-21])
+    assert {p["b"] for p in points} == {0.2, 0.25}
+
+
+@pytest.mark.parametrize("design", ["random", "lhs"])
+def test_sampled_designs_stay_in_bounds(design):
+    params = [SweepParameter(path="a", min=1e-23, max=1e-21, log=True),
+              SweepParameter(path="b", min=0.1, max=0.3)]  # fmt: skip
+    points = design_points(params, design, samples=20, seed=3)
+    a = np.array([p["a"] for p in points])
+    b = np.array([p["b"] for p in points])
+    assert len(points) == 20 and np.all((a >= 1e-23) & (a <= 1e-21))
+    assert np.all((b >= 0.1) & (b <= 0.3))
+    if design == "lhs":  # one point in each of the 20 strata of log10(a)
+        strata = np.floor((np.log10(a) + 23) / 2 * 20).astype(int)
+        assert sorted(strata) == list(range(20))
+    assert design_points(params, design, samples=20, seed=3) == points
+
+
+def test_run_key_follows_the_full_input(config):
+    assert run_key(config) == run_key(json.loads(json.dumps(config)))
+    assert run_key(with_values(config, {D_CS: 3.2e-23})) != run_key(config)
+
+
+# --------------------------------------------------------------------------- storage
+def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
+    truth = Simulation.from_result(load_experiment(QUICK).run())
+    data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9,
+                             response={"rms": 5e-9}, counts=3000, rng=4)  # fmt: skip
+    problem = FitProblem(config, [data])
+    points = [{D_CS: 3.1e-23}, {D_CS: 6e-23},
+              {D_CS: 3.1e-23, "profiles.Cs-CAIT.rms": 12e-9},  # same run, other response
+              {"stages.Cs-CAIT.diffusivity.Li.occupancy": 1.5}]  # fmt: skip
+    outcome = run_sweep(config, points, tmp_path, problem=problem)
+    assert (outcome.n_points, outcome.n_runs, outcome.n_computed) == (4, 3, 3)
+    assert outcome.n_failed == 1
+    rows = outcome.rows
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok", "failed"]
+    assert rows[0]["chisqr"] < rows[1]["chisqr"] and rows[0]["chisqr"] < rows[2]["chisqr"]
+    assert "occupancy" in rows[3]["reason"]
+    stored = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(stored) == 2 and all((tmp_path / "runs" / k / "result.nc").exists() for k in stored)
+    record = json.loads((tmp_path / "runs" / stored[0] / "point.json").read_text())
+    assert record["input"]["stages"][1]["name"] == "Cs-CAIT" and "caitlab_version" in record
+    assert (tmp_path / "table.csv").read_text().count("\n") == 5
+    again = run_sweep(config, points, tmp_path, problem=problem)
+    assert again.n_computed == 0 and again.n_reused == 3  # failed ones are not retried
+
+
+# --------------------------------------------------------------------------- resume
+SWEEP_TOML = """
+experiment = "{experiment}"
+design = "grid"
+
+[[parameters]]
+path = "{path}"
+min = "2e-23 m^2/s"
+max = "6e-23 m^2/s"
+num = 6
+log = true
+"""
+
+
+def test_kill_and_resume_recomputes_nothing(tmp_path):
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text(SWEEP_TOML.format(experiment=QUICK, path=D_CS))
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-c",
+        "from caitlab.cli import main; main()",
+        "sweep",
+        str(sweep_file),
+        "--out",
+        str(out),
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    runs = out / "runs"
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and proc.poll() is None:
+        if runs.exists() and len([p for p in runs.iterdir() if not p.name.startswith(".")]) >= 2:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.name: (p / "result.nc").stat().st_mtime_ns
+              for p in runs.iterdir() if not p.name.startswith(".")}  # fmt: skip
+    assert 2 <= len(before) < 6, "the sweep should be killed part-way"
+    outcome = run_sweep_config(sweep_file, out, workers=0)
+    assert outcome.n_reused == len(before)
+    assert outcome.n_computed == 6 - len(before)
+    for key, mtime in before.items():
+        assert (runs / key / "result.nc").stat().st_mtime_ns == mtime
+    assert len([p for p in runs.iterdir() if not p.name.startswith(".")]) == 6
