@@ -89,6 +89,10 @@ def _problems(data) -> list[str]:
             "species ['Rb'] present but without a diffusion model",
         ),
         (
+            lambda d: d.update(output={"times": ["400 h"]}),
+            "output.times [1440000.0] s lie outside the experiment",
+        ),
+        (
             lambda d: d["stages"][0]["diffusivity"]["Li"].update(model="magic"),
             "stages[0].diffusivity.Li",
         ),

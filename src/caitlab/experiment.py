@@ -137,6 +137,13 @@ class Experiment(Frozen):
                     stage.diffusivity[name].check_temperature(stage.temperature)
                 except ValueError as exc:
                     raise ValueError(f"{where}.diffusivity.{name}: {exc}") from None
+        total = sum(stage.duration for stage in self.stages)
+        outside = [t for t in self.output.times if not 0.0 <= t <= total]
+        if outside:
+            raise ValueError(
+                f"output.times {outside} s lie outside the experiment (0 to {total:g} s); "
+                "times count from the start of the first stage"
+            )
         return self
 
     def run(self, observer: StageObserver | None = None) -> Result:
