@@ -59,8 +59,14 @@ def test_profiles_default_is_every_stage_end_with_sum(ds):
 
 def test_profiles_log_and_chosen_times(ds):
     end_of_first = float(ds["time"].values[0]) + 1.0  # the nearest saved state
-    ax = plot.profiles(ds, times=["Cs-CAIT", end_of_first], species=["Li"], log=True,
-                       depth_max_nm=80, show_sum=False)
+    ax = plot.profiles(
+        ds,
+        times=["Cs-CAIT", end_of_first],
+        species=["Li"],
+        log=True,
+        depth_max_nm=80,
+        show_sum=False,
+    )
     assert ax.get_yscale() == "log" and ax.get_xlim() == (0, 80)
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["Li, after Cs-CAIT", "Li, after Rb-CAIT"]
@@ -70,8 +76,10 @@ def test_profiles_log_and_chosen_times(ds):
 def test_profiles_with_measured_markers_and_broadening(ds):
     fractions = ds["density"].isel(time=-1) / ds.attrs["n0"]
     near = ds["x"].values < 60e-9
-    measured = {"depth_m": ds["x"].values[near],
-                **{s: fractions.sel(species=s).values[near] for s in ("Li", "Rb", "Cs")}}
+    measured = {
+        "depth_m": ds["x"].values[near],
+        **{s: fractions.sel(species=s).values[near] for s in ("Li", "Rb", "Cs")},
+    }
     ax = plot.profiles(ds, ["Cs-CAIT"], measured=measured, rms_nm=5.0)
     png_bytes(ax.figure)
     markers = [line for line in ax.get_lines() if line.get_marker() == "o"]
@@ -85,8 +93,11 @@ def test_profiles_with_measured_markers_and_broadening(ds):
 
 def test_profiles_accepts_sims_style_dataarray_and_callable(ds):
     depth = np.linspace(1e-9, 50e-9, 20)
-    measured = xr.DataArray(np.full((2, 20), 0.5), dims=("species", "depth"),
-                            coords={"species": ["Li", "Cs"], "depth": depth})
+    measured = xr.DataArray(
+        np.full((2, 20), 0.5),
+        dims=("species", "depth"),
+        coords={"species": ["Li", "Cs"], "depth": depth},
+    )
     ax = plot.profiles(ds, "Cs-CAIT", measured=measured, response=lambda x, f: f * 0 + 0.25)
     np.testing.assert_allclose(labelled(ax, "Li").get_ydata(), 0.25)
     assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 3
@@ -110,6 +121,7 @@ def test_gaussian_response_keeps_constants_and_centres_a_step():
     inventory = np.sum(smooth[x < 80e-9] * width[x < 80e-9])
     assert inventory == pytest.approx(30e-9, rel=1e-3)
 
+
 def test_zone_depth_covers_the_replacement_zone(ds):
     fractions = ds["density"].sel(species="Cs").isel(time=-1).values / ds.attrs["n0"]
     deepest = ds["x"].values[fractions > 1e-3].max()
@@ -123,8 +135,13 @@ def test_diffusivities_curves_falloffs_and_visited_ranges(ds):
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert "m$^2$/s" in ax.get_ylabel()
     curves = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
-    assert {c.get_label() for c in curves} == {"Li, Rb-CAIT", "Rb, Rb-CAIT", "Li, Cs-CAIT",
-                                               "Rb, Cs-CAIT", "Cs, Cs-CAIT"}
+    assert {c.get_label() for c in curves} == {
+        "Li, Rb-CAIT",
+        "Rb, Rb-CAIT",
+        "Li, Cs-CAIT",
+        "Rb, Cs-CAIT",
+        "Cs, Cs-CAIT",
+    }
     li = labelled(ax, "Li, Rb-CAIT")
     d_bulk = np.interp(0.0, np.log(li.get_xdata()), np.log(li.get_ydata()))
     assert np.exp(d_bulk) == pytest.approx(5.8e-19, rel=1e-3)  # D_Li at n0
@@ -136,8 +153,9 @@ def test_diffusivities_curves_falloffs_and_visited_ranges(ds):
 
 def test_diffusivities_selects_species_and_stages(ds):
     ax = plot.diffusivities(ds, stages=["Rb-CAIT"], visited=False)  # the paper's Fig. 4
-    assert sorted(line.get_label() for line in ax.get_lines()
-                  if not line.get_label().startswith("_")) == ["Li, Rb-CAIT", "Rb, Rb-CAIT"]
+    assert sorted(
+        line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")
+    ) == ["Li, Rb-CAIT", "Rb, Rb-CAIT"]
 
 
 def test_energy_landscapes_before_and_after_each_stage(ds):
@@ -171,7 +189,8 @@ def test_current_charge_ends_at_the_summary_charge(ds):
     summary = json.loads(ds.attrs["summary_json"])
     charge = labelled(twin, "charge (simulated)")
     assert charge.get_ydata()[-1] == pytest.approx(
-        summary["stages"][-1]["cumulative_charge_C"] * 1e3)
+        summary["stages"][-1]["cumulative_charge_C"] * 1e3
+    )
     measured = labelled(twin, "charge (measured)")
     np.testing.assert_allclose(measured.get_ydata(), [2.52, 4.80])
     assert ax.get_xlabel() == "time (h)" and "(nA)" in ax.get_ylabel()
@@ -203,8 +222,9 @@ def test_potential_profile_front_at_the_source_potential(ds):
 def test_misfit_map_from_dataarray_and_tables():
     d_rb, d_cs = np.geomspace(1e-22, 1e-21, 5), np.geomspace(1e-23, 1e-22, 4)
     misfit = (np.log(d_cs)[:, None] + 52) ** 2 + (np.log(d_rb)[None, :] + 49) ** 2 + 0.1
-    array = xr.DataArray(misfit, dims=("D_Cs", "D_Rb"), coords={"D_Cs": d_cs, "D_Rb": d_rb},
-                         name="misfit")
+    array = xr.DataArray(
+        misfit, dims=("D_Cs", "D_Rb"), coords={"D_Cs": d_cs, "D_Rb": d_rb}, name="misfit"
+    )
     ax = plot.misfit_map(array)
     png_bytes(ax.figure)
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
@@ -226,11 +246,18 @@ def test_misfit_map_from_dataarray_and_tables():
 def test_misfit_map_of_a_sweep_table_skips_failed_runs():
     import pandas as pd
 
-    table = pd.DataFrame({
-        "point": [0, 1, 2, 3], "key": ["k0", "k1", "k2", "k3"],
-        "status": ["ok", "ok", "failed", "ok"], "stages.Cs.d": [1e-23, 2e-23, 1e-23, 2e-23],
-        "stages.Rb.d": [1e-22, 1e-22, 2e-22, 2e-22], "charge_C.Cs": [1e-3, 1e-3, None, 1e-3],
-        "chisqr": [4.0, 1.0, None, 2.0], "chisqr_per_point": [0.4, 0.1, None, 0.2]})
+    table = pd.DataFrame(
+        {
+            "point": [0, 1, 2, 3],
+            "key": ["k0", "k1", "k2", "k3"],
+            "status": ["ok", "ok", "failed", "ok"],
+            "stages.Cs.d": [1e-23, 2e-23, 1e-23, 2e-23],
+            "stages.Rb.d": [1e-22, 1e-22, 2e-22, 2e-22],
+            "charge_C.Cs": [1e-3, 1e-3, None, 1e-3],
+            "chisqr": [4.0, 1.0, None, 2.0],
+            "chisqr_per_point": [0.4, 0.1, None, 0.2],
+        }
+    )
     ax = plot.misfit_map(table)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("stages.Cs.d", "stages.Rb.d")
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
@@ -254,14 +281,31 @@ def test_corner_plot_shape_and_quantiles():
 
 # ------------------------------------------------------------------ all at once
 def test_standard_figures_all_saved_as_png(ds, tmp_path):
-    figures = plot.standard_figures(ds, measured={"Rb-CAIT": {
-        "depth_m": [5e-9, 20e-9, 40e-9], "Li": [0.1, 0.5, 1.0], "Rb": [0.9, 0.5, 0.0]}},
-        rms_nm=2.0, measured_charges=[2.52e-3, 2.28e-3])
-    assert set(figures) == {"profiles", "profiles_log", "profiles_Rb-CAIT", "diffusivity",
-                            "energy_landscape", "traces", "potential"}
+    figures = plot.standard_figures(
+        ds,
+        measured={
+            "Rb-CAIT": {
+                "depth_m": [5e-9, 20e-9, 40e-9],
+                "Li": [0.1, 0.5, 1.0],
+                "Rb": [0.9, 0.5, 0.0],
+            }
+        },
+        rms_nm=2.0,
+        measured_charges=[2.52e-3, 2.28e-3],
+    )
+    assert set(figures) == {
+        "profiles",
+        "profiles_log",
+        "profiles_Rb-CAIT",
+        "diffusivity",
+        "energy_landscape",
+        "traces",
+        "potential",
+    }
     # every figure is rendered to PNG in test_report.py; here two, to check the writer
-    paths = plot.save_figures({k: figures[k] for k in ("profiles_Rb-CAIT", "traces")}, tmp_path,
-                              dpi=30)
+    paths = plot.save_figures(
+        {k: figures[k] for k in ("profiles_Rb-CAIT", "traces")}, tmp_path, dpi=30
+    )
     assert [p.name for p in paths] == ["profiles_Rb-CAIT.png", "traces.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 2000

@@ -34,8 +34,13 @@ def result_dir(ds, tmp_path_factory):
 def fit_dir(tmp_path):
     fit = {
         "parameters": {
-            "D_Cs": {"value": 3.1e-23, "stderr": 0.2e-23, "initial": 2.4e-23, "min": 1e-24,
-                     "max": 1e-21},
+            "D_Cs": {
+                "value": 3.1e-23,
+                "stderr": 0.2e-23,
+                "initial": 2.4e-23,
+                "min": 1e-24,
+                "max": 1e-21,
+            },
             "theta_Rb": {"value": 0.8, "stderr": None, "initial": 0.8, "min": 0.5, "max": 1.0},
         },
         "redchi": 1.23,
@@ -46,8 +51,9 @@ def fit_dir(tmp_path):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "samples.npy", rng.normal([3.1e-23, 0.8], [2e-24, 0.02], (500, 2)))
     a, b = np.meshgrid([1.0, 2.0, 3.0], [0.7, 0.8, 0.9])
-    rows = "\n".join(f"{x},{y},{(x - 2) ** 2 + (y - 0.8) ** 2 + 0.1}"
-                     for x, y in zip(a.ravel(), b.ravel()))
+    rows = "\n".join(
+        f"{x},{y},{(x - 2) ** 2 + (y - 0.8) ** 2 + 0.1}" for x, y in zip(a.ravel(), b.ravel())
+    )
     (tmp_path / "sweep.csv").write_text("D_Cs_scale,theta_Rb,misfit\n" + rows + "\n")
     return tmp_path
 
@@ -58,15 +64,14 @@ def images(page: str) -> dict[str, bytes]:
 
 
 def test_report_has_inputs_summary_every_figure_and_the_fit(ds, fit_dir):
-    page = build_report(ds, fit=load_fit(fit_dir), measured_charges=[2.52e-3, 2.28e-3],
-                        dpi=40)
+    page = build_report(ds, fit=load_fit(fit_dir), measured_charges=[2.52e-3, 2.28e-3], dpi=40)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     pictures = images(page)
     assert set(pictures) == FIGURES | {"corner", "misfit_map"}
     assert all(png.startswith(b"\x89PNG") and len(png) > 2000 for png in pictures.values())
     summary = json.loads(ds.attrs["summary_json"])
     for stage in summary["stages"]:
-        assert f"<td class=\"name\">{stage['name']}</td>" in page
+        assert f'<td class="name">{stage["name"]}</td>' in page
         assert f"{stage['charge_C'] * 1e3:.4g}" in page  # charge per stage, mC
         assert f"{stage['conservation_rel_error']:.4g}" in page
     assert "equivalent depth at n0 (nm)" in page
@@ -105,8 +110,9 @@ def few_figures(monkeypatch):
         calls.update(options)
         figures = {"profiles": new_figure((4, 3)), "traces": new_figure((4, 3))}
         caitlab.plot.profiles(ds, ax=figures["profiles"].add_subplot())
-        caitlab.plot.current_charge(ds, measured_charges=options["measured_charges"],
-                                    ax=figures["traces"].add_subplot())
+        caitlab.plot.current_charge(
+            ds, measured_charges=options["measured_charges"], ax=figures["traces"].add_subplot()
+        )
         return figures
 
     monkeypatch.setattr(caitlab.plot, "standard_figures", quick)
@@ -115,9 +121,23 @@ def few_figures(monkeypatch):
 
 def test_cli_report(result_dir, fit_dir, tmp_path, few_figures):
     out = tmp_path / "r" / "report.html"
-    result = runner.invoke(app, ["report", str(result_dir), "--fit", str(fit_dir), "--out",
-                                 str(out), "--charge", "2.52 mC", "--charge", "2280 uC",
-                                 "--dpi", "30"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(result_dir),
+            "--fit",
+            str(fit_dir),
+            "--out",
+            str(out),
+            "--charge",
+            "2.52 mC",
+            "--charge",
+            "2280 uC",
+            "--dpi",
+            "30",
+        ],
+    )
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert set(images(page)) == {"profiles", "traces", "corner", "misfit_map"}
@@ -127,8 +147,10 @@ def test_cli_report(result_dir, fit_dir, tmp_path, few_figures):
 
 def test_cli_figures_writes_every_figure(result_dir, tmp_path, few_figures):
     figures = tmp_path / "figs"
-    result = runner.invoke(app, ["figures", str(result_dir), "--out", str(figures),
-                                 "--charge", "2.52 mC", "--dpi", "30"])
+    result = runner.invoke(
+        app,
+        ["figures", str(result_dir), "--out", str(figures), "--charge", "2.52 mC", "--dpi", "30"],
+    )
     assert result.exit_code == 0, result.output
     assert {p.stem for p in figures.glob("*.png")} == {"profiles", "traces"}
     assert few_figures["measured_charges"] == pytest.approx([2.52e-3])
@@ -136,9 +158,11 @@ def test_cli_figures_writes_every_figure(result_dir, tmp_path, few_figures):
 
 
 def test_cli_errors_are_one_line_exit_2(result_dir, tmp_path):
-    cases = [["report", str(tmp_path / "none"), "--out", str(tmp_path / "r.html")],
-             ["report", str(result_dir), "--fit", str(tmp_path), "--out", str(tmp_path / "r.html")],
-             ["figures", str(result_dir), "--charge", "2.5", "--out", str(tmp_path)]]
+    cases = [
+        ["report", str(tmp_path / "none"), "--out", str(tmp_path / "r.html")],
+        ["report", str(result_dir), "--fit", str(tmp_path), "--out", str(tmp_path / "r.html")],
+        ["figures", str(result_dir), "--charge", "2.5", "--out", str(tmp_path)],
+    ]
     for args in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args

@@ -25,16 +25,29 @@ from caitlab.sims import (
 _register_commands()
 runner = CliRunner()
 EXAMPLE = str(example_path())
-ELEMENT_ARGS = ["--element", "Li=^6Li+,Li+", "--element", "Rb=84.9118,86.9092",
-                "--element", "Cs=Cs+"]
+ELEMENT_ARGS = [
+    "--element",
+    "Li=^6Li+,Li+",
+    "--element",
+    "Rb=84.9118,86.9092",
+    "--element",
+    "Cs=Cs+",
+]
 
 
 def stand_in_export(path):
     """An export made like the shipped example, from the analytic stand-in (20 nm rms)."""
     depth = np.linspace(0.25e-9, 499.75e-9, 1000)
-    profile = synthetic_export(depth, stand_in_fractions(depth), crater_depth_m=310e-9,
-                               sputter_time_per_point_s=1.4656, counts_scale=3000.0,
-                               roughness_m=20e-9, seed=7, n_points=200)
+    profile = synthetic_export(
+        depth,
+        stand_in_fractions(depth),
+        crater_depth_m=310e-9,
+        sputter_time_per_point_s=1.4656,
+        counts_scale=3000.0,
+        roughness_m=20e-9,
+        seed=7,
+        n_points=200,
+    )
     return str(write_surfacelab_export(path, profile))
 
 
@@ -53,10 +66,11 @@ def make_result(folder, n0=1.4e28):
     density[1] = density[2] = np.array([1 - final["Rb"], final["Rb"], 0 * x]) * n0
     density[3] = np.array([final[s] for s in species]) * n0
     ds = xr.Dataset(
-        {"density": (("time", "species", "x"), density, {"units": "m^-3"}),
-         "stage": ("time", np.array(["initial", "rb", "rb", "cs"]))},
-        coords={"time": [0.0, 10.0, 20.0, 30.0], "x": ("x", x, {"units": "m"}),
-                "species": species},
+        {
+            "density": (("time", "species", "x"), density, {"units": "m^-3"}),
+            "stage": ("time", np.array(["initial", "rb", "rb", "cs"])),
+        },
+        coords={"time": [0.0, 10.0, 20.0, 30.0], "x": ("x", x, {"units": "m"}), "species": species},
         attrs={"n0": n0},
     )
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,8 +84,17 @@ def make_result(folder, n0=1.4e28):
 # ------------------------------------------------------------------ sims
 def test_sims_cli_writes_fractions(tmp_path):
     out, png = tmp_path / "fractions.csv", tmp_path / "p.png"
-    result = invoke("sims", EXAMPLE, *ELEMENT_ARGS, "--crater-depth", "310 nm",
-                    "--out", str(out), "--plot", str(png))
+    result = invoke(
+        "sims",
+        EXAMPLE,
+        *ELEMENT_ARGS,
+        "--crater-depth",
+        "310 nm",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+    )
     assert result.exit_code == 0, result.output
     table = np.genfromtxt(out, delimiter=",", names=True)
     assert table.dtype.names == ("depth_nm", "Li", "Rb", "Cs")
@@ -128,23 +151,31 @@ def test_compare_cli(tmp_path):
     folder = make_result(tmp_path / "run")
     png = tmp_path / "compare.png"
     measured = stand_in_export(tmp_path / "m.txt")
-    result = invoke("compare", str(folder), measured, "--roughness", "20 nm",
-                    "--crater-depth", "310 nm", *ELEMENT_ARGS, "--out", str(png))
+    result = invoke(
+        "compare",
+        str(folder),
+        measured,
+        "--roughness",
+        "20 nm",
+        "--crater-depth",
+        "310 nm",
+        *ELEMENT_ARGS,
+        "--out",
+        str(png),
+    )
     assert result.exit_code == 0, result.output
     assert "stage cs" in result.output
     rms = float(result.output.split("residual RMS of fractions:")[1].split()[0])
     assert rms < 0.03  # the measurement was made from the same stand-in, 20 nm roughness
     assert png.stat().st_size > 1000
-    worse = invoke("compare", str(folder), measured, "--crater-depth", "310 nm",
-                   "--stage", "rb")
+    worse = invoke("compare", str(folder), measured, "--crater-depth", "310 nm", "--stage", "rb")
     assert worse.exit_code == 0
     assert float(worse.output.split("residual RMS of fractions:")[1].split()[0]) > rms
 
 
 def test_compare_cli_errors(tmp_path):
     folder = make_result(tmp_path / "run")
-    result = invoke("compare", str(folder), EXAMPLE, "--crater-depth", "310 nm",
-                    "--stage", "nope")
+    result = invoke("compare", str(folder), EXAMPLE, "--crater-depth", "310 nm", "--stage", "nope")
     assert result.exit_code == 2 and "stages: initial, rb, cs" in result.output
     result = invoke("compare", str(tmp_path / "none"), EXAMPLE, "--crater-depth", "310 nm")
     assert result.exit_code == 2 and "result.nc" in result.output
@@ -154,11 +185,11 @@ def test_compare_python_api(tmp_path):
     result = load_result(make_result(tmp_path / "run"))
     sim = simulated_fractions(result, "rb")
     assert sim.dims == ("species", "x") and sim.attrs["time"] == 20.0
-    config = SimsProfileConfig(file=example_path(), crater_depth="310 nm",
-                               response={"model": "gaussian", "rms": "20 nm"})
+    config = SimsProfileConfig(
+        file=example_path(), crater_depth="310 nm", response={"model": "gaussian", "rms": "20 nm"}
+    )
     measured = config.load()
-    comparison = compare_profiles(simulated_fractions(result), measured,
-                                  config.response.build())
+    comparison = compare_profiles(simulated_fractions(result), measured, config.response.build())
     assert comparison.species == ("Li", "Rb", "Cs")
     assert comparison.simulated.shape == comparison.measured.shape
     with pytest.raises(SimsError, match="no species in common"):
@@ -167,20 +198,27 @@ def test_compare_python_api(tmp_path):
 
 # ------------------------------------------------------------------ config
 def test_config_model():
-    config = SimsProfileConfig.model_validate({
-        "file": "stage2.txt",
-        "elements": {"Li": ["^6Li+", "Li+"], "Rb": [84.9118, 86.9092], "Cs": "Cs+"},
-        "sputter_rate": "0.5 nm/s",
-        "response": {"model": "mri", "mixing": "2 nm", "roughness": "5 nm",
-                     "information": "1 nm"},
-    })
+    config = SimsProfileConfig.model_validate(
+        {
+            "file": "stage2.txt",
+            "elements": {"Li": ["^6Li+", "Li+"], "Rb": [84.9118, 86.9092], "Cs": "Cs+"},
+            "sputter_rate": "0.5 nm/s",
+            "response": {
+                "model": "mri",
+                "mixing": "2 nm",
+                "roughness": "5 nm",
+                "information": "1 nm",
+            },
+        }
+    )
     assert config.elements["Rb"] == ["84.9118", "86.9092"]
     assert config.elements["Cs"] == ["Cs+"]
     assert config.sputter_rate == pytest.approx(0.5e-9)
     assert config.response.build() == MRIResponse(2e-9, 5e-9, 1e-9)
     assert config.path("/data").as_posix() == "/data/stage2.txt"
-    assert SimsProfileConfig(file="a", response={"rms": 5e-9}).response.build() == \
-        GaussianResponse(5e-9)
+    assert SimsProfileConfig(file="a", response={"rms": 5e-9}).response.build() == GaussianResponse(
+        5e-9
+    )
     with pytest.raises(ValueError, match="positive"):
         SimsProfileConfig(file="a", crater_depth="-3 nm")
     with pytest.raises(ValueError, match="not both"):

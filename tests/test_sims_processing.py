@@ -35,8 +35,13 @@ from caitlab.sims import (
 ELEMENTS = {"Li": ["^6Li+", "Li+"], "Rb": ["84.9118", "86.9092"], "Cs": ["Cs+"]}
 
 
-def small_profile(counts, names=("^6Li+", "Li+", "Rb+", "Cs+"),
-                  masses=(6.0146, 7.0155, 84.9112, 132.9049), corrected=True, shots=None):
+def small_profile(
+    counts,
+    names=("^6Li+", "Li+", "Rb+", "Cs+"),
+    masses=(6.0146, 7.0155, 84.9112, 132.9049),
+    corrected=True,
+    shots=None,
+):
     counts = np.asarray(counts, dtype=float)
     return SimsProfile(
         counts=counts,
@@ -53,8 +58,9 @@ def small_profile(counts, names=("^6Li+", "Li+", "Rb+", "Cs+"),
 def test_poisson_correction_hand_values():
     n = 16384
     # the values printed by SurfaceLab for 1, 2, 3 raw counts
-    np.testing.assert_allclose(poisson_correct([1, 2, 3], n), [1.00003, 2.00012, 3.00027],
-                               atol=6e-6)
+    np.testing.assert_allclose(
+        poisson_correct([1, 2, 3], n), [1.00003, 2.00012, 3.00027], atol=6e-6
+    )
     assert poisson_correct(0, n) == 0
     assert poisson_correct(8192, n) == pytest.approx(n * math.log(2))
     assert poisson_correct(1, 4) == pytest.approx(-4 * math.log(0.75))
@@ -62,8 +68,9 @@ def test_poisson_correction_hand_values():
 
 def test_poisson_inverse():
     k = np.array([0.0, 1, 10, 1000, 16000])
-    np.testing.assert_allclose(poisson_uncorrect(poisson_correct(k, 16384), 16384), k,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        poisson_uncorrect(poisson_correct(k, 16384), 16384), k, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_poisson_bad_values():
@@ -187,9 +194,16 @@ def test_process_example():
 
 def test_process_recovers_stand_in():
     depth = np.linspace(0.25e-9, 499.75e-9, 1000)
-    profile = synthetic_export(depth, stand_in_fractions(depth), crater_depth_m=310e-9,
-                               sputter_time_per_point_s=1.4656, counts_scale=3000.0,
-                               roughness_m=20e-9, seed=11, n_points=200)
+    profile = synthetic_export(
+        depth,
+        stand_in_fractions(depth),
+        crater_depth_m=310e-9,
+        sputter_time_per_point_s=1.4656,
+        counts_scale=3000.0,
+        roughness_m=20e-9,
+        seed=11,
+        n_points=200,
+    )
     ds = process_profile(profile, ELEMENTS, crater_depth_m=310e-9)
     np.testing.assert_allclose(ds["fraction"].sum("species"), 1.0)
     assert ds.sizes["depth"] == 199  # the all-zero last row is dropped
@@ -205,11 +219,20 @@ def test_process_recovers_stand_in():
 
 def test_raw_counts_are_corrected_when_n_known():
     depth = np.linspace(0.5e-9, 300e-9, 300)
-    p = synthetic_export(depth, stand_in_fractions(depth), crater_depth_m=200e-9,
-                         sputter_time_per_point_s=1.0, counts_scale=5000.0, roughness_m=5e-9,
-                         seed=3, n_points=50, final_zero_row=False)
+    p = synthetic_export(
+        depth,
+        stand_in_fractions(depth),
+        crater_depth_m=200e-9,
+        sputter_time_per_point_s=1.0,
+        counts_scale=5000.0,
+        roughness_m=5e-9,
+        seed=3,
+        n_points=50,
+        final_zero_row=False,
+    )
     raw = p.with_(counts=np.round(poisson_uncorrect(p.counts, 16384))).with_metadata(
-        poisson_corrected=False)
+        poisson_corrected=False
+    )
     ds = process_profile(raw, ELEMENTS, crater_depth_m=200e-9)
     ref = process_profile(p, ELEMENTS, crater_depth_m=200e-9)
     assert "Poisson correction with N = 16384" in ds.attrs["notes"]
@@ -217,5 +240,6 @@ def test_raw_counts_are_corrected_when_n_known():
     off = process_profile(raw, ELEMENTS, crater_depth_m=200e-9, poisson="off")
     assert "Poisson" not in off.attrs["notes"]
     unknown = raw.with_metadata(shots_per_scan=None)
-    assert "left uncorrected" in process_profile(unknown, ELEMENTS,
-                                                 crater_depth_m=2e-7).attrs["notes"]
+    assert (
+        "left uncorrected" in process_profile(unknown, ELEMENTS, crater_depth_m=2e-7).attrs["notes"]
+    )

@@ -33,8 +33,13 @@ needs_real = pytest.mark.skipif(
 HEADER = "#Data Point #\tSputter Time (s)\tDose (ions)\tFluence (ions/cm^2)\t"
 
 
-def export_text(rows: list[str], names: str = "A+\tB+", masses: str | None = "1.0\t2.0",
-                header: str | None = None, n_lead: int = 4) -> str:
+def export_text(
+    rows: list[str],
+    names: str = "A+\tB+",
+    masses: str | None = "1.0\t2.0",
+    header: str | None = None,
+    n_lead: int = 4,
+) -> str:
     """A small SurfaceLab-like export (CRLF, trailing TABs)."""
     lines = ["# Profile Smoothing is Disabled", "#" + "\t" * n_lead + names + "\t"]
     if masses is not None:
@@ -108,13 +113,18 @@ def test_round_trip_example(tmp_path):
 
 
 def test_minimal_lf_negative_export(tmp_path):
-    text = "\n".join([
-        "#\tO-\tOH-\t^18O-",
-        "#\t15.9949\t17.0027\tN/A",
-        "#Sputter Time (s)\tIntensity\tIntensity\tIntensity",
-        "0\t10\t20\tinf",
-        "2\t11\t21\tnan",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                "#\tO-\tOH-\t^18O-",
+                "#\t15.9949\t17.0027\tN/A",
+                "#Sputter Time (s)\tIntensity\tIntensity\tIntensity",
+                "0\t10\t20\tinf",
+                "2\t11\t21\tnan",
+            ]
+        )
+        + "\n"
+    )
     p = read_surfacelab(write(tmp_path, text))
     assert p.channel_names == ("O-", "OH-", "^18O-")
     assert p.metadata.polarity == "-"
@@ -124,8 +134,12 @@ def test_minimal_lf_negative_export(tmp_path):
 
 
 def test_depth_axis_and_comma_names(tmp_path):
-    text = export_text(["1\t0\t5\t6", "2\t10\t7\t8"], names="Sn+, SnO+\tPb+",
-                       header="#Data Point #\tDepth (nm)\tIntensity\tIntensity\t", n_lead=2)
+    text = export_text(
+        ["1\t0\t5\t6", "2\t10\t7\t8"],
+        names="Sn+, SnO+\tPb+",
+        header="#Data Point #\tDepth (nm)\tIntensity\tIntensity\t",
+        n_lead=2,
+    )
     p = read_surfacelab(write(tmp_path, text))
     assert p.channel_names == ("Sn+, SnO+", "Pb+")
     np.testing.assert_allclose(p.depth_m, [0.0, 10e-9])
@@ -133,8 +147,7 @@ def test_depth_axis_and_comma_names(tmp_path):
 
 
 def test_table_reader(tmp_path):
-    path = write(tmp_path, "# processed\ndepth_nm,Li,Rb,84.91\n0,0.1,0.2,3\n5,0.3,0.4,5\n",
-                 "t.csv")
+    path = write(tmp_path, "# processed\ndepth_nm,Li,Rb,84.91\n0,0.1,0.2,3\n5,0.3,0.4,5\n", "t.csv")
     p = read_table(path)
     assert p.channel_names == ("Li", "Rb", "84.91")
     assert p.channel_masses[2] == pytest.approx(84.91)
@@ -148,8 +161,12 @@ def test_table_reader(tmp_path):
 
 
 def test_profile_is_frozen():
-    p = SimsProfile(counts=[[1.0, 2.0]], channel_names=("a", "b"), channel_masses=[1.0, None],
-                    sputter_time_s=[0.0])
+    p = SimsProfile(
+        counts=[[1.0, 2.0]],
+        channel_names=("a", "b"),
+        channel_masses=[1.0, None],
+        sputter_time_s=[0.0],
+    )
     with pytest.raises(AttributeError):
         p.counts = None  # type: ignore[misc]
     with pytest.raises(ValueError):
@@ -221,9 +238,12 @@ def test_ita_through_fake_pyspm(tmp_path, monkeypatch):
             self.filename = filename
 
         def get_masses(self):
-            return [{"id": 0, "assign": "", "cmass": 0.0}, {"id": 1, "assign": "", "cmass": 0},
-                    {"id": 2, "assign": "Li+", "cmass": 7.0155},
-                    {"id": 3, "assign": "", "cmass": 84.9112}]
+            return [
+                {"id": 0, "assign": "", "cmass": 0.0},
+                {"id": 1, "assign": "", "cmass": 0},
+                {"id": 2, "assign": "Li+", "cmass": 7.0155},
+                {"id": 3, "assign": "", "cmass": 84.9112},
+            ]
 
         def getImage(self, channel, scan):
             return np.full((4, 4), float(channel + scan))
@@ -241,8 +261,10 @@ def test_ita_through_fake_pyspm(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ property test
 name_chars = st.sampled_from(list("ABCLiRbCsOH_^+-, 0123456789"))
-names = st.text(name_chars, min_size=1, max_size=12).map(str.strip).filter(
-    lambda s: s != "" and not s.startswith("#")
+names = (
+    st.text(name_chars, min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(lambda s: s != "" and not s.startswith("#"))
 )
 
 
@@ -253,12 +275,22 @@ def profiles(draw):
     steps = draw(st.lists(st.integers(1, 50), min_size=n_points, max_size=n_points))
     time = 0.5 * np.cumsum(steps)
     chans = draw(st.lists(names, min_size=n_channels, max_size=n_channels))
-    masses = draw(st.lists(st.one_of(st.none(), st.floats(1, 1000).map(lambda m: round(m, 4))),
-                           min_size=n_channels, max_size=n_channels))
-    values = draw(st.lists(
-        st.one_of(st.just(0.0), st.floats(0, 1e7).map(lambda v: float(f"{v:g}")),
-                  st.just(math.inf)),
-        min_size=n_points * n_channels, max_size=n_points * n_channels))
+    masses = draw(
+        st.lists(
+            st.one_of(st.none(), st.floats(1, 1000).map(lambda m: round(m, 4))),
+            min_size=n_channels,
+            max_size=n_channels,
+        )
+    )
+    values = draw(
+        st.lists(
+            st.one_of(
+                st.just(0.0), st.floats(0, 1e7).map(lambda v: float(f"{v:g}")), st.just(math.inf)
+            ),
+            min_size=n_points * n_channels,
+            max_size=n_points * n_channels,
+        )
+    )
     return SimsProfile(
         counts=np.array(values).reshape(n_points, n_channels),
         channel_names=tuple(chans),
@@ -269,8 +301,9 @@ def profiles(draw):
     )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(profile=profiles())
 def test_write_read_property(tmp_path, profile):
     q = read_surfacelab(write_surfacelab_export(tmp_path / "h.txt", profile))
@@ -282,8 +315,11 @@ def test_write_read_property(tmp_path, profile):
 
 
 def test_header_without_hash(tmp_path):
-    text = export_text(GOOD_ROWS, header="Data Point #\tSputter Time (s)\tDose (ions)\t"
-                       "Fluence (ions/cm^2)\tIntensity\tIntensity\t")
+    text = export_text(
+        GOOD_ROWS,
+        header="Data Point #\tSputter Time (s)\tDose (ions)\t"
+        "Fluence (ions/cm^2)\tIntensity\tIntensity\t",
+    )
     p = read_surfacelab(write(tmp_path, text))
     assert p.n_points == 3 and p.channel_names == ("A+", "B+")
 

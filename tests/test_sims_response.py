@@ -35,15 +35,21 @@ def test_gaussian_reproduces_reflected_erfc_step():
 
 @pytest.mark.parametrize(
     "response",
-    [GaussianResponse(8 * NM), GaussianResponse(30 * NM), MRIResponse(3 * NM, 5 * NM, 1 * NM),
-     MRIResponse(0.0, 20 * NM, 2 * NM)],
+    [
+        GaussianResponse(8 * NM),
+        GaussianResponse(30 * NM),
+        MRIResponse(3 * NM, 5 * NM, 1 * NM),
+        MRIResponse(0.0, 20 * NM, 2 * NM),
+    ],
 )
 def test_inventory_is_conserved(response):
     x, edges = nonuniform_grid()
-    profile = np.vstack([
-        np.exp(-x / (20 * NM)),  # piled up at the surface
-        np.exp(-(((x - 60 * NM) / (10 * NM)) ** 2)),  # buried
-    ])
+    profile = np.vstack(
+        [
+            np.exp(-x / (20 * NM)),  # piled up at the surface
+            np.exp(-(((x - 60 * NM) / (10 * NM)) ** 2)),  # buried
+        ]
+    )
     inventory = (profile * np.diff(edges)).sum(axis=1)
     z = np.linspace(0, 400 * NM, 8001)
     out = apply_response(x, profile, z, response, far_boundary="zero")
@@ -54,8 +60,9 @@ def test_inventory_is_conserved(response):
 def test_no_response_resamples():
     x = np.array([1.0, 2.0, 3.0]) * NM
     np.testing.assert_allclose(apply_response(x, [1.0, 2.0, 3.0], [1.5 * NM], None), [1.5])
-    np.testing.assert_allclose(apply_response(x, [1.0, 2.0, 3.0], [2 * NM], GaussianResponse(0)),
-                               [2.0])
+    np.testing.assert_allclose(
+        apply_response(x, [1.0, 2.0, 3.0], [2 * NM], GaussianResponse(0)), [2.0]
+    )
 
 
 def test_far_boundary_extends_bulk():

@@ -98,14 +98,30 @@ def test_gif_and_ffmpeg_fallback(ds, tmp_path, monkeypatch):
 
 def test_cli_video(result_dir, tmp_path):
     out = tmp_path / "v.mp4"
-    result = runner.invoke(app, ["video", str(result_dir), "--out", str(out), "--frames", "7",
-                                 "--fps", "5", "--depth-max", "50 nm", "--dpi", "40"])
+    result = runner.invoke(
+        app,
+        [
+            "video",
+            str(result_dir),
+            "--out",
+            str(out),
+            "--frames",
+            "7",
+            "--fps",
+            "5",
+            "--depth-max",
+            "50 nm",
+            "--dpi",
+            "40",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert mp4_frames(out) == 7 and "wrote" in result.stdout
 
 
 def test_cli_video_errors_are_one_line(tmp_path):
-    result = runner.invoke(app, ["video", str(tmp_path / "missing"), "--out",
-                                 str(tmp_path / "v.mp4")])
+    result = runner.invoke(
+        app, ["video", str(tmp_path / "missing"), "--out", str(tmp_path / "v.mp4")]
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no result at") and "Traceback" not in result.output
