@@ -299,3 +299,22 @@ def test_profiles_from_an_instrument_export(config, tmp_path):
     bad = ProfileSpec(stage="Cs-CAIT", sims={"file": "x.txt", "crater": 1})
     with pytest.raises(ConfigError, match=r"profiles\[0\]\.sims\.crater: unknown key"):
         load_observations([bad], [], config, tmp_path, "fit.toml")
+
+
+def test_the_example_fit_file_is_valid():
+    from pathlib import Path
+
+    from caitlab.fit import load_fit_config
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "fit-double-cait.toml"
+    _, problem, free, record = load_fit_config(example)
+    assert [p.stage for p in problem.profiles] == ["Rb-CAIT", "Cs-CAIT"]
+    assert sum(1 for f in free if f.vary and f.expr is None) == 4
+    assert problem.initial_value("profiles.Cs-CAIT.rms") == pytest.approx(10e-9)
+    assert record["experiment"]["stages"][1]["duration"] == pytest.approx(203.12 * 3600)
+
+
+def test_a_tie_to_an_unknown_name_is_refused(config):
+    free = [FREE[0], FreeParameter(D_RB1, expr="D_Csx * 10")]
+    with pytest.raises(ValueError, match="D_Csx"):
+        build_parameters(free, {s.path: get_value(config, s.path) for s in free})

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,10 +76,13 @@ def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
     assert rows[0]["chisqr"] < rows[1]["chisqr"] and rows[0]["chisqr"] < rows[2]["chisqr"]
     assert "occupancy" in rows[3]["reason"]
     stored = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert len(stored) == 2 and all((tmp_path / "runs" / k / "result.nc").exists() for k in stored)
+    for name in ("result.nc", "summary.json", "final.npz", "point.json"):
+        assert all((tmp_path / "runs" / k / name).exists() for k in stored), name
+    assert len(stored) == 2
     record = json.loads((tmp_path / "runs" / stored[0] / "point.json").read_text())
     assert record["input"]["stages"][1]["name"] == "Cs-CAIT" and "caitlab_version" in record
-    assert (tmp_path / "table.csv").read_text().count("\n") == 5
+    table = (tmp_path / "table.csv").read_text()
+    assert table.startswith("# caitlab") and table.count("\n") == 6
     again = run_sweep(config, points, tmp_path, problem=problem)
     assert again.n_computed == 0 and again.n_reused == 3  # failed ones are not retried
 
@@ -131,3 +135,13 @@ def test_kill_and_resume_recomputes_nothing(tmp_path):
     for key, mtime in before.items():
         assert (runs / key / "result.nc").stat().st_mtime_ns == mtime
     assert len([p for p in runs.iterdir() if not p.name.startswith(".")]) == 6
+
+
+def test_the_example_sweep_file_is_valid():
+    from caitlab.sweep import load_sweep_config
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "sweep-double-cait.toml"
+    _, _, points, problem, _ = load_sweep_config(example)
+    assert len(points) == 100 and problem is not None
+    widths = sorted({p["stages.Cs-CAIT.diffusivity.Rb.fwhm"] for p in points})
+    assert widths == pytest.approx([0.18, 0.21, 0.24, 0.27])

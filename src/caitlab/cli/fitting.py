@@ -1,0 +1,129 @@
+"""``caitlab fit`` and ``caitlab sweep``: thin commands over :mod:`caitlab.fit` and
+:mod:`caitlab.sweep`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from caitlab.cli._app import app
+
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Address of a running dask scheduler, e.g. "
+                 "tcp://host:8786 (default: a local cluster)."),
+]  # fmt: skip
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", min=0, help="Worker processes of the local cluster "
+                 "(default: all cores; 0: serial, in this process)."),
+]  # fmt: skip
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """Run a command body: bad input becomes one message on stderr and exit code 2."""
+    from caitlab.config import ConfigError
+
+    try:
+        return action()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("fit")
+def fit_command(
+    config: Annotated[Path, typer.Argument(help="Fit file (FIT.toml).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("fit-out"),
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Fit experiment parameters to measured profiles (writes fit.json, report.txt, best/)."""
+
+    def body() -> None:
+        from caitlab.fit.config import run_fit_config
+
+        typer.echo(f"fitting {config} ...", err=True)
+        result = run_fit_config(config, out, scheduler=scheduler, workers=workers)
+        data = result.to_dict()
+        for path, entry in data["parameters"].items():
+            err = entry["stderr"]
+            shown = f" +/- {err:.3g}" if err is not None else ""
+            typer.echo(f"{path} = {entry['value']:.6g}{shown}")
+        typer.echo(
+            f"reduced chi-square {data['redchi']:.4g}; {data['n_simulations']} simulations "
+            f"({data['n_failed']} failed) in {data['wall_time_s']:.1f} s; wrote {out}"
+        )
+        if not data["success"]:
+            typer.echo(f"warning: the fit did not converge: {data['message']}", err=True)
+
+    _run(body)
+
+
+def _progress_bar() -> tuple[Any, Callable[[int, int, int], None]]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("sweep"), BarColumn(),
+        TextColumn("{task.fields[done]} done, {task.fields[failed]} failed, "
+                   "{task.fields[remaining]} remaining"),
+        TimeElapsedColumn(),
+    )  # fmt: skip
+    task = bar.add_task("sweep", total=None, done=0, failed=0, remaining=0)
+
+    def update(done: int, failed: int, remaining: int) -> None:
+        bar.update(task, total=done + remaining, completed=done, done=done, failed=failed,
+                   remaining=remaining)  # fmt: skip
+
+    return bar, update
+
+
+@app.command("sweep")
+def sweep_command(
+    config: Annotated[Path, typer.Argument(help="Sweep file (SWEEP.toml).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder (default: <file stem>-sweep beside the file); reused to resume.",
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    shared_fs: Annotated[
+        bool,
+        typer.Option(
+            "--shared-fs",
+            help="The --scheduler workers see the output folder: they store their runs themselves.",
+        ),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run a grid, random or Latin-hypercube design of runs; resumable."""
+
+    def body() -> None:
+        from caitlab.sweep import load_sweep_config, run_sweep_config
+
+        load_sweep_config(config)  # refuse a bad file before any progress bar
+        options = {"scheduler": scheduler, "workers": workers, "shared_filesystem": shared_fs}
+        if progress:
+            bar, update = _progress_bar()
+            with bar:
+                outcome = run_sweep_config(config, out, progress=update, **options)
+        else:
+            outcome = run_sweep_config(config, out, **options)
+        typer.echo(
+            f"{outcome.n_points} points, {outcome.n_runs} runs: {outcome.n_computed} computed, "
+            f"{outcome.n_reused} already stored, {outcome.n_failed} failed; "
+            f"{outcome.runs_per_second:.2f} runs/s on {outcome.executor}; "
+            f"wrote {outcome.directory / 'table.csv'}"
+        )
+
+    _run(body)

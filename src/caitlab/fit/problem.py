@@ -1,0 +1,273 @@
+"""The fit problem: an experiment config, measured observations, and the residual.
+
+The residual of parameter values ``{path: value}`` is computed in three pure steps:
+
+1. :meth:`FitProblem.simulate` runs the experiment with the values substituted
+   (:func:`caitlab.params.with_values`) and keeps the fractions ``density / n0`` at the end
+   of every stage and the charge of every stage;
+2. :func:`model_profile` broadens a stage's fractions with the profile's instrument response
+   and samples them at the measured depths (:func:`caitlab.sims.apply_response`, mirrored at
+   the surface so the inventory is kept);
+3. :meth:`FitProblem.residual_from` stacks ``(model - measured) / sigma`` for every profile
+   and species, then ``(Q_sim - Q_meas) / sigma_Q`` for every measured charge.
+
+Paths ``profiles.<name>.<field>`` address the instrument response of a profile (e.g.
+``profiles.Cs-CAIT.rms``); every other path addresses the experiment config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from caitlab.config import ConfigError, experiment_from_dict
+from caitlab.fit.data import MeasuredCharge, MeasuredProfile
+from caitlab.params import get_value, with_values
+from caitlab.solver import ConvergenceError
+
+RESPONSE_PREFIX = "profiles."
+
+
+class SimulationFailed(RuntimeError):
+    """A simulation inside a fit or sweep failed; ``values`` are the parameters it had."""
+
+    def __init__(self, values: Mapping[str, float], reason: str) -> None:
+        self.values = dict(values)
+        self.reason = reason
+        shown = ", ".join(f"{k} = {v:.6g}" for k, v in self.values.items())
+        super().__init__(f"simulation failed at {shown}: {reason}")
+
+
+@dataclass(frozen=True, eq=False)
+class Simulation:
+    """What a fit needs from one run.
+
+    Attributes
+    ----------
+    centres_m : ndarray
+        Cell centres, m.
+    species : tuple of str
+        Species order of the fraction arrays.
+    fractions : dict of str to ndarray
+        Stage name -> fractions (species, x) at the end of that stage, dimensionless.
+    charge_C : dict of str to float
+        Stage name -> charge through the back electrode during the stage, C.
+    """
+
+    centres_m: np.ndarray
+    species: tuple[str, ...]
+    fractions: Mapping[str, np.ndarray]
+    charge_C: Mapping[str, float]
+
+    @classmethod
+    def from_result(cls, result: Any) -> Simulation:
+        """Extract the fractions and charges of a :class:`caitlab.Result`."""
+        n0 = result.experiment.sample.mobile_ion_density
+        return cls(
+            centres_m=np.asarray(result.mesh.centres),
+            species=tuple(result.species),
+            fractions={r.name: r.density[-1] / n0 for r in result.stages},
+            charge_C={r.name: r.charge_C for r in result.stages},
+        )
+
+
+def split_values(values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Values for the experiment config and for the instrument responses, apart."""
+    config = {k: v for k, v in values.items() if not k.startswith(RESPONSE_PREFIX)}
+    response = {k: v for k, v in values.items() if k.startswith(RESPONSE_PREFIX)}
+    return config, response
+
+
+def build_response(response: Mapping[str, Any]) -> Any:
+    """The :mod:`caitlab.sims` response object of a profile's response fields (SI)."""
+    from caitlab.sims import ResponseConfig
+
+    return ResponseConfig.model_validate(dict(response)).build()
+
+
+def model_profile(
+    sim: Simulation, profile: MeasuredProfile, response: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """Simulated fractions of ``profile``'s species, broadened, at its measured depths.
+
+    Parameters
+    ----------
+    sim : Simulation
+        The run.
+    profile : MeasuredProfile
+        Where (stage, depths) and which species.
+    response : dict
+        Instrument response fields (``model``, ``rms`` ... in m).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Species -> model fraction at each measured depth, dimensionless.
+    """
+    from caitlab.sims import apply_response
+
+    rows = [sim.species.index(s) for s in profile.species]
+    fractions = sim.fractions[profile.stage][rows]
+    broadened = apply_response(sim.centres_m, fractions, profile.depth_m, build_response(response))
+    return dict(zip(profile.species, broadened, strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class FitProblem:
+    """An experiment config and what was measured on it.
+
+    Attributes
+    ----------
+    config : dict
+        The full experiment config (:func:`caitlab.config.experiment_to_dict`).
+    profiles : tuple of MeasuredProfile
+        Measured profiles, each after a named stage; fitted jointly.
+    charges : tuple of MeasuredCharge
+        Measured transferred charges (optional extra observations).
+    """
+
+    config: Mapping[str, Any]
+    profiles: tuple[MeasuredProfile, ...]
+    charges: tuple[MeasuredCharge, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "profiles", tuple(self.profiles))
+        object.__setattr__(self, "charges", tuple(self.charges))
+        if not self.profiles and not self.charges:
+            raise ValueError("a fit problem needs at least one measured profile or charge")
+        stages = [s["name"] for s in self.config["stages"]]
+        species = list(self.config["sample"]["species"])
+        names = [p.name for p in self.profiles]
+        if len(set(names)) != len(names):
+            raise ValueError(f"profile names must be unique, got {names}: give each a name")
+        for obs in (*self.profiles, *self.charges):
+            if obs.stage not in stages:
+                raise ValueError(f"no stage {obs.stage!r} in the experiment; stages: {stages}")
+        for p in self.profiles:
+            unknown = sorted(set(p.species) - set(species))
+            if unknown:
+                raise ValueError(
+                    f"profile {p.name!r}: species {unknown} not in the sample ({species})"
+                )
+
+    @property
+    def n_data(self) -> int:
+        """Number of residual elements."""
+        return sum(p.depth_m.size * len(p.species) for p in self.profiles) + len(self.charges)
+
+    def profile(self, name: str) -> MeasuredProfile:
+        for p in self.profiles:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def initial_value(self, path: str) -> float:
+        """The value that ``path`` has in the config or in a profile's response.
+
+        Raises
+        ------
+        ParameterPathError
+            If the path addresses nothing; lists close matches.
+        """
+        if path.startswith(RESPONSE_PREFIX):
+            data = {"profiles": {p.name: dict(p.response) for p in self.profiles}}
+            return get_value(data, path)
+        return get_value(self.config, path)
+
+    def check_path(self, path: str) -> None:
+        """Raise :class:`ParameterPathError` if ``path`` addresses no number."""
+        self.initial_value(path)
+
+    def responses(self, values: Mapping[str, float]) -> dict[str, dict[str, Any]]:
+        """Each profile's response fields with fitted values substituted."""
+        out = {p.name: dict(p.response) for p in self.profiles}
+        for path, value in split_values(values)[1].items():
+            _, name, key = path.split(".", 2)
+            out[name][key] = float(value)
+        return out
+
+    def experiment(self, values: Mapping[str, float]) -> Any:
+        """The validated :class:`caitlab.Experiment` with ``values`` substituted.
+
+        Raises
+        ------
+        SimulationFailed
+            If the values make an invalid experiment (e.g. an occupancy above 1).
+        """
+        config_values = split_values(values)[0]
+        try:
+            return experiment_from_dict(with_values(self.config, config_values), "fit")
+        except ConfigError as exc:
+            raise SimulationFailed(values, "; ".join(exc.problems)) from None
+
+    def run(self, values: Mapping[str, float]) -> Any:
+        """Run the experiment at ``values``; the full :class:`caitlab.Result`.
+
+        Raises
+        ------
+        SimulationFailed
+            Invalid values or a run that does not converge.
+        """
+        experiment = self.experiment(values)
+        try:
+            return experiment.run()
+        except (ConvergenceError, FloatingPointError, ValueError) as exc:
+            raise SimulationFailed(values, str(exc)) from None
+
+    def simulate(self, values: Mapping[str, float]) -> Simulation:
+        """Run and keep what the residual needs."""
+        return Simulation.from_result(self.run(values))
+
+    def models(self, sim: Simulation, values: Mapping[str, float]) -> dict[str, dict]:
+        """Profile name -> species -> model fractions on the measured depths."""
+        responses = self.responses(values)
+        return {p.name: model_profile(sim, p, responses[p.name]) for p in self.profiles}
+
+    def residual_from(self, sim: Simulation, values: Mapping[str, float]) -> np.ndarray:
+        """Weighted residual ``(model - data) / sigma`` of a finished simulation."""
+        models = self.models(sim, values)
+        parts = [
+            (models[p.name][s] - p.fractions[s]) / p.sigma[s]
+            for p in self.profiles
+            for s in p.species
+        ]
+        parts += [
+            np.array([(sim.charge_C[c.stage] - c.charge_C) / c.sigma_C]) for c in self.charges
+        ]
+        return np.concatenate(parts)
+
+    def residual(self, values: Mapping[str, float]) -> np.ndarray:
+        """Weighted residual at ``values`` (runs one simulation).
+
+        Raises
+        ------
+        SimulationFailed
+            If the simulation fails.
+        """
+        sim = self.simulate(values)
+        try:
+            return self.residual_from(sim, values)
+        except ValueError as exc:  # e.g. a negative response width
+            raise SimulationFailed(values, str(exc)) from None
+
+
+def evaluate(values: Mapping[str, float], problem: FitProblem) -> tuple[Any, str | None]:
+    """``(residual, None)`` or ``(None, reason)``: a failure-safe task for an executor."""
+    try:
+        return problem.residual(values), None
+    except SimulationFailed as exc:
+        return None, exc.reason
+
+
+__all__ = [
+    "FitProblem",
+    "Simulation",
+    "SimulationFailed",
+    "build_response",
+    "evaluate",
+    "model_profile",
+    "split_values",
+]
