@@ -14,6 +14,7 @@ results      saved states, traces, summaries; xarray/NetCDF output
 config       TOML configuration files
 examples     the built-in example configurations
 sims         ToF-SIMS profiles: reading, calibration, normalisation, instrument response
+params       addressing a parameter of a config by its path (``stages.Cs-CAIT.diffusivity.Cs.d``)
 fit          fitting model parameters to measured profiles (lmfit, emcee)
 sweep        parameter sweeps on dask, resumable
 plot         figures (matplotlib, imported lazily)
