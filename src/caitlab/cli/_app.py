@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NoReturn
+
 import typer
 
 app = typer.Typer(
@@ -11,3 +14,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def fail(message: object, code: int = 2) -> NoReturn:
+    """Print one clear message to stderr and exit with ``code`` (no traceback)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def run_reporting_errors(action: Callable[[], Any]) -> Any:
+    """Run a command body: bad input (ValueError, OSError, KeyError) becomes one message on
+    stderr and exit code 2. caitlab's own input errors (ConfigError, SimsError, ...) are
+    ValueErrors that name the field, file, line or column and what to do.
+    """
+    try:
+        return action()
+    except KeyError as exc:
+        fail(exc.args[0] if exc.args else exc)
+    except (ValueError, OSError) as exc:
+        fail(exc)

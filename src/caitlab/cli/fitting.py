@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from caitlab.cli._app import app
+from caitlab.cli._app import app, run_reporting_errors
 
 SchedulerOpt = Annotated[
     str | None,
@@ -24,17 +24,8 @@ WorkersOpt = Annotated[
 
 
 def _run(action: Callable[[], Any]) -> Any:
-    """Run a command body: bad input becomes one message on stderr and exit code 2."""
-    from caitlab.config import ConfigError
-
-    try:
-        return action()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    """Run a command body; bad input becomes one message and exit code 2."""
+    return run_reporting_errors(action)
 
 
 @app.command("fit")

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from caitlab.cli._app import app
+from caitlab.cli._app import app, run_reporting_errors
 
 _CHARGE_UNITS = {"C": 1.0, "mC": 1e-3, "uC": 1e-6, "µC": 1e-6, "nC": 1e-9}
 _CHARGE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
 
 
-class PictureError(Exception):
+class PictureError(ValueError):
     """A problem with the command's inputs, reported as one line."""
 
 
@@ -60,16 +60,11 @@ def _depth_nm(text: str | None) -> float | None:
 
 
 def _run(action: Callable[[], Any]) -> Any:
-    """Run a command body; input problems become one line on stderr and exit code 2."""
+    """Run a command body (figures off-screen); bad input becomes one message, exit 2."""
     import matplotlib
 
     matplotlib.use("Agg")
-    try:
-        return action()
-    except (PictureError, FileNotFoundError, ValueError, KeyError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(2) from None
+    return run_reporting_errors(action)
 
 
 ResultArg = Annotated[Path, typer.Argument(help="Result folder (with result.nc) or a .nc file.")]

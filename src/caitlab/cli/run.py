@@ -8,14 +8,8 @@ from typing import Annotated
 
 import typer
 
-from caitlab.cli._app import app
+from caitlab.cli._app import app, fail
 from caitlab.examples import example_names, example_path
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Print one clear message to stderr and exit with ``code`` (no traceback)."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _load(config: str):

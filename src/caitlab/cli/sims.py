@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from caitlab.cli._app import app
+from caitlab.cli._app import app, run_reporting_errors
 from caitlab.sims.errors import SimsError
 
 _ELEMENT_HELP = (
@@ -71,15 +71,8 @@ def _quantity(text: str | None, kind: str, option: str) -> float | None:
 
 
 def _run(action: Callable[[], Any]) -> Any:
-    """Run a command body: SimsError and bad values become one message and exit code 2."""
-    try:
-        return action()
-    except SimsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    """Run a command body; bad input becomes one message and exit code 2."""
+    return run_reporting_errors(action)
 
 
 ElementOpt = Annotated[list[str] | None, typer.Option("--element", "-e", help=_ELEMENT_HELP)]
