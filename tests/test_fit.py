@@ -247,7 +247,9 @@ class LineProblem(FitProblem):
         return (b + a * self.X - self.Y) / 0.1
 
 
-def test_confidence_intervals_and_posterior_of_a_linear_model(config, profiles, monkeypatch):
+def test_confidence_intervals_and_posterior_of_a_linear_model(
+    config, profiles, monkeypatch, tmp_path
+):
     from caitlab.fit import fitting
 
     monkeypatch.setattr(fitting.Simulation, "from_result", staticmethod(lambda result: None))
@@ -271,6 +273,17 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(config, profiles, 
     post = result.mcmc["parameters"]["stages.Rb-CAIT.diffusivity.Li.fwhm"]
     assert post["median"] == pytest.approx(slope.value, abs=slope.stderr)
     assert (post["upper_1sigma"] - post["lower_1sigma"]) / 2 == pytest.approx(slope.stderr, rel=0.3)
+    # the chain is kept for the report's corner plot
+    samples = result.mcmc["samples"]
+    assert samples.shape[1] == 2 and samples.shape[0] >= 10 * 200
+    assert result.mcmc["sample_names"][0] == "stages.Rb-CAIT.diffusivity.Li.fwhm"
+    assert np.median(samples[:, 0]) == pytest.approx(post["median"])
+    from caitlab.report import load_fit
+
+    result.save(tmp_path, figure=False)
+    saved = load_fit(tmp_path)
+    assert saved["samples"].shape == samples.shape
+    assert saved["sample_names"] == result.mcmc["sample_names"]
 
 
 def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):

@@ -325,7 +325,8 @@ def sample_posterior(
     -------
     dict
         ``median``, ``lower_1sigma``, ``upper_1sigma`` per path (in its unit),
-        ``acceptance_fraction`` (mean), ``steps``, ``burn``, ``walkers``.
+        ``acceptance_fraction`` (mean), ``steps``, ``burn``, ``walkers``, and the flat
+        chain: ``samples`` (n, k) in the parameters' units with ``sample_names`` (paths).
     """
     n_var = len(result.var_names)
     nwalkers = walkers or max(2 * n_var + 2, 8)
@@ -334,11 +335,13 @@ def sample_posterior(
         is_weighted=True, seed=seed, progress=False,
     )  # fmt: skip
     summary: dict[str, Any] = {}
+    columns = []
     for spec in free:
         if spec.lmfit_name not in mc.flatchain:
             continue
         chain = np.asarray(mc.flatchain[spec.lmfit_name])
         values = 10.0**chain if spec.log else chain
+        columns.append(values)
         q = np.percentile(values, [15.865, 50, 84.135])
         summary[spec.path] = {
             "median": float(q[1]),
@@ -349,6 +352,8 @@ def sample_posterior(
         "parameters": summary,
         "acceptance_fraction": float(np.mean(mc.acceptance_fraction)),
         "steps": steps, "burn": burn, "thin": thin, "walkers": nwalkers,
+        "sample_names": list(summary),
+        "samples": np.column_stack(columns) if columns else np.empty((0, 0)),
     }  # fmt: skip
 
 

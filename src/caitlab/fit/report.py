@@ -106,7 +106,8 @@ def fit_to_dict(fit: FitResult) -> dict[str, Any]:
         "failures": [{"values": f.values, "reason": f.reason} for f in fit.failures],
         "wall_time_s": fit.wall_time_s,
         "conf_intervals": fit.conf_intervals,
-        "mcmc": fit.mcmc,
+        "mcmc": {k: v for k, v in fit.mcmc.items() if k != "samples"} if fit.mcmc else None,
+        "sample_names": fit.mcmc["sample_names"] if fit.mcmc else None,
         **_observations(fit),
         "caitlab_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -175,6 +176,9 @@ def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = Tru
     if fit.best_run is not None:
         fit.best_run.save(out / "best")
     _write_text(out / "fit.json", json.dumps(fit_to_dict(fit), indent=2, default=str))
+    if fit.mcmc and np.size(fit.mcmc["samples"]):
+        # the flat MCMC chain: caitlab report draws its corner plot
+        write_atomic(out / "samples.npy", lambda tmp: np.save(open(tmp, "wb"), fit.mcmc["samples"]))
     _write_text(out / "report.txt", fit_report(fit))
     if figure and fit.best_simulation is not None:
         from matplotlib.figure import Figure  # no pyplot: works without a display
