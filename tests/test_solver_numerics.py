@@ -53,7 +53,7 @@ def residual_and_jacobian(system, x, ref, hist, a0_dt):
     edge = np.zeros(2 * m + 1)
     d = np.zeros((m - 1, n))
     dd = np.zeros((m - 1, n))
-    solver._assemble(x, ref, hist, a0_dt, *system.args(), res, blk, edge, d, dd, True)
+    solver._assemble(x, ref, hist, a0_dt, *system.args(), res, blk, edge, d, dd, True, (0,) * m)
     return res, blk, edge
 
 
@@ -86,8 +86,8 @@ def test_block_solver_matches_a_dense_solve(system_and_state):
     expected = np.linalg.solve(dense, rhs.ravel())
     piv = np.zeros((n, m), dtype=np.int64)
     gain = np.zeros((n, m, m))
-    assert solver._block_factor(blk, piv, gain)
-    solver._block_solve(blk, piv, gain, rhs)
+    assert solver._block_factor(blk, piv, gain, (0,) * m)
+    solver._block_solve(blk, piv, gain, rhs, (0,) * m)
     assert np.allclose(rhs.ravel(), expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
 
 

@@ -171,8 +171,9 @@ def _outflow(drive: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True)
-def _cell_diffusivity(x, d_table, inv_step, s, n_cells, d_out, dd_out):
+def _cell_diffusivity(x, d_table, inv_step, block, n_cells, d_out, dd_out):
     """D and dD/dn of every active species in every cell, interpolated in the D tables."""
+    s = len(block) - 1
     last = d_table.shape[1] - 1
     for j in range(n_cells):
         base = 1 + j * (s + 1)
@@ -195,7 +196,7 @@ def _cell_diffusivity(x, d_table, inv_step, s, n_cells, d_out, dd_out):
 def _assemble(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, blk, edge, d, dd, jacobian,
+    res, blk, edge, d, dd, jacobian, block,
 ):  # fmt: skip
     """Residual ``res`` and (if ``jacobian``) the Jacobian as blocks plus the beam border.
 
@@ -204,13 +205,13 @@ def _assemble(
     ``J_b``: ``edge[:m]`` its column in cell 0's rows, ``edge[m:2m]`` its row against cell 0,
     ``edge[2m]`` its diagonal.
     """
-    s = charge.size
+    m = len(block)  # a compile-time constant: see _Integrator.block
+    s = m - 1
     n = widths.size
-    m = s + 1
     if jacobian:
         blk[:, :, :] = 0.0
         edge[:] = 0.0
-    _cell_diffusivity(x, d_table, inv_step, s, n, d, dd)
+    _cell_diffusivity(x, d_table, inv_step, block, n, d, dd)
     # storage term and Poisson's space charge
     for j in range(n):
         base = 1 + j * m
@@ -317,7 +318,7 @@ def _assemble(
 
 
 @numba.njit(cache=True)
-def _block_factor(blk, piv, gain):
+def _block_factor(blk, piv, gain, block):
     """Block-tridiagonal LU (block Thomas) of ``blk`` in place; False on a zero pivot.
 
     ``D'_j = D_j - L_j G_{j-1}`` is LU-factored with partial pivoting inside the block (the
@@ -326,7 +327,7 @@ def _block_factor(blk, piv, gain):
     ``G_j = D'_j⁻¹ U_j``. L_j keeps the original row order; :func:`_block_solve` applies
     the exchanges to the right-hand side after subtracting ``L_j y_{j-1}``.
     """
-    n, m = blk.shape[0], blk.shape[1]
+    n, m = blk.shape[0], len(block)
     for j in range(n):
         if j > 0:
             for a in range(m):
@@ -370,9 +371,9 @@ def _block_factor(blk, piv, gain):
 
 
 @numba.njit(cache=True)
-def _block_solve(blk, piv, gain, rhs):
+def _block_solve(blk, piv, gain, rhs, block):
     """Solve the factored block-tridiagonal system for ``rhs`` (n, m) in place."""
-    n, m = blk.shape[0], blk.shape[1]
+    n, m = blk.shape[0], len(block)
     for j in range(n):
         if j > 0:
             for a in range(m):
@@ -406,7 +407,7 @@ def _newton(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
     res, blk, edge, piv, gain, step, border, d, dd, max_iter,
-    tol_density, tol_potential,
+    tol_density, tol_potential, block,
 ):  # fmt: skip
     """Newton iterations in place on ``x``; (iterations, factorisations), or (-1, ·) on failure.
 
@@ -415,8 +416,8 @@ def _newton(
     the first iteration the factorisation is kept (chord iterations: residual only) while
     the updates shrink fast enough; otherwise the Jacobian is refactored.
     """
-    s = charge.size
-    m = s + 1
+    m = len(block)
+    s = m - 1
     n = widths.size
     factors = 0
     refactor = True
@@ -425,20 +426,20 @@ def _newton(
         _assemble(
             x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode,
             beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
-            front_coefficient, debye2, res, blk, edge, d, dd, refactor,
+            front_coefficient, debye2, res, blk, edge, d, dd, refactor, block,
         )  # fmt: skip
         if refactor:
-            if not _block_factor(blk, piv, gain):
+            if not _block_factor(blk, piv, gain, block):
                 return -1, factors
             factors += 1
             border[:, :] = 0.0
             for a in range(m):
                 border[0, a] = edge[a]
-            _block_solve(blk, piv, gain, border)
+            _block_solve(blk, piv, gain, border, block)
         for j in range(n):
             for a in range(m):
                 step[j, a] = -res[1 + j * m + a]
-        _block_solve(blk, piv, gain, step)
+        _block_solve(blk, piv, gain, step, block)
         row_y = 0.0
         row_z = 0.0
         for a in range(m):
@@ -600,6 +601,9 @@ class _Integrator:
         self.blk = np.zeros((n, m, 3 * m))
         self.edge = np.zeros(2 * m + 1)
         self.n_factor = 0
+        # a tuple of length m = S + 1: numba compiles the kernels for each length, so the
+        # loops over a cell's unknowns have constant trip counts and are unrolled
+        self.block = (0,) * m
         self.piv = np.zeros((n, m), dtype=np.int64)
         self.gain = np.zeros((n, m, m))
         self.step = np.zeros((n, m))
@@ -619,7 +623,7 @@ class _Integrator:
         iterations, factors = _newton(
             x, ref, hist, a0_dt, *self.args, self.res, self.blk, self.edge, self.piv,
             self.gain, self.step, self.border, self.d, self.dd,
-            c.max_newton, c.tol_density, c.tol_potential,
+            c.max_newton, c.tol_density, c.tol_potential, self.block,
         )  # fmt: skip
         self.n_factor += factors
         return iterations
