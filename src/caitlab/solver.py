@@ -487,6 +487,42 @@ def _boundary_fluxes(x, widths, charge, d_table, inv_step, beam_fraction, flux_i
         flux_out[i] = d_value * x[bn + i] * out / half
 
 
+@numba.njit(cache=True)
+def _predict_into(out, s0, s1, s2, c0, c1, c2, block):
+    """``out = c0 s0 + c1 s1 + c2 s2`` (polynomial predictor), densities clipped at 0."""
+    m = len(block)
+    for r in range(out.size):
+        v = c0 * s0[r] + c1 * s1[r] + c2 * s2[r]
+        if r > 0 and (r - 1) % m != m - 1 and v < 0.0:
+            v = 0.0
+        out[r] = v
+
+
+@numba.njit(cache=True)
+def _history_into(out, xk, xkm1, factor):
+    """``out = factor (x_k - x_{k-1})``: the BDF2 history term in increment form."""
+    for r in range(out.size):
+        out[r] = factor * (xk[r] - xkm1[r])
+
+
+@numba.njit(cache=True)
+def _change_norms(x, predicted, widths, block):
+    """max over species of ∫|x - predicted| dx (nm·n0), and the smallest density."""
+    m = len(block)
+    s = m - 1
+    n = widths.size
+    worst = 0.0
+    lowest = np.inf
+    for i in range(s):
+        acc = 0.0
+        for j in range(n):
+            r = 1 + j * m + i
+            acc += widths[j] * abs(x[r] - predicted[r])
+            lowest = min(lowest, x[r])
+        worst = max(worst, acc)
+    return worst, lowest
+
+
 # ----------------------------------------------------------------------- time stepping
 
 
@@ -558,19 +594,20 @@ def _bdf_accumulate(q: list[np.ndarray], dt_flux: np.ndarray, a0, a2, order) -> 
     return q[-1] + (dt_flux + previous) / a0
 
 
-def _predict(times: list[float], states: list[np.ndarray], t_new: float) -> np.ndarray:
-    """Polynomial extrapolation through the last (up to three) accepted states."""
+def _predictor(times: list[float], states: list[np.ndarray], t_new: float) -> tuple:
+    """States and weights of the polynomial extrapolation through the last (up to three)
+    accepted states, for :func:`_predict_into`."""
     if len(states) == 1:
-        return states[-1].copy()
+        return states[-1], states[-1], states[-1], 1.0, 0.0, 0.0
     if len(states) == 2:
         (t0, t1), (x0, x1) = times[-2:], states[-2:]
-        return x1 + (x1 - x0) * (t_new - t1) / (t1 - t0)
+        w = (t_new - t1) / (t1 - t0)
+        return x0, x1, x1, -w, 1.0 + w, 0.0
     t0, t1, t2 = times[-3:]
-    x0, x1, x2 = states[-3:]
     l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
     l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
     l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
-    return l0 * x0 + l1 * x1 + l2 * x2
+    return states[-3], states[-2], states[-1], l0, l1, l2
 
 
 def _error_factor(times: list[float], dt: float, order: int) -> float:
@@ -612,11 +649,6 @@ class _Integrator:
         self.dd = np.zeros((s, n))
         self.flux_in = np.zeros(s)
         self.flux_out = np.zeros(s)
-        self.density_index = np.array(
-            [1 + j * (s + 1) + i for j in range(n) for i in range(s)], dtype=np.int64
-        ).reshape(n, s)
-        self.density_mask = np.zeros(size, dtype=bool)
-        self.density_mask[self.density_index.ravel()] = True
 
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
@@ -635,11 +667,6 @@ class _Integrator:
             self.flux_in, self.flux_out,
         )  # fmt: skip
         return self.flux_in.copy(), self.flux_out.copy()
-
-    def error_norm(self, delta: np.ndarray) -> float:
-        """max over species of ∫ |δn| dx in nm·n0, relative to the tolerance."""
-        per_species = np.abs(delta[self.density_index]).T @ self.system.widths
-        return float(per_species.max()) / self.control.tolerance
 
 
 def _next_target(t: float, dt: float, targets: list[float]) -> tuple[float, bool]:
@@ -695,6 +722,7 @@ def integrate_stage(
         _save(traj, 0.0, x0, fout, q_out[-1])
     t, dt_wanted = 0.0, control.first_step
     min_density = 0.0
+    hist = np.zeros_like(x0)
     while t < duration:
         order = 1 if len(times) < 2 else 2
         dt_try = min(dt_wanted, control.max_step)
@@ -705,17 +733,18 @@ def integrate_stage(
         a0, _, a2 = _bdf_coefficients(ratio, order)
         # BDF in increments, a0 (x - x_k) - a2 (x_k - x_{k-1}): no cancellation of the
         # large bulk densities, so the ion balance closes to round-off
-        hist = -a2 * (states[-1] - states[-2]) / dt if order == 2 else np.zeros_like(x0)
-        x = _predict(times, states, t + dt)
-        x[work.density_mask] = np.maximum(x[work.density_mask], 0.0)
+        if order == 2:
+            _history_into(hist, states[-1], states[-2], -a2 / dt)
+        x = np.empty_like(x0)
+        _predict_into(x, *_predictor(times, states, t + dt), work.block)
         predicted = x.copy()
         iters = work.newton(x, states[-1], hist, a0 / dt)
         failed = iters < 0
-        xmin = -np.inf if failed else float(x[work.density_mask].min())
-        negative = xmin < -control.negative_tolerance
-        error = np.inf
+        xmin, error = -np.inf, np.inf
         if not failed:
-            error = work.error_norm(x - predicted) * _error_factor(times, dt, order)
+            change, xmin = _change_norms(x, predicted, system.widths, work.block)
+            error = change / control.tolerance * _error_factor(times, dt, order)
+        negative = xmin < -control.negative_tolerance
         if failed or negative or not error <= 1.0:
             traj.n_rejected += 1
             traj.rejected_by["newton" if failed else "negative" if negative else "error"] += 1
