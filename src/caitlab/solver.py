@@ -462,9 +462,12 @@ def _newton(
                 else:
                     step_n = max(step_n, abs(v))
         x[0] += d_jb
-        if step_n < tol_density and step_u < tol_potential:
-            return it + 1, factors
         size = max(step_n, step_u * tol_density / tol_potential)
+        # remaining error of a linearly converging iteration: rate / (1 - rate) × last update
+        rate = size / previous  # no estimate in the first iteration: previous = inf
+        remaining = size * rate / (1.0 - rate) if 0.0 < rate < 0.5 else size
+        if remaining < tol_density and step_u < 100.0 * tol_potential:
+            return it + 1, factors
         refactor = size > _CHORD_CONTRACTION * previous
         previous = size
     return -1, factors
