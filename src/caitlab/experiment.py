@@ -50,7 +50,7 @@ class SolverOptions(Frozen):
         Largest time step, s.
     """
 
-    tolerance: Length = Field(default=2e-12, gt=0)
+    tolerance: Length = Field(default=4e-12, gt=0)
     first_step: Time = Field(default=1e-6, gt=0)
     max_step: Time = Field(default=1e5, gt=0)
 

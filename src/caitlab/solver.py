@@ -547,7 +547,7 @@ class StepControl:
         Newton iterations before a step is retried smaller.
     """
 
-    tolerance: float = 2e-3
+    tolerance: float = 4e-3
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
