@@ -208,3 +208,42 @@ def test_densities_stay_non_negative(quick_result):
     for stage in quick_result.stages:
         assert stage.min_density_fraction > -1e-8
         assert stage.density.min() > -1e-8 * N0
+
+
+def test_a_beam_mixture_delivers_its_fractions():
+    """A simultaneous double-CAIT: Rb and Cs from one beam, 30 % / 70 % of the current."""
+    stage = BeamStage(
+        name="mixed",
+        duration=3600.0,
+        temperature=T,
+        beam=Beam(species={"Rb": 0.3, "Cs": 0.7}, source_potential=15.0),
+        diffusivity={k: ConstantD(d=v) for k, v in
+                     {"Li": 5.8e-19, "Rb": 2.67e-22, "Cs": 3.1e-23}.items()},
+    )  # fmt: skip
+    experiment = Experiment(
+        sample=one_ion_sample(species=("Li", "Rb", "Cs")),
+        stages=[stage],
+        mesh=MeshSpec(front_cell=0.5e-9, fine_depth=20e-9),
+    )
+    record = experiment.run().stages[0]
+    _, rb, cs = record.inventory_end_m2
+    assert rb / (rb + cs) == pytest.approx(0.3, rel=1e-9)
+    assert rb + cs == pytest.approx(record.charge_C / (ELEMENTARY_CHARGE * AREA), rel=1e-2)
+
+
+def test_two_native_species_relax_without_a_beam():
+    """A mixed-alkali glass at rest stays neutral and passes no current."""
+    sample = Sample(
+        thickness=1e-6, area=AREA, mobile_ion_density=N0,
+        species=[Species(name="Li", initial_fraction=0.6),
+                 Species(name="Na", initial_fraction=0.4)],
+    )  # fmt: skip
+    stage = RestStage(
+        name="rest", duration=100.0, temperature=T,
+        diffusivity={"Li": ConstantD(d=1e-19), "Na": ConstantD(d=1e-20)},
+    )  # fmt: skip
+    record = Experiment(sample=sample, stages=[stage]).run().stages[0]
+    fractions = record.density[-1] / N0
+    assert np.allclose(fractions[0], 0.6, atol=1e-9)
+    assert np.allclose(fractions[1], 0.4, atol=1e-9)
+    assert abs(record.charge_C) < 1e-15
