@@ -32,6 +32,16 @@ def test_check_accepts_the_examples():
     assert "OK" in result.output
 
 
+def test_check_shows_the_full_config_with_defaults():
+    from caitlab.config import experiment_from_text
+    from caitlab.examples import load_example
+
+    result = invoke("check", "double-cait", "--show")
+    assert result.exit_code == 0, result.output
+    assert "occupancy = 0.9" in result.output and "tolerance = " in result.output
+    assert experiment_from_text(result.output) == load_example("double-cait")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

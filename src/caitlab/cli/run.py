@@ -30,9 +30,19 @@ def _load(config: str):
 
 
 @app.command("check")
-def check(config: Annotated[str, typer.Argument(help="Experiment TOML file.")]) -> None:
+def check(
+    config: Annotated[str, typer.Argument(help="Experiment TOML file.")],
+    show: Annotated[
+        bool, typer.Option(help="Print the full config, every default spelled out (SI units).")
+    ] = False,
+) -> None:
     """Validate CONFIG and explain every problem."""
+    from caitlab.config import experiment_to_toml
+
     experiment = _load(config)
+    if show:
+        sys.stdout.write(experiment_to_toml(experiment))
+        return
     stages = ", ".join(f"{s.name} ({s.duration / 3600:g} h)" for s in experiment.stages)
     typer.echo(f"{config}: OK: {len(experiment.stages)} stage(s): {stages}")
 
