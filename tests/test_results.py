@@ -10,13 +10,15 @@ from caitlab import OutputOptions
 
 def test_stage_ends_and_requested_times_are_saved(quick_experiment):
     durations = [s.duration for s in quick_experiment.stages]
-    extra = (3600.0, durations[0] + 7200.0)
+    extra = (0.0, 3600.0, durations[0] - 1e-3, durations[0] + 7200.0)
     result = quick_experiment.with_(output=OutputOptions(times=extra)).run()
     ds = result.to_xarray()
     times = ds["time"].values
     for t in (*extra, durations[0], sum(durations)):
-        assert np.min(np.abs(times - t)) < 1e-6 * t
-    assert list(ds["stage"].values[times <= durations[0]]) == ["Rb-CAIT"] * 2
+        assert np.min(np.abs(times - t)) <= 1e-9 * t
+    assert list(ds["stage"].values[times <= durations[0]]) == ["Rb-CAIT"] * 4
+    # a save just before the end of a stage does not replace the stage's end
+    assert result.stages[0].time[-1] == durations[0]
     # the state at 1 h lies between the pristine sample and the end of stage 1
     rb_at_1h = ds["density"].sel(time=3600.0, species="Rb").sum().item()
     rb_end = ds["density"].sel(time=durations[0], species="Rb").sum().item()

@@ -247,3 +247,9 @@ def test_two_native_species_relax_without_a_beam():
     assert np.allclose(fractions[0], 0.6, atol=1e-9)
     assert np.allclose(fractions[1], 0.4, atol=1e-9)
     assert abs(record.charge_C) < 1e-15
+
+
+def test_the_ideal_beam_never_charges_the_surface_above_the_source_potential(quick_result):
+    for stage in quick_result.stages:
+        assert stage.trace_surface_potential.max() < 15.0 + 1e-3
+        assert stage.trace_surface_potential[-1] == pytest.approx(15.0, abs=1e-6)

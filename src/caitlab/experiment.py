@@ -50,7 +50,7 @@ class SolverOptions(Frozen):
         Largest time step, s.
     """
 
-    tolerance: Length = Field(default=4e-12, gt=0)
+    tolerance: Length = Field(default=2.5e-12, gt=0)
     first_step: Time = Field(default=1e-6, gt=0)
     max_step: Time = Field(default=1e5, gt=0)
 
@@ -223,7 +223,12 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
 
 
 def _stage_save_times(experiment: Experiment, start: float, duration: float) -> list[float]:
-    local = [t - start for t in experiment.output.times if start < t <= start + duration]
+    first = start == 0.0
+    local = [
+        t - start
+        for t in experiment.output.times
+        if (start < t or (first and t == 0.0)) and t <= start + duration
+    ]
     frames = experiment.output.frames
     if frames:
         first = min(experiment.solver.first_step * 10, duration / 10)

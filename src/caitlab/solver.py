@@ -547,7 +547,7 @@ class StepControl:
         Newton iterations before a step is retried smaller.
     """
 
-    tolerance: float = 4e-3
+    tolerance: float = 2.5e-3
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
@@ -622,9 +622,10 @@ def _error_factor(times: list[float], dt: float, order: int) -> float:
     h1 = times[-1] - times[-2]
     h2 = times[-2] - times[-3]
     ratio = dt / h1
+    # local errors: BDF2 +y''' bdf/6, quadratic predictor -y''' pred/6 (opposite signs)
     bdf = dt**3 * (1.0 + ratio) ** 2 / (ratio * (1.0 + 2.0 * ratio))
     pred = dt * (dt + h1) * (dt + h1 + h2)
-    return bdf / abs(pred - bdf)
+    return bdf / (pred + bdf)
 
 
 class _Integrator:
@@ -764,8 +765,12 @@ def integrate_stage(
         t = next(tt for tt in targets if tt > t * (1 + 1e-14)) if hits_target else t + dt
         times.append(t)
         states.append(x)
-        if len(states) > 3:
-            del times[0], states[0], q_in[0], q_out[0]
+        if len(states) > 3 or traj.n_steps == 0:
+            # after the first step of a stage, start the BDF history afresh: that step
+            # jumps to a consistent state (the surface charges up), and a BDF2 history
+            # containing the jump would overshoot the surface potential
+            keep = 3 if traj.n_steps else 1
+            del times[:-keep], states[:-keep], q_in[:-keep], q_out[:-keep]
         traj.n_steps += 1
         _record_trace(traj, system, t, x, fout, q_out[-1])
         if hits_target:
@@ -782,8 +787,9 @@ def integrate_stage(
 
 
 def _save(traj: StageTrajectory, t: float, x: np.ndarray, flux_out, outflow) -> None:
-    if traj.save_times and abs(traj.save_times[-1] - t) <= 1e-9 * max(1.0, t):
-        return
+    if traj.save_times and abs(traj.save_times[-1] - t) <= 1e-12 * max(1.0, t):
+        del traj.save_times[-1], traj.saved[-1], traj.saved_flux_out[-1]
+        del traj.saved_outflow[-1]  # the same time again: the later state wins
     traj.save_times.append(t)
     traj.saved.append(x.copy())
     traj.saved_flux_out.append(flux_out.copy())
