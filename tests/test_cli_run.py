@@ -99,3 +99,11 @@ def test_a_stage_that_cannot_converge_is_reported(tmp_path, monkeypatch):
     assert "stage 'Rb-CAIT' could not be integrated at t = " in result.output
     assert "Try:" in result.output
     assert not (tmp_path / "x" / "result.nc").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = invoke("run", "quick-double-cait", "--out", str(blocker / "run"), "--quiet")
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output

@@ -71,7 +71,7 @@ def test_conservation_with_a_rest_stage(quick_experiment):
     experiment = quick_experiment.with_(stages=[rb_cait, storage])
     result = experiment.run()
     rest = result.stage("storage")
-    assert rest.conservation_rel_error <= 1e-10 or rest.outflow_m2.sum() < 1e-6 * N0 * 1e-9
+    assert rest.conservation_rel_error <= 1e-10
     assert rest.inflow_m2.sum() == 0.0
     # without a beam the surface charge drains through the sample within milliseconds;
     # what remains is the small diffusion potential of the replacement zone

@@ -115,3 +115,18 @@ def test_bad_input_gets_one_clear_message_naming_the_field(mutate, expected):
 def test_invalid_toml_is_reported():
     with pytest.raises(ConfigError, match="not valid TOML"):
         experiment_from_text("[sample\n")
+
+
+def test_no_aperture_survives_the_toml_round_trip():
+    experiment = load_example("quick-double-cait")
+    stage = experiment.stages[0]
+    bare = experiment.with_(stages=[stage.with_(beam=stage.beam.with_(aperture_distance=None))])
+    again = experiment_from_text(experiment_to_toml(bare))
+    assert again.stages[0].beam.aperture_distance is None
+    assert again == bare
+
+
+def test_a_sample_thinner_than_two_cells_is_refused():
+    data = _paper_dict()
+    data["sample"]["thickness"] = "0.4 nm"
+    assert any("holds fewer than 2 cells" in p for p in _problems(data))

@@ -108,7 +108,12 @@ def _drop_none(value: Any) -> Any:
 
 def experiment_to_dict(experiment: Experiment) -> dict[str, Any]:
     """The full config (every default spelled out, SI numbers) as a TOML-ready dictionary."""
-    data = _drop_none(experiment.model_dump(mode="json"))
+    data = experiment.model_dump(mode="json")
+    for stage in data["stages"]:
+        beam = stage.get("beam")
+        if beam is not None and beam.get("aperture_distance") is None:
+            beam["aperture_distance"] = "none"  # not the 8 mm default: TOML has no null
+    data = _drop_none(data)
     data["sample"]["species"] = {
         s.pop("name"): s for s in data["sample"]["species"]
     }

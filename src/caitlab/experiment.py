@@ -137,6 +137,12 @@ class Experiment(Frozen):
                     stage.diffusivity[name].check_temperature(stage.temperature)
                 except ValueError as exc:
                     raise ValueError(f"{where}.diffusivity.{name}: {exc}") from None
+        smallest_cell = self.mesh.front_cell / self.mesh.refine
+        if self.sample.thickness < 2 * smallest_cell:
+            raise ValueError(
+                f"sample.thickness ({self.sample.thickness:g} m) holds fewer than 2 cells of "
+                f"mesh.front_cell / mesh.refine ({smallest_cell:g} m): make front_cell smaller"
+            )
         total = sum(stage.duration for stage in self.stages)
         outside = [t for t in self.output.times if not 0.0 <= t <= total]
         if outside:

@@ -128,9 +128,15 @@ class StageRecord:
 
     @property
     def conservation_rel_error(self) -> float:
-        """max over species |Δinventory - (in - out)| / (ions moved through the boundaries)."""
+        """max over species |Δinventory - (in - out)| / (ions moved through the boundaries).
+
+        Where fewer ions moved than the round-off of the inventory (1e-15 of it), relative to
+        that instead.
+        """
         imbalance = self.inventory_change_m2 - (self.inflow_m2 - self.outflow_m2)
-        scale = max(float(np.max(self.inflow_m2 + self.outflow_m2)), 1e-300)
+        # flows below the round-off of the inventory itself cannot be resolved
+        floor = 1e-15 * float(np.max(np.abs(self.inventory_start_m2)))
+        scale = max(float(np.max(self.inflow_m2 + self.outflow_m2)), floor, 1e-300)
         return float(np.max(np.abs(imbalance)) / scale)
 
     @property

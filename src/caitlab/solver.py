@@ -54,8 +54,8 @@ TABLE_MAX_FRACTION = 2.0
 BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
 _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-electrode outflow
 # smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
-# quadratic at the corner; the surface potential then sits below U_R by mu²/a V_T,
-# about 1e-10 V_T at the typical flux (a = J_b / scale ~ 100)
+# quadratic at the corner; the surface potential then sits above U_R by mu²/a V_T,
+# about 1e-14 V_T at the typical flux (a = J_b / scale ~ 100)
 _BEAM_FLUX_SCALE = 1e-6
 _FB_SMOOTHING = 1e-6
 _CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this

@@ -37,8 +37,8 @@ class Beam(Frozen):
         just below U_R, as the ideal beam does.
     aperture_distance : float or None
         Distance (m) of the grounded aperture in front of the surface: the vacuum-gap field
-        φ_surface / distance enters Poisson's equation as a Robin condition. ``None``: no
-        field outside the sample.
+        φ_surface / distance enters Poisson's equation as a Robin condition. ``None``
+        (``"none"`` in TOML): no field outside the sample.
     """
 
     species: dict[str, float]
@@ -52,6 +52,12 @@ class Beam(Frozen):
     @classmethod
     def _single_species(cls, value: object) -> object:
         return {value: 1.0} if isinstance(value, str) else value
+
+    @field_validator("aperture_distance", mode="before")
+    @classmethod
+    def _no_aperture(cls, value: object) -> object:
+        # TOML has no null: "none" (what the config writer uses) means no aperture
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @model_validator(mode="after")
     def _check(self) -> Beam:

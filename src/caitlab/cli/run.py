@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from caitlab.cli._app import app, fail
+from caitlab.cli._app import app, fail, run_reporting_errors
 from caitlab.examples import example_names, example_path
 
 
@@ -87,7 +87,9 @@ def run(
     ] = None,
     plots: Annotated[bool, typer.Option(help="Also draw the figures into OUT/figures.")] = False,
     video: Annotated[
-        bool, typer.Option(help="Also write OUT/evolution.mp4 (saves 60 frames per stage).")
+        bool,
+        typer.Option(help="Also write OUT/evolution.mp4 (saves 60 frames per stage unless the "
+                     "config or --frames asks for others)."),
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
@@ -116,7 +118,7 @@ def run(
             result = experiment.run(_progress_observer(progress, durations))
         except ConvergenceError as exc:
             fail(str(exc), code=3)
-    result.save(out)
+    run_reporting_errors(lambda: result.save(out))
     _print_summary(result.summary(), out)
     if plots:
         _draw(out, out)
