@@ -256,3 +256,26 @@ def test_the_ideal_beam_never_charges_the_surface_above_the_source_potential(qui
     for stage in quick_result.stages:
         assert stage.trace_surface_potential.max() < 15.0 + 1e-3
         assert stage.trace_surface_potential[-1] == pytest.approx(15.0, abs=1e-6)
+
+
+def test_divalent_ions_ohmic_limit_and_finite_beam_current():
+    """Mg2+ in, Mg2+ out: neutral pristine sample, σ = n0 z² e² D / kT, and a finite beam
+    of current I lands I / (2e) ions per second."""
+    sample = Sample(
+        thickness=L, area=AREA, mobile_ion_density=N0,
+        species=[Species(name="Mg", charge=2, initial_fraction=1.0)],
+    )  # fmt: skip
+    d = 5.8e-19
+
+    def run(**beam):
+        stage = BeamStage(
+            name="Mg", duration=0.2, temperature=T, diffusivity={"Mg": ConstantD(d=d)},
+            beam=Beam(species="Mg", source_potential=15.0, **beam),
+        )  # fmt: skip
+        return Experiment(sample=sample, stages=[stage]).run().stages[0]
+
+    sigma = N0 * 4 * ELEMENTARY_CHARGE**2 * d / (BOLTZMANN * T)
+    assert run().trace_current[-1] == pytest.approx(sigma * 15.0 * AREA / L, rel=0.01)
+    weak = run(mode="finite", current=1e-9, energy_spread=0.2)
+    assert weak.trace_beam_current[-1] == pytest.approx(1e-9, rel=0.02)
+    assert weak.trace_current[-1] == pytest.approx(1e-9, rel=0.02)

@@ -209,7 +209,11 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
         fractions = np.array([beam.species.get(name, 0.0) for name in names])
         potential = beam.source_potential / v_t
         if beam.mode == "finite":
-            max_flux = beam.current / (ELEMENTARY_CHARGE * sample.area) / flux_unit
+            mean_charge = sum(
+                f * sample.species[sample.species_index(name)].charge
+                for name, f in beam.species.items()
+            )
+            max_flux = beam.current / (mean_charge * ELEMENTARY_CHARGE * sample.area) / flux_unit
             spread = beam.energy_spread / v_t
     return StageSystem(
         widths=widths,
@@ -225,6 +229,7 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
         surface_ratio=surface_ratio,
         front_coefficient=(1.0 - surface_ratio) / half_first,
         inv_debye2=ELEMENTARY_CHARGE * n0 * LENGTH_UNIT**2 / (VACUUM_PERMITTIVITY * eps_r * v_t),
+        background=sum(s.charge * s.initial_fraction for s in sample.species),
     )
 
 

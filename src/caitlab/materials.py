@@ -37,8 +37,9 @@ class Sample(Frozen):
     area : float
         Illuminated area A in m^2.
     mobile_ion_density : float
-        n0 in m^-3: the initial density of mobile cations, equal to the fixed negative
-        background charge of the network (pristine sample neutral).
+        n0 in m^-3: the initial density of mobile cations. The fixed negative background
+        charge of the network is e n0 sum_i z_i f_i (f_i the initial fractions), so the
+        pristine sample is neutral.
     relative_permittivity : float
         eps_r of the glass.
     species : tuple of Species

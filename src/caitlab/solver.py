@@ -89,6 +89,9 @@ class StageSystem:
         (1 - surface_ratio) / (h_0/2): the outside-field term of the first Poisson row.
     inv_debye2 : float
         (1 nm / Debye length)² with the n0 density: Poisson's coupling constant.
+    background : float
+        The fixed negative charge of the network in units of e n0: the initial cation
+        charge, sum of z_i times the initial fractions (1 for monovalent ions).
     """
 
     widths: np.ndarray
@@ -104,6 +107,7 @@ class StageSystem:
     surface_ratio: float
     front_coefficient: float
     inv_debye2: float
+    background: float = 1.0
 
     @cached_property
     def d_table(self) -> np.ndarray:
@@ -140,7 +144,7 @@ class StageSystem:
             self.widths, self.inv_spacing, self.charge, self.d_table,
             1.0 / self.table_step, self.beam_mode, self.beam_fraction, self.beam_potential,
             self.beam_max_flux, self.beam_spread, self.surface_ratio,
-            self.front_coefficient, 1.0 / self.inv_debye2,
+            self.front_coefficient, 1.0 / self.inv_debye2, self.background,
         )  # fmt: skip
 
 
@@ -196,7 +200,7 @@ def _cell_diffusivity(x, d_table, inv_step, block, n_cells, d_out, dd_out):
 def _assemble(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, blk, edge, d, dd, jacobian, block,
+    background, res, blk, edge, d, dd, jacobian, block,
 ):  # fmt: skip
     """Residual ``res`` and (if ``jacobian``) the Jacobian as blocks plus the beam border.
 
@@ -215,7 +219,7 @@ def _assemble(
     # storage term and Poisson's space charge
     for j in range(n):
         base = 1 + j * m
-        rho = -1.0
+        rho = -background
         for i in range(s):
             r = base + i
             res[r] = widths[j] * (a0_dt * (x[r] - ref[r]) + hist[r])
@@ -406,7 +410,7 @@ def _block_solve(blk, piv, gain, rhs, block):
 def _newton(
     x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
     beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    res, blk, edge, piv, gain, step, border, d, dd, max_iter,
+    background, res, blk, edge, piv, gain, step, border, d, dd, max_iter,
     tol_density, tol_potential, block,
 ):  # fmt: skip
     """Newton iterations in place on ``x``; (iterations, factorisations), or (-1, ·) on failure.
@@ -426,7 +430,7 @@ def _newton(
         _assemble(
             x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode,
             beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
-            front_coefficient, debye2, res, blk, edge, d, dd, refactor, block,
+            front_coefficient, debye2, background, res, blk, edge, d, dd, refactor, block,
         )  # fmt: skip
         if refactor:
             if not _block_factor(blk, piv, gain, block):

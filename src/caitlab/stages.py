@@ -25,14 +25,15 @@ class Beam(Frozen):
     Parameters
     ----------
     species : dict of str to float
-        Beam composition: species name to fraction of the beam current (sum 1). A single
+        Beam composition: species name to fraction of the landing ions (sum 1). A single
         name (``species = "Rb"``) means a pure beam.
     source_potential : float
         U_R in V: the most the surface can be charged to.
     mode : {"ideal", "finite"}
         ``ideal``: the beam supplies whatever flux holds the surface at U_R once reached.
         ``finite``: a beam ``current`` (A) whose ions reach the sample with kinetic energy
-        e U_R less a Rayleigh-distributed deficit of scale ``energy_spread`` (eV); an ion
+        e U_R less a Rayleigh-distributed deficit of scale ``energy_spread`` (eV, per unit
+        charge); an ion
         lands only if its energy exceeds e φ_surface, so a large current holds the surface
         just below U_R, as the ideal beam does.
     aperture_distance : float or None
