@@ -195,7 +195,7 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
     widths = mesh.widths / LENGTH_UNIT
     half_first = 0.5 * widths[0]
     eps_r = sample.relative_permittivity
-    aperture = stage.aperture_distance
+    aperture = stage.front_aperture()
     if aperture is None:
         surface_ratio = 1.0
     else:

@@ -3,7 +3,8 @@
 A stage has a name, a duration, a temperature and a diffusion model per species. A
 :class:`BeamStage` illuminates the front with a :class:`Beam`; a :class:`RestStage` has no beam
 (storage, relaxation). Adding a stage type means one small class with a ``type`` tag that
-states its front boundary (see :meth:`front_beam`), and adding it to :data:`AnyStage`.
+states its front boundary (:meth:`front_beam`, :meth:`front_aperture`), and adding it to
+:data:`AnyStage`.
 """
 
 from __future__ import annotations
@@ -84,9 +85,8 @@ class _StageBase(Frozen):
         """The beam at the front during this stage, or None."""
         return None
 
-    @property
-    def aperture_distance(self) -> float | None:
-        """Distance (m) of the grounded aperture, or None for no outside field."""
+    def front_aperture(self) -> float | None:
+        """Distance (m) of the grounded aperture in front, or None for no outside field."""
         return None
 
 
@@ -99,8 +99,7 @@ class BeamStage(_StageBase):
     def front_beam(self) -> Beam | None:
         return self.beam
 
-    @property
-    def aperture_distance(self) -> float | None:
+    def front_aperture(self) -> float | None:
         return self.beam.aperture_distance
 
 
@@ -108,11 +107,10 @@ class RestStage(_StageBase):
     """A stage without beam: storage or relaxation, back electrode still grounded."""
 
     type: Literal["rest"] = "rest"
-    aperture: Length | None = Field(default=None, gt=0)
+    aperture_distance: Length | None = Field(default=None, gt=0)
 
-    @property
-    def aperture_distance(self) -> float | None:
-        return self.aperture
+    def front_aperture(self) -> float | None:
+        return self.aperture_distance
 
 
 AnyStage = Annotated[BeamStage | RestStage, Field(discriminator="type")]

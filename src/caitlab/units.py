@@ -73,6 +73,8 @@ def to_canonical(value: Any, kind: str) -> float:
         raise ValueError(f"cannot read {value!r} as a {kind} (e.g. '1 {unit}')") from exc
     if not isinstance(quantity, _REGISTRY.Quantity):
         return float(quantity)
+    if quantity.dimensionless:  # "5" in a string: read in the canonical unit, as 5 would be
+        return float(quantity.to("dimensionless").magnitude)
     if kind == "temperature" and quantity.dimensionality == _REGISTRY.kelvin.dimensionality:
         return float(quantity.to("kelvin").magnitude)
     try:
