@@ -43,16 +43,13 @@ from pydantic import Field, model_validator
 
 from caitlab import __version__
 from caitlab._model import Frozen
-from caitlab.config import ConfigError, experiment_from_dict, experiment_to_dict
-from caitlab.config import load_experiment as _load_experiment
+from caitlab.config import ConfigError, experiment_from_dict
 from caitlab.fit.config import (
     ChargeSpec,
     ProfileSpec,
     Quantity,
     load_observations,
-    read_toml,
-    resolve_experiment,
-    validate,
+    read_study_file,
 )
 from caitlab.fit.problem import FitProblem, Simulation, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
@@ -458,14 +455,7 @@ def load_sweep_config(
         One line per problem, naming the field (unknown paths with close matches).
     """
     path = Path(path)
-    raw = read_toml(path)
-    cfg = validate(SweepConfig, raw, str(path))
-    base = path.resolve().parent
-    try:
-        exp_path = resolve_experiment(cfg.experiment, base)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), [str(exc)]) from None
-    config = experiment_to_dict(_load_experiment(exp_path))
+    cfg, base, config, raw, exp_path = read_study_file(path, SweepConfig)
     problem = None
     if cfg.profiles or cfg.charges:
         problem = load_observations(cfg.profiles, cfg.charges, config, base, str(path))

@@ -296,6 +296,22 @@ def check_parameters(problem: FitProblem, free: list[FreeParameter], source: str
         raise ConfigError(source, problems)
 
 
+def read_study_file(path: Path, model: type) -> tuple[Any, Path, dict[str, Any], dict, Path]:
+    """Read and validate a FIT.toml or SWEEP.toml and the experiment it names.
+
+    Returns the validated file, the folder relative paths start from, the experiment as a
+    full config dictionary, the file as read, and the experiment file's path.
+    """
+    raw = read_toml(path)
+    cfg = validate(model, raw, str(path))
+    base = path.resolve().parent
+    try:
+        exp_path = resolve_experiment(cfg.experiment, base)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
+    return cfg, base, experiment_to_dict(_load_experiment(exp_path)), raw, exp_path
+
+
 def load_fit_config(
     path: str | os.PathLike,
 ) -> tuple[FitConfig, FitProblem, list[FreeParameter], dict[str, Any]]:
@@ -307,14 +323,7 @@ def load_fit_config(
         With one line per problem (field path and what to do).
     """
     path = Path(path)
-    raw = read_toml(path)
-    cfg = validate(FitConfig, raw, str(path))
-    base = path.resolve().parent
-    try:
-        exp_path = resolve_experiment(cfg.experiment, base)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), [str(exc)]) from None
-    config = experiment_to_dict(_load_experiment(exp_path))
+    cfg, base, config, raw, exp_path = read_study_file(path, FitConfig)
     if not cfg.profiles and not cfg.charges:
         raise ConfigError(str(path), ["profiles: required: add at least one [[profiles]]"])
     problem = load_observations(cfg.profiles, cfg.charges, config, base, str(path))
