@@ -2,6 +2,7 @@
 
     python benchmarks/bench_solver.py            # the paper's double-CAIT, default mesh
     python benchmarks/bench_solver.py --refine   # also twice the resolution (convergence)
+    python benchmarks/bench_solver.py --half-tolerance   # also half the time-step tolerance
 
 Prints the wall time of the simulation itself (JIT compilation excluded by a warm-up run),
 steps, Newton iterations and where the time goes, and the observables that the convergence
@@ -65,15 +66,23 @@ def report(label: str, result) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refine", action="store_true", help="also run at twice the resolution")
+    parser.add_argument(
+        "--half-tolerance", action="store_true", help="also run with half the step tolerance"
+    )
     args = parser.parse_args()
     experiment = load_example("double-cait")
     clock = time.perf_counter()
     load_example("quick-double-cait").run()  # compile the kernels (cached on disk after)
     print(f"warm-up (JIT compile or cache load): {time.perf_counter() - clock:.2f} s")
     base = report("default resolution", experiment.run())
+    variants = []
     if args.refine:
-        finer = experiment.with_(mesh=experiment.mesh.refined(2))
-        fine = report("twice the resolution", finer.run())
+        variants.append(("twice the resolution", experiment.with_(mesh=experiment.mesh.refined(2))))
+    if args.half_tolerance:
+        solver = experiment.solver.with_(tolerance=experiment.solver.tolerance / 2)
+        variants.append(("half the step tolerance", experiment.with_(solver=solver)))
+    for label, variant in variants:
+        fine = report(label, variant.run())
         for b, f in zip(base, fine):
             print(
                 f"  {b['stage']}: charge differs by {abs(b['charge_mC'] / f['charge_mC'] - 1):.2%},"

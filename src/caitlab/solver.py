@@ -781,7 +781,7 @@ def integrate_stage(
             _save(traj, t, x, fout, q_out[-1])
         if observer is not None:
             observer(t, duration)
-        growth = 2.0 if error == 0.0 else min(2.0, max(0.5, 0.9 * error ** (-1.0 / 3.0)))
+        growth = 2.0 if error == 0.0 else min(2.0, max(0.5, 0.7 * error ** (-1.0 / 3.0)))
         dt_wanted = max(dt_wanted, dt * growth) if dt < dt_try else dt * growth
     traj.inflow = q_in[-1]
     traj.outflow = q_out[-1]
