@@ -23,3 +23,23 @@ def write_result_dir(ds, folder):
     """Write a result Dataset as ``folder/result.nc`` (what ``caitlab run`` writes)."""
     ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
     return folder
+
+
+def stand_in_profile(seed: int):
+    """A SurfaceLab-like profile made like the shipped example from the analytic stand-in
+    (20 nm rms roughness, 310 nm crater, 200 points)."""
+    import numpy as np
+
+    from caitlab.sims import stand_in_fractions, synthetic_export
+
+    depth = np.linspace(0.25e-9, 499.75e-9, 1000)
+    return synthetic_export(
+        depth,
+        stand_in_fractions(depth),
+        crater_depth_m=310e-9,
+        sputter_time_per_point_s=1.4656,
+        counts_scale=3000.0,
+        roughness_m=20e-9,
+        seed=seed,
+        n_points=200,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import stand_in_profile
 from typer.testing import CliRunner
 
 from caitlab.cli import _register_commands, app
@@ -18,7 +19,6 @@ from caitlab.sims import (
     load_result,
     simulated_fractions,
     stand_in_fractions,
-    synthetic_export,
     write_surfacelab_export,
 )
 
@@ -37,17 +37,7 @@ ELEMENT_ARGS = [
 
 def stand_in_export(path):
     """An export made like the shipped example, from the analytic stand-in (20 nm rms)."""
-    depth = np.linspace(0.25e-9, 499.75e-9, 1000)
-    profile = synthetic_export(
-        depth,
-        stand_in_fractions(depth),
-        crater_depth_m=310e-9,
-        sputter_time_per_point_s=1.4656,
-        counts_scale=3000.0,
-        roughness_m=20e-9,
-        seed=7,
-        n_points=200,
-    )
+    profile = stand_in_profile(seed=7)
     return str(write_surfacelab_export(path, profile))
 
 

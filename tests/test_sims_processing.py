@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import stand_in_profile
 
 from caitlab.sims import (
     SimsError,
@@ -193,17 +194,7 @@ def test_process_example():
 
 
 def test_process_recovers_stand_in():
-    depth = np.linspace(0.25e-9, 499.75e-9, 1000)
-    profile = synthetic_export(
-        depth,
-        stand_in_fractions(depth),
-        crater_depth_m=310e-9,
-        sputter_time_per_point_s=1.4656,
-        counts_scale=3000.0,
-        roughness_m=20e-9,
-        seed=11,
-        n_points=200,
-    )
+    profile = stand_in_profile(seed=11)
     ds = process_profile(profile, ELEMENTS, crater_depth_m=310e-9)
     np.testing.assert_allclose(ds["fraction"].sum("species"), 1.0)
     assert ds.sizes["depth"] == 199  # the all-zero last row is dropped
