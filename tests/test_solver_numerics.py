@@ -47,14 +47,10 @@ def system_and_state(request):
 
 
 def residual_and_jacobian(system, x, ref, hist, a0_dt):
-    n, m = system.n_cells, system.n_species + 1
-    res = np.zeros(x.size)
-    blk = np.zeros((n, m, 3 * m))
-    edge = np.zeros(2 * m + 1)
-    d = np.zeros((m - 1, n))
-    dd = np.zeros((m - 1, n))
-    solver._assemble(x, ref, hist, a0_dt, *system.args(), res, blk, edge, d, dd, True, (0,) * m)
-    return res, blk, edge
+    work = solver.Workspace.for_system(system)
+    block = (0,) * (system.n_species + 1)
+    solver._assemble(x, ref, hist, a0_dt, system, work, True, block)
+    return work.res.copy(), work.blk.copy(), work.edge.copy()
 
 
 def test_analytic_jacobian_matches_finite_differences(system_and_state):

@@ -204,10 +204,12 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
     beam = stage.front_beam()
     flux_unit = n0 * LENGTH_UNIT / TIME_UNIT
     mode, fractions, potential, max_flux, spread = BEAM_NONE, np.zeros(len(active)), 0.0, 0.0, 1.0
+    flux_scale = 1.0
     if beam is not None:
         mode = BEAM_IDEAL if beam.mode == "ideal" else BEAM_FINITE
         fractions = np.array([beam.species.get(name, 0.0) for name in names])
         potential = beam.source_potential / v_t
+        flux_scale = _ohmic_flux(experiment, names, tables, potential, widths.sum())
         if beam.mode == "finite":
             mean_charge = sum(
                 f * sample.species[sample.species_index(name)].charge
@@ -219,18 +221,33 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
         widths=widths,
         inv_spacing=LENGTH_UNIT / np.diff(mesh.centres),
         charge=np.array([float(sample.species[k].charge) for k in active]),
-        log_d_table=np.ascontiguousarray(tables),
-        table_step=1.0 / TABLE_POINTS_PER_N0,
-        beam_mode=mode,
+        d_table=np.ascontiguousarray(np.exp(tables)),
+        inv_step=float(TABLE_POINTS_PER_N0),
+        beam_mode=int(mode),
         beam_fraction=fractions,
-        beam_potential=potential,
-        beam_max_flux=max_flux,
-        beam_spread=spread,
-        surface_ratio=surface_ratio,
-        front_coefficient=(1.0 - surface_ratio) / half_first,
-        inv_debye2=ELEMENTARY_CHARGE * n0 * LENGTH_UNIT**2 / (VACUUM_PERMITTIVITY * eps_r * v_t),
-        background=sum(s.charge * s.initial_fraction for s in sample.species),
+        beam_potential=float(potential),
+        beam_flux_scale=float(flux_scale),
+        beam_max_flux=float(max_flux),
+        beam_spread=float(spread),
+        surface_ratio=float(surface_ratio),
+        front_coefficient=float((1.0 - surface_ratio) / half_first),
+        debye2=VACUUM_PERMITTIVITY * eps_r * v_t / (ELEMENTARY_CHARGE * n0 * LENGTH_UNIT**2),
+        background=float(sum(s.charge * s.initial_fraction for s in sample.species)),
     )
+
+
+def _ohmic_flux(experiment, names, log_d_tables, potential, thickness_nm) -> float:
+    """The flux (n0·nm/s) that U_R (``potential``, in V_T) drives through the pristine
+    sample: Σ z_i² f_i D_i(f_i) u / L, with D from the stage's tables."""
+    sample = experiment.sample
+    total = 0.0
+    for name, log_d in zip(names, log_d_tables):
+        species = sample.species[sample.species_index(name)]
+        fraction = species.initial_fraction
+        if fraction > 0:
+            d = np.exp(np.interp(fraction, np.linspace(0, TABLE_MAX_FRACTION, log_d.size), log_d))
+            total += species.charge**2 * fraction * d * potential / thickness_nm
+    return total if total > 0 else 1.0
 
 
 def _stage_save_times(experiment: Experiment, start: float, duration: float) -> list[float]:

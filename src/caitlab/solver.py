@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -54,10 +54,11 @@ TABLE_MAX_FRACTION = 2.0
 BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
 _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-electrode outflow
 # smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
-# quadratic at the corner; the surface potential then sits above U_R by mu²/a V_T,
-# about 1e-14 V_T at the typical flux (a = J_b / scale ~ 100)
-_BEAM_FLUX_SCALE = 1e-6
+# quadratic at the corner; with a = J_b / (ohmic flux) ~ 0.1-1 and b = φ_s / U_R - 1, the
+# surface potential then sits above U_R by mu²/a ~ 1e-12 of U_R
 _FB_SMOOTHING = 1e-6
+_BALANCE_RTOL = 1e-12
+_BALANCE_INVENTORY_RTOL = 1e-15
 _CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
 
 
@@ -65,9 +66,10 @@ class ConvergenceError(RuntimeError):
     """A stage could not be integrated: the message says where and what to try."""
 
 
-@dataclass(frozen=True)
-class StageSystem:
+class StageSystem(NamedTuple):
     """The dimensionless discrete system of one stage (built by :mod:`caitlab.experiment`).
+
+    A named tuple: the compiled kernels take it whole and read its fields by these names.
 
     Attributes
     ----------
@@ -77,42 +79,50 @@ class StageSystem:
         1 / (distance between neighbouring centres) in 1/nm, one per interior face.
     charge : ndarray
         Charge numbers z of the active species.
-    log_d_table : ndarray
-        ln(D / 1e-18 m²/s) of each active species on a uniform grid of n/n0 with
-        ``table_step`` spacing.
-    beam_mode, beam_fraction, beam_potential, beam_max_flux, beam_spread
-        Front boundary: mode code, fractions per active species, U_R / V_T, the finite
-        beam's flux in n0·nm/s, its energy spread in V_T.
+    d_table : ndarray
+        D / (1e-18 m²/s) of each active species (rows) on a uniform grid of n/n0 with
+        spacing ``1 / inv_step``; the kernels interpolate it linearly.
+    inv_step : float
+        1 / spacing of the D tables' density grid (1/n0).
+    beam_mode : int
+        Front boundary: ``BEAM_NONE``, ``BEAM_IDEAL`` or ``BEAM_FINITE``.
+    beam_fraction : ndarray
+        Fraction of the beam of each active species.
+    beam_potential : float
+        U_R / V_T.
+    beam_flux_scale : float
+        The flux (n0·nm/s) by which the ideal beam's complementarity condition measures
+        the beam flux: about the ohmic flux at U_R through the pristine sample.
+    beam_max_flux : float
+        The finite beam's flux in n0·nm/s.
+    beam_spread : float
+        The finite beam's energy spread in V_T.
     surface_ratio : float
         φ_surface / φ_first_cell from the Robin condition.
     front_coefficient : float
         (1 - surface_ratio) / (h_0/2): the outside-field term of the first Poisson row.
-    inv_debye2 : float
-        (1 nm / Debye length)² with the n0 density: Poisson's coupling constant.
+    debye2 : float
+        (Debye length / 1 nm)² with the n0 density: Poisson's coefficient.
     background : float
-        The fixed negative charge of the network in units of e n0: the initial cation
-        charge, sum of z_i times the initial fractions (1 for monovalent ions).
+        The fixed negative charge of the network in units of e n0: sum of z_i times the
+        initial fractions (1 for monovalent ions).
     """
 
     widths: np.ndarray
     inv_spacing: np.ndarray
     charge: np.ndarray
-    log_d_table: np.ndarray
-    table_step: float
+    d_table: np.ndarray
+    inv_step: float
     beam_mode: int
     beam_fraction: np.ndarray
     beam_potential: float
+    beam_flux_scale: float
     beam_max_flux: float
     beam_spread: float
     surface_ratio: float
     front_coefficient: float
-    inv_debye2: float
-    background: float = 1.0
-
-    @cached_property
-    def d_table(self) -> np.ndarray:
-        """D / (1e-18 m²/s) on the table grid: the kernels interpolate D linearly."""
-        return np.exp(self.log_d_table)
+    debye2: float
+    background: float
 
     @property
     def n_species(self) -> int:
@@ -121,6 +131,11 @@ class StageSystem:
     @property
     def n_cells(self) -> int:
         return int(self.widths.size)
+
+    @property
+    def log_d_table(self) -> np.ndarray:
+        """ln(D / 1e-18 m²/s) on the table grid."""
+        return np.log(self.d_table)
 
     def pack(self, density: np.ndarray, potential: np.ndarray, beam_flux: float) -> np.ndarray:
         """Unknown vector from densities (S, N), potential (N) and the beam flux."""
@@ -138,14 +153,55 @@ class StageSystem:
         body = x[1:].reshape(self.n_cells, s + 1)
         return body[:, :s].T.copy(), body[:, s].copy(), float(x[0])
 
-    def args(self) -> tuple:
-        """The arrays and numbers the compiled kernels take, in order."""
-        return (
-            self.widths, self.inv_spacing, self.charge, self.d_table,
-            1.0 / self.table_step, self.beam_mode, self.beam_fraction, self.beam_potential,
-            self.beam_max_flux, self.beam_spread, self.surface_ratio,
-            self.front_coefficient, 1.0 / self.inv_debye2, self.background,
-        )  # fmt: skip
+
+class Workspace(NamedTuple):
+    """Work arrays of the compiled kernels for one stage (m = S + 1 unknowns per cell).
+
+    Attributes
+    ----------
+    res, scale : ndarray
+        Residual, and the L1 norm of each row of the last assembled Jacobian (the scaled
+        convergence test).
+    blk : ndarray (N, m, 3m)
+        Jacobian blocks: row ``a`` of cell ``j`` against cells ``j-1 | j | j+1``.
+    edge : ndarray (2m + 1)
+        The border of the beam flux ``J_b``: its column in cell 0's rows, its row against
+        cell 0, its diagonal.
+    piv, gain : ndarray
+        Row exchanges and ``G_j = D'_j⁻¹ U_j`` of the block LU.
+    step, border : ndarray (N, m)
+        Newton update and the solution for the beam-flux column.
+    d, dd : ndarray (S, N)
+        D and dD/dn of every species in every cell.
+    """
+
+    res: np.ndarray
+    scale: np.ndarray
+    blk: np.ndarray
+    edge: np.ndarray
+    piv: np.ndarray
+    gain: np.ndarray
+    step: np.ndarray
+    border: np.ndarray
+    d: np.ndarray
+    dd: np.ndarray
+
+    @classmethod
+    def for_system(cls, system: StageSystem) -> Workspace:
+        s, n = system.n_species, system.n_cells
+        m = s + 1
+        return cls(
+            res=np.zeros(1 + n * m),
+            scale=np.zeros(1 + n * m),
+            blk=np.zeros((n, m, 3 * m)),
+            edge=np.zeros(2 * m + 1),
+            piv=np.zeros((n, m), dtype=np.int64),
+            gain=np.zeros((n, m, m)),
+            step=np.zeros((n, m)),
+            border=np.zeros((n, m)),
+            d=np.zeros((s, n)),
+            dd=np.zeros((s, n)),
+        )
 
 
 # --------------------------------------------------------------------------- kernels
@@ -174,60 +230,61 @@ def _outflow(drive: float) -> tuple[float, float]:
     return drive - 0.5 * _BACK_SMOOTHING, 1.0
 
 
-@numba.njit(cache=True)
-def _cell_diffusivity(x, d_table, inv_step, block, n_cells, d_out, dd_out):
-    """D and dD/dn of every active species in every cell, interpolated in the D tables."""
-    s = len(block) - 1
+@numba.njit(cache=True, inline="always")
+def _diffusivity_at(d_table, inv_step, i, density):
+    """D of species ``i`` at ``density`` (n0) and dD/dn, interpolated in its table."""
     last = d_table.shape[1] - 1
-    for j in range(n_cells):
-        base = 1 + j * (s + 1)
-        for i in range(s):
-            t = x[base + i] * inv_step
-            if t <= 0.0:
-                d_out[i, j] = d_table[i, 0]
-                dd_out[i, j] = 0.0
-            elif t >= last:
-                d_out[i, j] = d_table[i, last]
-                dd_out[i, j] = 0.0
-            else:
-                k = int(t)
-                step = d_table[i, k + 1] - d_table[i, k]
-                d_out[i, j] = d_table[i, k] + (t - k) * step
-                dd_out[i, j] = step * inv_step
+    t = density * inv_step
+    if t <= 0.0:
+        return d_table[i, 0], 0.0
+    if t >= last:
+        return d_table[i, last], 0.0
+    k = int(t)
+    rise = d_table[i, k + 1] - d_table[i, k]
+    return d_table[i, k] + (t - k) * rise, rise * inv_step
+
+
+@numba.njit(cache=True, inline="always")
+def _back_outflow(sy, i, density, potential, d, dd):
+    """Drift outflow of species ``i`` into the back electrode (n0·nm/s): J = D n (z u)⁺ /
+    (h/2), and its derivatives by the last cell's density and potential."""
+    z = sy.charge[i]
+    half = 0.5 * sy.widths[sy.widths.size - 1]
+    out, dout = _outflow(z * potential)
+    return (
+        d * density * out / half,
+        (d + dd * density) * out / half,
+        d * density * dout * z / half,
+    )
 
 
 @numba.njit(cache=True)
-def _assemble(
-    x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
-    beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    background, res, blk, edge, d, dd, jacobian, block,
-):  # fmt: skip
-    """Residual ``res`` and (if ``jacobian``) the Jacobian as blocks plus the beam border.
-
-    ``blk[j, a, :]`` is row ``a`` of cell ``j``'s equations against the unknowns of cells
-    ``j-1 | j | j+1`` (``m = S + 1`` columns each). ``edge`` holds the border of the beam flux
-    ``J_b``: ``edge[:m]`` its column in cell 0's rows, ``edge[m:2m]`` its row against cell 0,
-    ``edge[2m]`` its diagonal.
-    """
+def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
+    """Residual ``wk.res`` and (if ``jacobian``) the Jacobian as blocks ``wk.blk`` plus the
+    beam border ``wk.edge`` (see :class:`Workspace`)."""
     m = len(block)  # a compile-time constant: see _Integrator.block
     s = m - 1
+    widths, inv_spacing, charge = sy.widths, sy.inv_spacing, sy.charge
+    d_table, inv_step, debye2 = sy.d_table, sy.inv_step, sy.debye2
     n = widths.size
+    res, blk, edge, d, dd = wk.res, wk.blk, wk.edge, wk.d, wk.dd
     if jacobian:
         blk[:, :, :] = 0.0
         edge[:] = 0.0
-    _cell_diffusivity(x, d_table, inv_step, block, n, d, dd)
     # storage term and Poisson's space charge
     for j in range(n):
         base = 1 + j * m
-        rho = -background
+        w = widths[j]
+        rho = -sy.background
         for i in range(s):
             r = base + i
-            res[r] = widths[j] * (a0_dt * (x[r] - ref[r]) + hist[r])
+            d[i, j], dd[i, j] = _diffusivity_at(d_table, inv_step, i, x[r])
+            res[r] = w * (a0_dt * (x[r] - ref[r]) + hist[r])
             rho += charge[i] * x[r]
             if jacobian:
-                blk[j, i, m + i] += widths[j] * a0_dt
-                blk[j, s, m + i] += widths[j] * charge[i]
-        res[base + s] = widths[j] * rho
+                blk[j, i, m + i] += w * a0_dt
+                blk[j, s, m + i] += w * charge[i]
+        res[base + s] = w * rho
     # interior faces: Scharfetter-Gummel fluxes and the Poisson stencil
     for j in range(n - 1):
         k = j + 1
@@ -273,52 +330,69 @@ def _assemble(
             blk[j, s, 2 * m + s] += c
             blk[k, s, s] += c
             blk[k, s, m + s] -= c
-    # front: outside field (Robin) and beam
+    _assemble_front(x, sy, wk, jacobian, block)
+    _assemble_back(x, sy, wk, jacobian, block)
+
+
+@numba.njit(cache=True, inline="always")
+def _assemble_front(x, sy, wk, jacobian, block):
+    """Front rows: the outside field (Robin), the beam flux into cell 0 and the beam's own
+    equation (row 0): smoothed Fischer-Burmeister (ideal), landing probability (finite)."""
+    m = len(block)
+    s = m - 1
+    res, blk, edge = wk.res, wk.blk, wk.edge
     p0 = 1 + s
-    res[p0] -= debye2 * front_coefficient * x[p0]
+    outside = sy.debye2 * sy.front_coefficient
+    res[p0] -= outside * x[p0]
     jb = x[0]
     for i in range(s):
-        res[1 + i] -= beam_fraction[i] * jb
-    if jacobian:
-        blk[0, s, m + s] -= debye2 * front_coefficient
-        for i in range(s):
-            edge[i] = -beam_fraction[i]
+        res[1 + i] -= sy.beam_fraction[i] * jb
     diagonal, coupling = 1.0, 0.0  # of the beam row: d/dJ_b and d/du_0
-    if beam_mode == 1:
-        a = jb / _BEAM_FLUX_SCALE
-        b = surface_ratio * x[p0] - beam_potential
+    if sy.beam_mode == BEAM_IDEAL:
+        # both complementary variables relative: flux to its scale, surface excess to U_R
+        a = jb / sy.beam_flux_scale
+        b = sy.surface_ratio * x[p0] / sy.beam_potential - 1.0
         root = math.sqrt(a * a + b * b + 2.0 * _FB_SMOOTHING * _FB_SMOOTHING)
         res[0] = a + b - root
-        diagonal = (1.0 - a / root) / _BEAM_FLUX_SCALE
-        coupling = (1.0 - b / root) * surface_ratio
-    elif beam_mode == 2:
-        deficit = beam_potential - surface_ratio * x[p0]
+        diagonal = (1.0 - a / root) / sy.beam_flux_scale
+        coupling = (1.0 - b / root) * sy.surface_ratio / sy.beam_potential
+    elif sy.beam_mode == BEAM_FINITE:
+        deficit = sy.beam_potential - sy.surface_ratio * x[p0]
         res[0] = jb
         if deficit > 0.0:
-            y = deficit * deficit / (2.0 * beam_spread * beam_spread)
-            res[0] += beam_max_flux * math.expm1(-y)
-            coupling = beam_max_flux * surface_ratio * deficit / beam_spread**2 * math.exp(-y)
+            spread2 = sy.beam_spread * sy.beam_spread
+            y = deficit * deficit / (2.0 * spread2)
+            res[0] += sy.beam_max_flux * math.expm1(-y)
+            coupling = sy.beam_max_flux * sy.surface_ratio * deficit / spread2 * math.exp(-y)
     else:
         res[0] = jb
     if jacobian:
+        blk[0, s, m + s] -= outside
+        for i in range(s):
+            edge[i] = -sy.beam_fraction[i]
         edge[2 * m] = diagonal
         edge[m + s] = coupling
-    # back: grounded electrode, drift outflow of cations
-    last = n - 1
+
+
+@numba.njit(cache=True, inline="always")
+def _assemble_back(x, sy, wk, jacobian, block):
+    """Back rows: the grounded electrode (φ = 0 at the edge) and the drift outflow."""
+    m = len(block)
+    s = m - 1
+    res, blk, d, dd = wk.res, wk.blk, wk.d, wk.dd
+    last = sy.widths.size - 1
     bn = 1 + last * m
-    half = 0.5 * widths[last]
     un = x[bn + s]
-    res[bn + s] -= debye2 * un / half
+    ground = sy.debye2 / (0.5 * sy.widths[last])
+    res[bn + s] -= ground * un
     if jacobian:
-        blk[last, s, m + s] -= debye2 / half
+        blk[last, s, m + s] -= ground
     for i in range(s):
-        nn = x[bn + i]
-        out, dout = _outflow(charge[i] * un)
-        res[bn + i] += d[i, last] * nn * out / half
-        if not jacobian:
-            continue
-        blk[last, i, m + i] += (d[i, last] + dd[i, last] * nn) * out / half
-        blk[last, i, m + s] += d[i, last] * nn * dout * charge[i] / half
+        flux, f_n, f_u = _back_outflow(sy, i, x[bn + i], un, d[i, last], dd[i, last])
+        res[bn + i] += flux
+        if jacobian:
+            blk[last, i, m + i] += f_n
+            blk[last, i, m + s] += f_u
 
 
 @numba.njit(cache=True)
@@ -407,43 +481,117 @@ def _block_solve(blk, piv, gain, rhs, block):
 
 
 @numba.njit(cache=True)
-def _newton(
-    x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode, beam_fraction,
-    beam_potential, beam_max_flux, beam_spread, surface_ratio, front_coefficient, debye2,
-    background, res, blk, edge, piv, gain, step, border, d, dd, max_iter,
-    tol_density, tol_potential, block,
-):  # fmt: skip
-    """Newton iterations in place on ``x``; (iterations, factorisations), or (-1, ·) on failure.
+def _row_norms(wk, block):
+    """``wk.scale`` = the L1 norm of every row of the Jacobian (before it is factored)."""
+    m = len(block)
+    n = wk.blk.shape[0]
+    for j in range(n):
+        for a in range(m):
+            acc = 0.0
+            for c in range(3 * m):
+                acc += abs(wk.blk[j, a, c])
+            wk.scale[1 + j * m + a] = acc
+    acc = abs(wk.edge[2 * m])
+    for a in range(m):
+        wk.scale[1 + a] += abs(wk.edge[a])
+        acc += abs(wk.edge[m + a])
+    wk.scale[0] = acc
 
-    Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
-    block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. After
-    the first iteration the factorisation is kept (chord iterations: residual only) while
+
+@numba.njit(cache=True)
+def _scaled_residual(wk):
+    """max over equations of |residual| / (L1 norm of its Jacobian row): the change of the
+    unknowns (n0, V_T) that the residual still asks for."""
+    worst = 0.0
+    for r in range(wk.res.size):
+        v = abs(wk.res[r]) / (wk.scale[r] + 1e-300)
+        if not v <= worst:  # also catches NaN
+            worst = v
+    return worst
+
+
+@numba.njit(cache=True)
+def _balance_error(x, a0_dt, sy, wk, block):
+    """max over species of |Σ residual| / allowed: the ion balance of the step (≤ 1 passes).
+
+    The sum of a species' density residuals is its inventory change less (in - out) per
+    time: it must vanish to ``_BALANCE_RTOL`` of the boundary fluxes, or to
+    ``_BALANCE_INVENTORY_RTOL`` of the inventory per step (the resolution of the stored
+    densities themselves) where almost nothing flows.
+    """
+    m = len(block)
+    s = m - 1
+    n = sy.widths.size
+    last = 1 + (n - 1) * m
+    worst = 0.0
+    for i in range(s):
+        total = 0.0
+        inventory = 0.0
+        for j in range(n):
+            r = 1 + j * m + i
+            total += wk.res[r]
+            inventory += sy.widths[j] * abs(x[r])
+        outflow = _back_outflow(sy, i, x[last + i], x[last + s], wk.d[i, n - 1], 0.0)[0]
+        moved = abs(sy.beam_fraction[i] * x[0]) + abs(outflow)
+        allowed = _BALANCE_RTOL * moved + _BALANCE_INVENTORY_RTOL * a0_dt * inventory
+        v = abs(total) / (allowed + 1e-300)
+        if not v <= worst:
+            worst = v
+    return worst
+
+
+@numba.njit(cache=True)
+def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, block):
+    """Newton iterations in place on ``x``: (iterations, factorisations), (-1, ·) on failure.
+
+    Converged when (1) the residual, scaled per equation by its Jacobian row (so that it
+    reads as the change of the unknowns it still asks for, n0 or V_T), is below
+    ``tol_residual``, (2) the estimated remaining update of the densities (n0) is below
+    ``tol_update`` and (3) every species' residuals sum to zero to round-off: the ion
+    balance of the step closes (:func:`_balance_error`). Each linear system is bordered by the beam flux: ``A y = -r`` and
+    ``A z = b`` with one block factorisation, then ``ΔJ_b`` from the border row and
+    ``Δx = y - z ΔJ_b``. The factorisation is kept (chord iterations: residual only) while
     the updates shrink fast enough; otherwise the Jacobian is refactored.
     """
     m = len(block)
     s = m - 1
-    n = widths.size
+    n = sy.widths.size
+    blk, edge, step, border = wk.blk, wk.edge, wk.step, wk.border
     factors = 0
     refactor = True
     previous = np.inf
-    for it in range(max_iter):
-        _assemble(
-            x, ref, hist, a0_dt, widths, inv_spacing, charge, d_table, inv_step, beam_mode,
-            beam_fraction, beam_potential, beam_max_flux, beam_spread, surface_ratio,
-            front_coefficient, debye2, background, res, blk, edge, d, dd, refactor, block,
-        )  # fmt: skip
+    previous_residual = np.inf
+    remaining = np.inf
+    for it in range(max_iter + 1):
+        _assemble(x, ref, hist, a0_dt, sy, wk, refactor, block)
         if refactor:
-            if not _block_factor(blk, piv, gain, block):
+            _row_norms(wk, block)
+        residual = _scaled_residual(wk)
+        if not residual < 1e300:
+            return -1, factors
+        if (
+            residual <= tol_residual
+            and remaining <= tol_update
+            and _balance_error(x, a0_dt, sy, wk, block) <= 1.0
+        ):
+            return it, factors
+        if it == max_iter:
+            break
+        # a chord iteration that stopped reducing the residual: refactor the Jacobian
+        refactor = refactor or residual > _CHORD_CONTRACTION * previous_residual
+        previous_residual = residual
+        if refactor:
+            if not _block_factor(blk, wk.piv, wk.gain, block):
                 return -1, factors
             factors += 1
             border[:, :] = 0.0
             for a in range(m):
                 border[0, a] = edge[a]
-            _block_solve(blk, piv, gain, border, block)
+            _block_solve(blk, wk.piv, wk.gain, border, block)
         for j in range(n):
             for a in range(m):
-                step[j, a] = -res[1 + j * m + a]
-        _block_solve(blk, piv, gain, step, block)
+                step[j, a] = -wk.res[1 + j * m + a]
+        _block_solve(blk, wk.piv, wk.gain, step, block)
         row_y = 0.0
         row_z = 0.0
         for a in range(m):
@@ -452,46 +600,35 @@ def _newton(
         pivot = edge[2 * m] - row_z
         if pivot == 0.0:
             return -1, factors
-        d_jb = (-res[0] - row_y) / pivot
-        step_n = 0.0
-        step_u = 0.0
+        d_jb = (-wk.res[0] - row_y) / pivot
+        size = 0.0
         for j in range(n):
             for a in range(m):
                 v = step[j, a] - border[j, a] * d_jb
                 if not abs(v) < 1e300:
                     return -1, factors
                 x[1 + j * m + a] += v
-                if a == s:
-                    step_u = max(step_u, abs(v))
-                else:
-                    step_n = max(step_n, abs(v))
+                if a != s:
+                    size = max(size, abs(v))
         x[0] += d_jb
-        size = max(step_n, step_u * tol_density / tol_potential)
         # remaining error of a linearly converging iteration: rate / (1 - rate) × last update
         rate = size / previous  # no estimate in the first iteration: previous = inf
         remaining = size * rate / (1.0 - rate) if 0.0 < rate < 0.5 else size
-        if remaining < tol_density and step_u < 100.0 * tol_potential:
-            return it + 1, factors
         refactor = size > _CHORD_CONTRACTION * previous
         previous = size
     return -1, factors
 
 
 @numba.njit(cache=True)
-def _boundary_fluxes(x, widths, charge, d_table, inv_step, beam_fraction, flux_in, flux_out):
+def _boundary_fluxes(x, sy, flux_in, flux_out):
     """Beam influx and back-electrode outflux of every active species (n0·nm/s)."""
-    s = charge.size
-    n = widths.size
+    s = sy.charge.size
+    n = sy.widths.size
     bn = 1 + (n - 1) * (s + 1)
-    half = 0.5 * widths[n - 1]
-    last = d_table.shape[1] - 1
     for i in range(s):
-        flux_in[i] = beam_fraction[i] * x[0]
-        t = min(max(x[bn + i] * inv_step, 0.0), float(last))
-        k = min(int(t), last - 1)
-        d_value = d_table[i, k] + (t - k) * (d_table[i, k + 1] - d_table[i, k])
-        out = _outflow(charge[i] * x[bn + s])[0]
-        flux_out[i] = d_value * x[bn + i] * out / half
+        flux_in[i] = sy.beam_fraction[i] * x[0]
+        d, dd = _diffusivity_at(sy.d_table, sy.inv_step, i, x[bn + i])
+        flux_out[i] = _back_outflow(sy, i, x[bn + i], x[bn + s], d, dd)[0]
 
 
 @numba.njit(cache=True)
@@ -514,7 +651,8 @@ def _history_into(out, xk, xkm1, factor):
 
 @numba.njit(cache=True)
 def _change_norms(x, predicted, widths, block):
-    """max over species of ∫|x - predicted| dx (nm·n0), and the smallest density."""
+    """Norms of the difference to the predictor: max over species of ∫|Δn| dx (nm·n0), the
+    smallest density, max |Δu| and max |u| of the potential (V_T)."""
     m = len(block)
     s = m - 1
     n = widths.size
@@ -527,7 +665,13 @@ def _change_norms(x, predicted, widths, block):
             acc += widths[j] * abs(x[r] - predicted[r])
             lowest = min(lowest, x[r])
         worst = max(worst, acc)
-    return worst, lowest
+    du = 0.0
+    u_size = 0.0
+    for j in range(n):
+        r = 1 + j * m + s
+        du = max(du, abs(x[r] - predicted[r]))
+        u_size = max(u_size, abs(x[r]))
+    return worst, lowest, du, u_size
 
 
 # ----------------------------------------------------------------------- time stepping
@@ -540,25 +684,41 @@ class StepControl:
     Attributes
     ----------
     tolerance : float
-        Allowed local error per step: L1 norm of the density error over depth, in nm·n0.
+        Allowed local error per step of the densities: L1 norm over depth, in nm·n0 (a
+        displacement of a front).
+    potential_rtol, potential_atol : float
+        Allowed local error per step of the potential: ``potential_rtol`` × max |φ| +
+        ``potential_atol`` (V_T). This is what resolves the dielectric relaxation, which
+        moves almost no ions.
     first_step : float
         First time step of a stage, s.
     max_step : float
         Largest time step, s.
     min_step : float
         A step below this means the stage cannot be integrated, s.
+    max_steps : int
+        Accepted and rejected steps per stage before the stage is given up.
     max_newton : int
         Newton iterations before a step is retried smaller.
+    tol_update : float
+        Newton: largest estimated remaining update of a density, n0.
+    tol_residual : float
+        Newton: largest residual of any equation relative to the size of its terms.
+    negative_tolerance : float
+        A step whose densities go below -this (n0) is retried smaller.
     """
 
     tolerance: float = 2.5e-3
+    potential_rtol: float = 1e-3
+    potential_atol: float = 1e-3
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
+    max_steps: int = 1_000_000
     max_newton: int = 12
-    tol_density: float = 1e-8
-    tol_potential: float = 1e-4
-    negative_tolerance: float = 1e-8
+    tol_update: float = 1e-8
+    tol_residual: float = 1e-8
+    negative_tolerance: float = 1e-12
 
 
 @dataclass
@@ -638,43 +798,34 @@ class _Integrator:
     def __init__(self, system: StageSystem, control: StepControl) -> None:
         self.system = system
         self.control = control
-        self.args = system.args()
-        s, n = system.n_species, system.n_cells
-        size = 1 + n * (s + 1)
-        m = s + 1
-        self.res = np.zeros(size)
-        self.blk = np.zeros((n, m, 3 * m))
-        self.edge = np.zeros(2 * m + 1)
+        self.work = Workspace.for_system(system)
         self.n_factor = 0
         # a tuple of length m = S + 1: numba compiles the kernels for each length, so the
         # loops over a cell's unknowns have constant trip counts and are unrolled
-        self.block = (0,) * m
-        self.piv = np.zeros((n, m), dtype=np.int64)
-        self.gain = np.zeros((n, m, m))
-        self.step = np.zeros((n, m))
-        self.border = np.zeros((n, m))
-        self.d = np.zeros((s, n))
-        self.dd = np.zeros((s, n))
-        self.flux_in = np.zeros(s)
-        self.flux_out = np.zeros(s)
+        self.block = (0,) * (system.n_species + 1)
+        self.flux_in = np.zeros(system.n_species)
+        self.flux_out = np.zeros(system.n_species)
 
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
         iterations, factors = _newton(
-            x, ref, hist, a0_dt, *self.args, self.res, self.blk, self.edge, self.piv,
-            self.gain, self.step, self.border, self.d, self.dd,
-            c.max_newton, c.tol_density, c.tol_potential, self.block,
+            x, ref, hist, a0_dt, self.system, self.work, c.max_newton, c.tol_update,
+            c.tol_residual, self.block,
         )  # fmt: skip
         self.n_factor += factors
         return iterations
 
     def fluxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sy = self.system
-        _boundary_fluxes(
-            x, sy.widths, sy.charge, sy.d_table, 1.0 / sy.table_step, sy.beam_fraction,
-            self.flux_in, self.flux_out,
-        )  # fmt: skip
+        _boundary_fluxes(x, self.system, self.flux_in, self.flux_out)
         return self.flux_in.copy(), self.flux_out.copy()
+
+    def local_error(self, x, predicted, factor: float) -> tuple[float, float]:
+        """Local error of a step relative to the tolerances (accept ≤ 1), smallest density."""
+        c = self.control
+        change, lowest, du, u_size = _change_norms(x, predicted, self.system.widths, self.block)
+        density = change / c.tolerance
+        potential = du / (c.potential_rtol * u_size + c.potential_atol)
+        return max(density, potential) * factor, lowest
 
 
 def _next_target(t: float, dt: float, targets: list[float]) -> tuple[float, bool]:
@@ -750,8 +901,7 @@ def integrate_stage(
         failed = iters < 0
         xmin, error = -np.inf, np.inf
         if not failed:
-            change, xmin = _change_norms(x, predicted, system.widths, work.block)
-            error = change / control.tolerance * _error_factor(times, dt, order)
+            error, xmin = work.local_error(x, predicted, _error_factor(times, dt, order))
         negative = xmin < -control.negative_tolerance
         if failed or negative or not error <= 1.0:
             traj.n_rejected += 1
@@ -760,6 +910,7 @@ def integrate_stage(
             dt_wanted = dt * shrink
             if dt_wanted < control.min_step:
                 raise ConvergenceError(_failure_message(stage_name, t, dt, iters, xmin))
+            _check_step_budget(traj, control, stage_name, t, duration)
             continue
         traj.n_newton += iters
         min_density = min(min_density, xmin)
@@ -776,6 +927,7 @@ def integrate_stage(
             keep = 3 if traj.n_steps else 1
             del times[:-keep], states[:-keep], q_in[:-keep], q_out[:-keep]
         traj.n_steps += 1
+        _check_step_budget(traj, control, stage_name, t, duration)
         _record_trace(traj, system, t, x, fout, q_out[-1])
         if hits_target:
             _save(traj, t, x, fout, q_out[-1])
@@ -787,7 +939,67 @@ def integrate_stage(
     traj.outflow = q_out[-1]
     traj.min_density = min_density
     traj.n_factor = work.n_factor
+    check_invariants(system, traj, control, stage_name)
     return traj
+
+
+class InvariantError(ConvergenceError):
+    """A stage finished, but its numbers violate an invariant: they cannot be trusted."""
+
+
+#: conservation: |Δinventory - (in - out)| relative to the ions moved, or to the inventory
+CONSERVATION_RTOL = 1e-10
+CONSERVATION_INVENTORY_RTOL = 1e-14
+#: an ideal beam never lifts the surface above U_R (1 + this)
+SURFACE_RTOL = 1e-6
+
+
+def check_invariants(
+    system: StageSystem, traj: StageTrajectory, control: StepControl, stage_name: str
+) -> None:
+    """Raise :class:`InvariantError` unless the stage conserved every species, kept the
+    surface at or below an ideal beam's U_R and kept every density ≥ -negative_tolerance."""
+    start = system.unpack(traj.initial)[0]
+    end = system.unpack(traj.saved[-1])[0]
+    inventory = start @ system.widths
+    imbalance = (end - start) @ system.widths - (traj.inflow - traj.outflow)
+    moved = traj.inflow + traj.outflow
+    allowed = np.maximum(CONSERVATION_RTOL * moved.max(), CONSERVATION_INVENTORY_RTOL * inventory)
+    problems = []
+    worst = int(np.argmax(np.abs(imbalance) - allowed))
+    if not np.all(np.abs(imbalance) <= allowed):
+        problems.append(
+            f"the ion balance of active species {worst} does not close: "
+            f"{abs(imbalance[worst]):.3g} n0·nm against {moved.max():.3g} moved"
+        )
+    if system.beam_mode == BEAM_IDEAL:
+        peak = max(traj.trace_surface)
+        if not peak <= system.beam_potential * (1.0 + SURFACE_RTOL) + 1e-12:
+            problems.append(
+                f"the surface reached {peak / system.beam_potential:.6g} × U_R under an "
+                "ideal beam"
+            )
+    if not traj.min_density >= -control.negative_tolerance:
+        problems.append(f"a density went to {traj.min_density:.3g} n0")
+    if problems:
+        raise InvariantError(
+            f"stage {stage_name!r} finished with numbers that cannot be trusted: "
+            + "; ".join(problems)
+            + ". Try a smaller solver.tolerance or solver.max_step, or a finer mesh; if the "
+            "inputs are far outside the physical range (temperature, permittivity, "
+            "thickness, source potential), check them."
+        )
+
+
+def _check_step_budget(
+    traj: StageTrajectory, control: StepControl, stage_name: str, t: float, duration: float
+) -> None:
+    if traj.n_steps + traj.n_rejected >= control.max_steps:
+        raise ConvergenceError(
+            f"stage {stage_name!r} took more than {control.max_steps} time steps and reached "
+            f"only t = {t:.6g} s of {duration:.6g} s. Raise solver.max_step or "
+            "solver.tolerance, or shorten the stage."
+        )
 
 
 def _save(traj: StageTrajectory, t: float, x: np.ndarray, flux_out, outflow) -> None:
