@@ -548,10 +548,12 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     reads as the change of the unknowns it still asks for, n0 or V_T), is below
     ``tol_residual``, (2) the estimated remaining update of the densities (n0) is below
     ``tol_update`` and (3) every species' residuals sum to zero to round-off: the ion
-    balance of the step closes (:func:`_balance_error`). Each linear system is bordered by the beam flux: ``A y = -r`` and
-    ``A z = b`` with one block factorisation, then ``ΔJ_b`` from the border row and
-    ``Δx = y - z ΔJ_b``. The factorisation is kept (chord iterations: residual only) while
-    the updates shrink fast enough; otherwise the Jacobian is refactored.
+    balance of the step closes (:func:`_balance_error`).
+
+    Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
+    block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. The
+    factorisation is kept (chord iterations: residual only) while the updates and the
+    residual shrink fast enough; otherwise the Jacobian is refactored.
     """
     m = len(block)
     s = m - 1
