@@ -156,8 +156,14 @@ def _child(node: Any, part: str) -> Any:
 
 
 # --------------------------------------------------------------------------- messages
-def _element_name(items: Any, index: int) -> str | None:
+#: lists whose elements messages name by their ``name`` (as parameter paths do)
+_NAMED_LISTS = ("stages", "species")
+
+
+def _element_name(items: Any, index: int, parent: Any = "stages") -> str | None:
     """The name of element ``index`` of a stage list or species table, if unique."""
+    if parent not in _NAMED_LISTS:
+        return None
     if isinstance(items, dict):  # species written as a table {Li = {...}}
         names = list(items)
     elif isinstance(items, list | tuple):
@@ -191,17 +197,19 @@ def describe_location(
     parts: list[str] = []
     annotations: list[Any] = [model]
     node = data
+    previous = None
     for item in loc:
         is_tag = any(_discriminator(a) for a in annotations)
         annotations = [a for ann in annotations for a in _step(ann, item)]
         if is_tag:
             continue
         if isinstance(item, int):
-            name = _element_name(node, item)
+            name = _element_name(node, item, previous)
             parts.append(f".{name}" if name else f"[{item}]")
         else:
             parts.append(("." if parts else "") + str(item))
         node = _node(node, item)
+        previous = item
     return "".join(parts).lstrip("."), annotations
 
 
@@ -214,7 +222,7 @@ def _walk_numbers(node: Any, annotations: list[Any], path: str) -> Any:
     elif isinstance(node, list | tuple):
         for k, value in enumerate(node):
             inner = [a for ann in annotations for a in _step(ann, k, value, tagged=False)]
-            name = _element_name(node, k)
+            name = _element_name(node, k, path.rsplit(".", 1)[-1])
             yield from _walk_numbers(value, inner, f"{path}.{name}" if name else f"{path}[{k}]")
     elif isinstance(node, int | float) and not isinstance(node, bool):
         kinds = {_unit_kind(a) for a in annotations}
@@ -301,6 +309,14 @@ def format_validation_error(
 
 
 # --------------------------------------------------------------------------- reading
+def _looks_utf16(head: bytes) -> bool:
+    """ASCII text in UTF-16 without a byte-order mark: every other byte is zero."""
+    odd, even = head[1::2], head[0::2]
+    return len(head) >= 4 and any(
+        a.count(0) == len(a) and b.count(0) == 0 for a, b in ((odd, even), (even, odd))
+    )
+
+
 def read_text(path: str | os.PathLike) -> str:
     """A config file's text; not UTF-8 (binary, UTF-16, latin-1) is a clear :class:`ConfigError`."""
     path = Path(path)
@@ -308,7 +324,7 @@ def read_text(path: str | os.PathLike) -> str:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:80:2].count(0) > 10:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw[:200]):
         raise ConfigError(str(path), ["the file is UTF-16 text: save it as UTF-8"])
     if b"\0" in raw:
         raise ConfigError(str(path), ["not a text file (it holds binary data): give a TOML "

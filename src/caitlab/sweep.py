@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from caitlab import __version__
 from caitlab._model import Frozen
@@ -50,6 +50,7 @@ from caitlab.fit.config import (
     Quantity,
     load_observations,
     read_study_file,
+    values_in_units,
 )
 from caitlab.fit.problem import FitProblem, Simulation, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
@@ -66,6 +67,11 @@ class SweepParameter(Frozen):
     max: Quantity | None = None
     num: int | None = Field(default=None, gt=0)
     log: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any, info: ValidationInfo) -> Any:
+        return values_in_units(data, info, ("values", "min", "max"))
 
     @model_validator(mode="after")
     def _check(self) -> SweepParameter:
