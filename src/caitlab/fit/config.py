@@ -404,6 +404,7 @@ def run_fit_config(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
+    announce: Any = None,
 ) -> Any:
     """Load FIT.toml, fit, and (if ``out`` is given) save everything there.
 
@@ -415,6 +416,8 @@ def run_fit_config(
         Output folder (``fit.json``, ``report.txt``, ``best/``, ``fit.png``).
     scheduler, workers : optional
         Override ``options.scheduler`` / ``options.workers``.
+    announce : callable, optional
+        Told where a dask cluster runs (its dashboard).
 
     Returns
     -------
@@ -428,7 +431,7 @@ def run_fit_config(
     scheduler = scheduler or opts.scheduler
     workers = opts.workers if workers is None else workers
     mcmc = opts.mcmc.model_dump() if opts.mcmc else None
-    with open_executor(scheduler, workers) as executor:
+    with open_executor(scheduler, workers, announce=announce) as executor:
         result = fit(
             problem, free, executor=executor, method=opts.method, step=opts.step,
             tolerance=opts.tolerance, max_nfev=opts.max_nfev, scale_covar=opts.scale_covar,
