@@ -39,9 +39,9 @@ class Sample(Frozen):
     area : float
         Illuminated area A in m^2 (at most 1 m^2).
     mobile_ion_density : float
-        n0 in m^-3 (at most 1e30, beyond any solid): the initial density of mobile cations. The fixed negative background
-        charge of the network is e n0 sum_i z_i f_i (f_i the initial fractions), so the
-        pristine sample is neutral.
+        n0 in m^-3 (at most 1e30, beyond any solid): the initial density of mobile cations.
+        The fixed negative background charge of the network is e n0 sum_i z_i f_i (f_i the
+        initial fractions), so the pristine sample is neutral.
     relative_permittivity : float
         eps_r of the glass, 1 (vacuum) to 1e5.
     species : tuple of Species
