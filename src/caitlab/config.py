@@ -377,9 +377,11 @@ def experiment_from_dict(
     return experiment
 
 
-#: largest mesh and output an experiment may ask for (memory and time stay bounded)
+#: largest mesh, output and least number of time steps an experiment may ask for (memory
+#: and time stay bounded)
 MAX_CELLS = 200_000
 MAX_FRAMES = 10_000
+MAX_FORCED_STEPS = 10_000_000
 
 
 def check_sizes(experiment: Experiment) -> list[str]:
@@ -395,6 +397,14 @@ def check_sizes(experiment: Experiment) -> list[str]:
     if experiment.output.frames > MAX_FRAMES:
         problems.append(f"output.frames: at most {MAX_FRAMES} per stage "
                         f"(got {experiment.output.frames})")  # fmt: skip
+    longest = max(stage.duration for stage in experiment.stages)
+    if longest / experiment.solver.max_step > MAX_FORCED_STEPS:
+        problems.append(
+            f"solver.max_step ({experiment.solver.max_step:g} s) forces more than "
+            f"{MAX_FORCED_STEPS:.0e} steps on a {longest:g} s stage: make it larger"
+        )
+    if experiment.solver.first_step > experiment.solver.max_step:
+        problems.append("solver.first_step must not exceed solver.max_step")
     if experiment.solver.tolerance > cell:
         problems.append(
             f"solver.tolerance ({experiment.solver.tolerance:g} m) must be below the front "
