@@ -48,6 +48,15 @@ _HINTS = {
     "less_than_equal": "must be <= {le}",
     "less_than": "must be < {lt}",
     "finite_number": "must be a finite number",
+    "too_short": "needs at least {min_length} item(s)",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string (in quotes)",
 }
 _MAX_SHOWN = 60  # characters of a rejected value shown in a message
 
