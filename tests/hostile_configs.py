@@ -390,7 +390,7 @@ def broken_invariants(summary: dict[str, Any]) -> list[str]:
             bound = beam["source_potential"]
             surface = stage["surface_potential_end_V"]
             if not -1e-6 * bound <= surface <= bound * (1 + 1e-6):
-                problems.append(f"{name}: surface potential {surface:.4g} V outside 0..{bound} V")
+                problems.append(f"{name}: surface potential {surface!r} V outside 0..{bound} V")
             if not stage["charge_C"] >= 0:
                 problems.append(f"{name}: negative charge {stage['charge_C']:.3g} C")
     return problems

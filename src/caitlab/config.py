@@ -57,6 +57,11 @@ _HINTS = {
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
     "string_type": "must be a string (in quotes)",
+    "model_type": "must be a table ([section] or {{key = value, ...}})",
+    "model_attributes_type": "must be a table ([section] or {{key = value, ...}})",
+    "dict_type": "must be a table ({{key = value, ...}})",
+    "tuple_type": "must be a list ([...]; [[stages]] for stages)",
+    "list_type": "must be a list ([...])",
 }
 _MAX_SHOWN = 60  # characters of a rejected value shown in a message
 
@@ -252,7 +257,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _message(item: dict[str, Any], parent: list[Any]) -> str:
+def _message(item: dict[str, Any], parent: list[Any], list_keys: bool = True) -> str:
     kind = item["type"]
     message = item["msg"].removeprefix("Value error, ")
     if kind in _HINTS:
@@ -266,7 +271,7 @@ def _message(item: dict[str, Any], parent: list[Any]) -> str:
         close = difflib.get_close_matches(key.lower(), list(lower), n=3, cutoff=0.6)
         if close:
             message += f"; did you mean {', '.join(repr(lower[c]) for c in close)}?"
-        elif known:
+        elif known and list_keys:
             message += f" (known keys: {', '.join(known)})"
     elif kind == "union_tag_not_found":
         ctx = item.get("ctx", {})
@@ -295,6 +300,7 @@ def format_validation_error(
         The validated model (default :class:`Experiment`), for "did you mean" hints.
     """
     lines: dict[str, str] = {}
+    listed: set[str] = set()
     model = model or Experiment
     errors = error.errors()
     for item in errors:
@@ -306,12 +312,14 @@ def format_validation_error(
         path, _ = describe_location(loc, data, model)
         if path in lines:  # the other branches of a union: one line per field is enough
             continue
-        parent = describe_location(item["loc"][:-1], data, model)[1]
-        message = _message(item, parent)
+        parent_path, parent = describe_location(item["loc"][:-1], data, model)
+        message = _message(item, parent, parent_path not in listed)
+        if item["type"] == "extra_forbidden":
+            listed.add(parent_path)  # the known keys once per table
         got = item.get("input")
         hide = item["type"] in {"missing", "model_type", "extra_forbidden"} or isinstance(
             got, dict
-        ) or "(got" in message or (isinstance(got, str) and repr(got) in message)
+        ) or "got " in message or (isinstance(got, str) and repr(got) in message)
         shown = "" if hide else f" (got {_shown(got)})"
         lines[path] = f"{path}: {message}{shown}" if path else f"{message}{shown}"
     return list(lines.values())
