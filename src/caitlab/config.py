@@ -18,6 +18,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
@@ -422,11 +423,33 @@ def check_sizes(experiment: Experiment) -> list[str]:
         )
     if experiment.solver.first_step > experiment.solver.max_step:
         problems.append("solver.first_step must not exceed solver.max_step")
+    problems += _too_fast(experiment)
     if experiment.solver.tolerance > cell:
         problems.append(
             f"solver.tolerance ({experiment.solver.tolerance:g} m) must be below the front "
             f"cell ({cell:g} m): a larger error per step resolves nothing"
         )
+    return problems
+
+
+def _too_fast(experiment: Experiment) -> list[str]:
+    """Diffusion models whose D, at the stage's temperature, exceeds :data:`D_MAX`."""
+    from caitlab.diffusivity import D_MAX
+
+    n0, problems = experiment.sample.mobile_ion_density, []
+    grid = np.linspace(0.0, 1.0, 21)
+    for stage in experiment.stages:
+        for name, model in stage.diffusivity.items():
+            try:
+                fastest = float(np.max(model.diffusivity(grid, stage.temperature, n0)))
+            except ValueError:
+                continue  # a model that cannot scale to this temperature: reported elsewhere
+            if not fastest <= D_MAX:
+                problems.append(
+                    f"stages.{stage.name}.diffusivity.{name}: D reaches {fastest:.3g} m^2/s at "
+                    f"{stage.temperature:g} K, beyond any solid ion conductor (at most "
+                    f"{D_MAX:g} m^2/s)"
+                )
     return problems
 
 

@@ -33,8 +33,12 @@ from caitlab.units import Density, Diffusivity, Energy, Temperature, at_most
 D_FLOOR = 1e-40
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
+#: fastest D (m^2/s) accepted: beyond any solid ion conductor (and the solver's reach)
+D_MAX = 1e-7
+
 # physical ranges of the model fields (files and Python alike)
-_D = Annotated[Diffusivity, at_most("1 m^2/s", "diffusivity")]
+_D = Annotated[Diffusivity, at_most("1e-7 m^2/s", "diffusivity")]
+_D0 = Annotated[Diffusivity, at_most("1 m^2/s", "diffusivity")]
 _E = Annotated[Energy, at_most("10 eV", "energy")]
 _T = Annotated[Temperature, at_most("3000 K", "temperature")]
 _N = Annotated[Density, at_most("1e30 m^-3", "density")]
@@ -185,7 +189,7 @@ class SiteEnergyD(DiffusivityModel):
     occupancy: float = Field(default=0.9, gt=0.0, le=1.0)
     reference_density: _N | None = Field(default=None, gt=0)
     d_ref: _D | None = Field(default=None, gt=0)
-    prefactor: _D | None = Field(default=None, gt=0)
+    prefactor: _D0 | None = Field(default=None, gt=0)
     activation_energy: _E | None = Field(default=None, ge=0)
     reference_temperature: _T | None = Field(default=None, gt=0)
 
