@@ -11,6 +11,7 @@ and species by name, as in :mod:`caitlab.params`) and what to do.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import sys
 import types
@@ -441,12 +442,13 @@ def _too_fast(experiment: Experiment) -> list[str]:
     for stage in experiment.stages:
         for name, model in stage.diffusivity.items():
             try:
-                fastest = float(np.max(model.diffusivity(grid, stage.temperature, n0)))
+                log_d = float(np.max(model.log_diffusivity(grid, stage.temperature, n0)))
             except ValueError:
                 continue  # a model that cannot scale to this temperature: reported elsewhere
-            if not fastest <= D_MAX:
+            if not log_d <= math.log(D_MAX):
                 problems.append(
-                    f"stages.{stage.name}.diffusivity.{name}: D reaches {fastest:.3g} m^2/s at "
+                    f"stages.{stage.name}.diffusivity.{name}: D reaches "
+                    f"{math.exp(min(log_d, 700.0)):.3g} m^2/s at "
                     f"{stage.temperature:g} K, beyond any solid ion conductor (at most "
                     f"{D_MAX:g} m^2/s)"
                 )
