@@ -372,7 +372,7 @@ class RunStore:
 
     def save_failure(self, key: str, config: Mapping, values: Mapping, reason: str) -> None:
         record = self._record(key, config, values) | {"reason": reason}
-        text = json.dumps(record, indent=1, default=str)
+        text = json.dumps(_finite(record), indent=1, default=str, allow_nan=False)
         write_atomic(self.directory / "failed" / f"{key}.json",
                      lambda tmp: Path(tmp).write_text(text))  # fmt: skip
 
