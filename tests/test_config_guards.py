@@ -316,3 +316,17 @@ def test_local_cluster_takes_a_free_dashboard_port_quietly():
     holder.close()
     assert not [w for w in caught if "already in use" in str(w.message)]
     assert told and "dashboard http" in told[0]
+
+
+def test_the_console_script_prints_one_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text(_example_text().replace('area = "28.26 mm^2"', 'area = "inf mm^2"'))
+    done = subprocess.run(
+        [sys.executable, "-c", "from caitlab.cli import main; main()", "check", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "sample.area: 'inf mm^2' is not a finite area" in done.stderr

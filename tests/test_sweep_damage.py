@@ -182,3 +182,26 @@ def test_sweep_json_is_strict(pristine, tmp_path):
 
 #: damage cases detected by the tests above (the closing report counts them)
 N_DAMAGE_CASES = len(DAMAGE) + 4
+
+
+def test_cli_reports_recomputed_runs(tmp_path):
+    from typer.testing import CliRunner
+
+    from caitlab.cli import _register_commands, app
+
+    _register_commands()
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'experiment = "{QUICK.as_posix()}"\n[[parameters]]\npath = "{D_CS}"\n'
+                     'values = ["3.1e-23 m^2/s"]\n')  # fmt: skip
+    args = ["sweep", str(sweep), "--out", str(tmp_path / "out"), "--workers", "0",
+            "--no-progress"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    (key,) = [p.name for p in (tmp_path / "out" / "runs").iterdir()]
+    _truncate(tmp_path / "out" / "runs" / key / "result.nc")
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert f"recomputed run {key}: result.nc has" in again.output
+    assert "1 computed, 0 already stored, 0 failed, 1 recomputed after a failed check" in (
+        again.output
+    )
