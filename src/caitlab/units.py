@@ -121,7 +121,10 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
     if isinstance(value, (int, float)):
         if units_required:
             raise UnitError(bare_number_message(value, kind))
-        return _finite(float(value), value, kind)
+        try:
+            return _finite(float(value), value, kind)
+        except OverflowError:  # an int beyond any float
+            raise UnitError(f"a {len(str(value))}-digit number is not a finite {kind}") from None
     if _NOT_FINITE.match(value):
         raise UnitError(f"{value!r} is not a finite {kind}: give a number such as "
                         f"'{EXAMPLES[kind]}'")  # fmt: skip
