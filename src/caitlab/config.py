@@ -311,11 +311,14 @@ def format_validation_error(
             len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
         ):
             continue  # pydantic's count of the valid items left when some failed
-        path, _ = describe_location(loc, data, model)
+        path, here = describe_location(loc, data, model)
         if path in lines:  # the other branches of a union: one line per field is enough
             continue
         parent_path, parent = describe_location(item["loc"][:-1], data, model)
         message = _message(item, parent, parent_path not in listed)
+        field, _, rest = message.partition(": ")
+        if item["type"] == "value_error" and rest and field in _keys(here):
+            path, message = f"{path}.{field}", rest  # a model check that names its field
         if item["type"] == "extra_forbidden":
             listed.add(parent_path)  # the known keys once per table
         got = item.get("input")
