@@ -330,3 +330,36 @@ def test_the_console_script_prints_one_error_line(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "sample.area: 'inf mm^2' is not a finite area" in done.stderr
+
+
+FIT = """
+experiment = "quick-double-cait.toml"
+[[profiles]]
+stage = "Cs-CAIT"
+file = "stage2.csv"
+max_depth = 150e-9
+response = { model = "gaussian", rms = 8e-9 }
+[[charges]]
+stage = "Rb-CAIT"
+charge = 2.5e-3
+sigma = "0.05 mC"
+[[parameters]]
+path = "stages.Cs-CAIT.diffusivity.Cs.d"
+min = 1e-24
+[options]
+stepp = 1
+"""
+
+
+def test_fit_files_follow_the_unit_rule(tmp_path):
+    from caitlab.fit.config import load_fit_config
+
+    path = tmp_path / "fit.toml"
+    path.write_text(FIT)
+    with pytest.raises(ConfigError) as info:
+        load_fit_config(path)
+    heads = [p.split(":")[0] for p in info.value.problems]
+    assert heads == ["profiles[0].max_depth", "profiles[0].response.rms", "charges[0].charge",
+                     "parameters[0].min", "options.stepp"]  # fmt: skip
+    assert "'1e-24 m^2/s' if you meant m^2/s" in info.value.problems[3]
+    assert "did you mean 'step'?" in info.value.problems[4]
