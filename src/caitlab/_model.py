@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict
 class Frozen(BaseModel):
     """An immutable parameter object: unknown fields are errors, values are validated.
 
-    Dimensional fields accept numbers in SI (energies in eV) or strings with units; files
-    validated with :data:`caitlab.units.UNITS_REQUIRED` must give the units. Every number
-    must be finite (NaN and infinity are refused).
+    Dimensional fields accept numbers in SI (energies in eV) or strings with units (files
+    must give the units: :func:`caitlab.config.bare_numbers`). Every number must be finite
+    (NaN and infinity are refused).
     """
 
     model_config = ConfigDict(
