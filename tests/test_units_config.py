@@ -67,10 +67,13 @@ def _problems(data) -> list[str]:
     [
         (lambda d: d["sample"].update(thickness="-2 mm"), "sample.thickness: must be > 0"),
         (lambda d: d["sample"].update(area=0), "sample.area: must be > 0"),
-        (lambda d: d["stages"][0].update(duration="-1 h"), "stages[0].duration: must be > 0"),
-        (lambda d: d["stages"][1].update(temperature="0 K"), "stages[1].temperature: must be > 0"),
+        (lambda d: d["stages"][0].update(duration="-1 h"), "stages.Rb-CAIT.duration: must be > 0"),
+        (
+            lambda d: d["stages"][1].update(temperature="0 K"),
+            "stages.Cs-CAIT.temperature: must be > 0",
+        ),
         (lambda d: d["sample"].update(colour="red"), "sample.colour: unknown key"),
-        (lambda d: d["stages"][0].update(extra=1), "stages[0].extra: unknown key"),
+        (lambda d: d["stages"][0].update(extra=1), "stages.Rb-CAIT.extra: unknown key"),
         (lambda d: d["sample"].update(thickness="3 V"), "sample.thickness: '3 V' is not a length"),
         (
             lambda d: d["sample"]["species"]["Li"].update(initial_fraction=0.5),
@@ -94,7 +97,7 @@ def _problems(data) -> list[str]:
         ),
         (
             lambda d: d["stages"][0]["diffusivity"]["Li"].update(model="magic"),
-            "stages[0].diffusivity.Li",
+            "stages.Rb-CAIT.diffusivity.Li",
         ),
         (
             lambda d: (

@@ -27,11 +27,21 @@ from scipy.special import ndtri
 
 from caitlab._model import Frozen
 from caitlab.constants import BOLTZMANN_EV
-from caitlab.units import Density, Diffusivity, Energy, Temperature
+from caitlab.units import Density, Diffusivity, Energy, Temperature, at_most
 
 #: below this D (m^2/s) a species is treated as immobile; keeps logarithms finite
 D_FLOOR = 1e-40
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+#: fastest D (m^2/s) accepted: beyond any solid ion conductor (and the solver's reach)
+D_MAX = 1e-7
+
+# physical ranges of the model fields (files and Python alike)
+_D = Annotated[Diffusivity, at_most("1e-7 m^2/s", "diffusivity")]
+_D0 = Annotated[Diffusivity, at_most("1 m^2/s", "diffusivity")]
+_E = Annotated[Energy, at_most("10 eV", "energy")]
+_T = Annotated[Temperature, at_most("3000 K", "temperature")]
+_N = Annotated[Density, at_most("1e30 m^-3", "density")]
 
 
 class Falloff(Frozen):
@@ -43,7 +53,7 @@ class Falloff(Frozen):
 
     threshold: float = Field(gt=0.0, lt=1.0)
     factor: float = Field(default=1e-2, gt=0.0, le=1.0)
-    width: float = Field(default=0.005, gt=0.0)
+    width: float = Field(default=0.005, gt=0.0, le=1.0)
 
     def log_factor(self, n_frac: np.ndarray) -> np.ndarray:
         """ln of the multiplier at densities ``n_frac`` (fractions of n0)."""
@@ -104,9 +114,9 @@ class ConstantD(DiffusivityModel):
     """A constant D (m^2/s), optionally Arrhenius-scaled from ``reference_temperature``."""
 
     model: Literal["constant"] = "constant"
-    d: Diffusivity = Field(gt=0)
-    activation_energy: Energy | None = Field(default=None, ge=0)
-    reference_temperature: Temperature | None = Field(default=None, gt=0)
+    d: _D = Field(gt=0)
+    activation_energy: _E | None = Field(default=None, ge=0)
+    reference_temperature: _T | None = Field(default=None, gt=0)
 
     def _log_d(self, n_frac: np.ndarray, temperature: float, n0: float) -> np.ndarray:
         return np.full(n_frac.shape, math.log(self.d) + _arrhenius_shift(self, temperature))
@@ -175,13 +185,13 @@ class SiteEnergyD(DiffusivityModel):
 
     model: Literal["sed"] = "sed"
     shape: Literal["sin2", "gaussian"] = "sin2"
-    fwhm: Energy = Field(gt=0)
+    fwhm: _E = Field(gt=0)
     occupancy: float = Field(default=0.9, gt=0.0, le=1.0)
-    reference_density: Density | None = Field(default=None, gt=0)
-    d_ref: Diffusivity | None = Field(default=None, gt=0)
-    prefactor: Diffusivity | None = Field(default=None, gt=0)
-    activation_energy: Energy | None = Field(default=None, ge=0)
-    reference_temperature: Temperature | None = Field(default=None, gt=0)
+    reference_density: _N | None = Field(default=None, gt=0)
+    d_ref: _D | None = Field(default=None, gt=0)
+    prefactor: _D0 | None = Field(default=None, gt=0)
+    activation_energy: _E | None = Field(default=None, ge=0)
+    reference_temperature: _T | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _check_reference(self) -> SiteEnergyD:
@@ -235,10 +245,10 @@ class TabulatedD(DiffusivityModel):
     """A user-supplied D(n) curve, interpolated linearly in ln D, constant beyond its ends."""
 
     model: Literal["tabulated"] = "tabulated"
-    density_fraction: tuple[float, ...] = Field(min_length=2)
-    d: tuple[Diffusivity, ...] = Field(min_length=2)
-    activation_energy: Energy | None = Field(default=None, ge=0)
-    reference_temperature: Temperature | None = Field(default=None, gt=0)
+    density_fraction: tuple[Annotated[float, Field(ge=0.0, le=1e3)], ...] = Field(min_length=2)
+    d: tuple[Annotated[_D, Field(gt=0)], ...] = Field(min_length=2)
+    activation_energy: _E | None = Field(default=None, ge=0)
+    reference_temperature: _T | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _check_table(self) -> TabulatedD:

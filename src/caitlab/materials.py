@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator, model_validator
 
 from caitlab._model import Frozen
-from caitlab.units import Area, Density, Length
+from caitlab.units import Area, Density, Length, at_most
 
 
 class Species(Frozen):
@@ -16,14 +18,14 @@ class Species(Frozen):
     name : str
         Label used everywhere (``"Li"``, ``"Rb"``...).
     charge : int
-        Charge number z (positive: caitlab models mobile cations).
+        Charge number z, 1 to 8 (positive: caitlab models mobile cations).
     initial_fraction : float
         Fraction of the mobile-ion density n0 this species holds in the pristine sample
         (0 for a foreign ion that only arrives with a beam).
     """
 
     name: str = Field(min_length=1)
-    charge: int = Field(default=1, gt=0)
+    charge: int = Field(default=1, gt=0, le=8)
     initial_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
@@ -33,24 +35,24 @@ class Sample(Frozen):
     Parameters
     ----------
     thickness : float
-        Slab thickness L in m.
+        Slab thickness L in m (at most 1 m).
     area : float
-        Illuminated area A in m^2.
+        Illuminated area A in m^2 (at most 1 m^2).
     mobile_ion_density : float
-        n0 in m^-3: the initial density of mobile cations. The fixed negative background
-        charge of the network is e n0 sum_i z_i f_i (f_i the initial fractions), so the
-        pristine sample is neutral.
+        n0 in m^-3 (at most 1e30, beyond any solid): the initial density of mobile cations.
+        The fixed negative background charge of the network is e n0 sum_i z_i f_i (f_i the
+        initial fractions), so the pristine sample is neutral.
     relative_permittivity : float
-        eps_r of the glass.
+        eps_r of the glass, 1 (vacuum) to 1e5.
     species : tuple of Species
         All mobile species that ever appear (native and beam); native initial fractions must
         sum to 1.
     """
 
-    thickness: Length = Field(gt=0)
-    area: Area = Field(gt=0)
-    mobile_ion_density: Density = Field(gt=0)
-    relative_permittivity: float = Field(default=7.0, gt=0)
+    thickness: Annotated[Length, at_most("1 m", "length")] = Field(gt=0)
+    area: Annotated[Area, at_most("1 m^2", "area")] = Field(gt=0)
+    mobile_ion_density: Annotated[Density, at_most("1e30 m^-3", "density")] = Field(gt=0)
+    relative_permittivity: float = Field(default=7.0, ge=1.0, le=1e5)
     species: tuple[Species, ...] = Field(min_length=1)
 
     @field_validator("species", mode="before")

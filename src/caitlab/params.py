@@ -144,13 +144,16 @@ def parse_quantity(value: Any) -> float:
     ValueError
         If the value is neither a number nor a quantity of a known dimension.
     """
-    if _is_number(value):
+    if _is_number(value) and math.isfinite(value):
         return float(value)
     if isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             pass
+        else:
+            if math.isfinite(number):
+                return number
         for kind in CANONICAL:
             try:
                 number = to_canonical(value, kind)
@@ -159,7 +162,7 @@ def parse_quantity(value: Any) -> float:
             if math.isfinite(number):
                 return number
     raise ValueError(
-        f"cannot read {value!r} as a number or a quantity with a unit "
+        f"cannot read {value!r} as a finite number or a quantity with a unit "
         f"(known units: {', '.join(CANONICAL.values())})"
     )
 

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from caitlab._model import Frozen
 from caitlab.diffusivity import AnyDiffusivity
-from caitlab.units import Current, Energy, Length, Temperature, Time, Voltage
+from caitlab.units import Current, Energy, Length, Temperature, Time, Voltage, at_most
 
 DEFAULT_APERTURE_DISTANCE = 8e-3  # m, the paper's grounded aperture in front of the sample
 
@@ -44,11 +44,13 @@ class Beam(Frozen):
     """
 
     species: dict[str, float]
-    source_potential: Voltage = Field(gt=0)
+    source_potential: Annotated[Voltage, at_most("10 kV", "voltage")] = Field(gt=0)
     mode: Literal["ideal", "finite"] = "ideal"
-    current: Current | None = Field(default=None, gt=0)
-    energy_spread: Energy = Field(default=0.5, gt=0)
-    aperture_distance: Length | None = Field(default=DEFAULT_APERTURE_DISTANCE, gt=0)
+    current: Annotated[Current | None, at_most("1 A", "current")] = Field(default=None, gt=0)
+    energy_spread: Annotated[Energy, at_most("10 keV", "energy")] = Field(default=0.5, gt=0)
+    aperture_distance: Annotated[Length | None, at_most("10 m", "length")] = Field(
+        default=DEFAULT_APERTURE_DISTANCE, gt=0
+    )
 
     @field_validator("species", mode="before")
     @classmethod
@@ -77,8 +79,8 @@ class Beam(Frozen):
 
 class _StageBase(Frozen):
     name: str = Field(min_length=1)
-    duration: Time = Field(gt=0)
-    temperature: Temperature = Field(gt=0)
+    duration: Annotated[Time, at_most("30 year", "time")] = Field(gt=0)
+    temperature: Annotated[Temperature, at_most("3000 K", "temperature")] = Field(gt=0)
     diffusivity: dict[str, AnyDiffusivity] = Field(default_factory=dict)
 
     def front_beam(self) -> Beam | None:
@@ -107,7 +109,9 @@ class RestStage(_StageBase):
     """A stage without beam: storage or relaxation, back electrode still grounded."""
 
     type: Literal["rest"] = "rest"
-    aperture_distance: Length | None = Field(default=None, gt=0)
+    aperture_distance: Annotated[Length | None, at_most("10 m", "length")] = Field(
+        default=None, gt=0
+    )
 
     def front_aperture(self) -> float | None:
         return self.aperture_distance

@@ -31,7 +31,9 @@ import json
 import math
 import os
 import shutil
+import socket
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from caitlab import __version__
 from caitlab._model import Frozen
@@ -50,6 +52,7 @@ from caitlab.fit.config import (
     Quantity,
     load_observations,
     read_study_file,
+    values_in_units,
 )
 from caitlab.fit.problem import FitProblem, Simulation, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
@@ -66,6 +69,11 @@ class SweepParameter(Frozen):
     max: Quantity | None = None
     num: int | None = Field(default=None, gt=0)
     log: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any, info: ValidationInfo) -> Any:
+        return values_in_units(data, info, ("values", "min", "max"))
 
     @model_validator(mode="after")
     def _check(self) -> SweepParameter:
@@ -166,8 +174,8 @@ def run_config(config: Mapping[str, Any], _shared: Any = None) -> tuple[str, Any
         return "ok", experiment_from_dict(dict(config), "sweep").run()
     except ConfigError as exc:
         return "failed", "; ".join(exc.problems)
-    except (ConvergenceError, FloatingPointError, ValueError) as exc:
-        return "failed", str(exc)
+    except (ConvergenceError, ArithmeticError, MemoryError, ValueError) as exc:
+        return "failed", str(exc) or type(exc).__name__
 
 
 def run_and_store(task: tuple[str, dict, dict], directory: str) -> tuple[str, str | None]:
@@ -200,18 +208,63 @@ def _save_final(path: Path, sim: Simulation) -> None:
 
 
 def _load_final(path: Path) -> Simulation:
-    with np.load(path) as data:
-        stages = [str(s) for s in data["stages"]]
-        return Simulation(
-            data["x_m"], tuple(str(s) for s in data["species"]),
-            dict(zip(stages, data["fractions"])),
-            dict(zip(stages, data["charge_C"].tolist())),
-        )  # fmt: skip
+    try:
+        with np.load(path) as data:
+            stages = [str(s) for s in data["stages"]]
+            return Simulation(
+                data["x_m"], tuple(str(s) for s in data["species"]),
+                dict(zip(stages, data["fractions"])),
+                dict(zip(stages, data["charge_C"].tolist())),
+            )  # fmt: skip
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise StoreError(f"{path}: cannot read the stored run ({exc})") from None
+
+
+class StoreError(ValueError):
+    """A stored run that cannot be read; the message names the file."""
+
+
+def _strict_json(path: Path) -> Any:
+    """JSON without NaN or Infinity (which strict readers refuse); errors name the file."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"non-finite number {constant}")
+
+    try:
+        return json.loads(path.read_text(), parse_constant=refuse)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"{path}: not a valid JSON file ({exc})") from None
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a file: what a run's manifest records."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+_HOST = socket.gethostname().replace(".", "_")
 
 
 @dataclass
 class RunStore:
-    """Finished and failed runs on disk, keyed by :func:`run_key`."""
+    """Finished and failed runs on disk, keyed by :func:`run_key`.
+
+    Each run folder holds its files and ``point.json``: the input, the design values and a
+    manifest (size and SHA-256 of every file). :meth:`verify` checks a run against it.
+    """
 
     directory: Path
 
@@ -224,11 +277,66 @@ class RunStore:
         return self.directory / "runs" / key
 
     def done(self, key: str) -> bool:
-        return (self.run_dir(key) / "point.json").exists()
+        """A run is stored when its folder passes :meth:`verify`."""
+        return self.run_dir(key).is_dir() and self.verify(key) is None
+
+    def verify(self, key: str) -> str | None:
+        """Why the stored run ``key`` cannot be trusted, or None if it can."""
+        folder = self.run_dir(key)
+        if not folder.is_dir():
+            return "not stored"
+        try:
+            record = _strict_json(folder / "point.json")
+        except StoreError:
+            exists = (folder / "point.json").exists()
+            return "point.json is not valid JSON" if exists else "point.json is missing"
+        manifest = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(manifest, dict) or not manifest:
+            return "point.json has no manifest of the run's files (stored by an older caitlab)"
+        if record.get("key") != key or run_key(record.get("input", {})) != key:
+            return "point.json belongs to another run (its input does not hash to the key)"
+        for name, expected in sorted(manifest.items()):
+            path = folder / name
+            if not path.is_file():
+                return f"{name} is missing"
+            found = file_digest(path)
+            if found["bytes"] != expected.get("bytes"):
+                return (f"{name} has {found['bytes']} bytes, {expected.get('bytes')} were "
+                        "stored (truncated or replaced)")  # fmt: skip
+            if found["sha256"] != expected.get("sha256"):
+                return f"{name} was changed after it was stored (checksum differs)"
+        return None
+
+    def set_aside(self, key: str) -> None:
+        """Move a damaged run to ``DIR/damaged/<key>`` (kept for inspection)."""
+        target = self.directory / "damaged" / key
+        target.parent.mkdir(exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(self.run_dir(key), target)
+        except OSError:
+            shutil.rmtree(self.run_dir(key), ignore_errors=True)
+
+    def clean_stale(self) -> list[Path]:
+        """Remove the temporary folders of stores whose process is gone (this host only)."""
+        removed = []
+        for tmp in (self.directory / "runs").glob(".*.tmp"):
+            parts = tmp.name[1:-4].split(".")
+            host, pid = (parts[1], parts[2]) if len(parts) == 3 else (_HOST, parts[-1])
+            if host != _HOST or not pid.isdigit() or _process_alive(int(pid)):
+                continue
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+        return removed
 
     def failed(self, key: str) -> str | None:
         path = self.directory / "failed" / f"{key}.json"
-        return json.loads(path.read_text())["reason"] if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            return str(_strict_json(path)["reason"])
+        except (StoreError, KeyError, TypeError):
+            return None  # a damaged record: the run is tried again
 
     def _record(self, key: str, config: Mapping[str, Any], values: Mapping) -> dict[str, Any]:
         return {"key": key, "values": dict(values), "caitlab_version": __version__,
@@ -236,13 +344,26 @@ class RunStore:
                 "input": dict(config)}  # fmt: skip
 
     def save(self, key: str, config: Mapping, values: Mapping, result: Any) -> None:
-        """Store a finished run: written in a hidden folder, then renamed (atomic)."""
+        """Store a finished run: written in a hidden folder, then renamed (atomic).
+
+        A run whose summary holds a non-finite number is stored as a failure instead.
+        """
         final = self.run_dir(key)
-        tmp = self.directory / "runs" / f".{key}.{os.getpid()}.tmp"
+        tmp = self.directory / "runs" / f".{key}.{_HOST}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            json.dumps(result.summary(), allow_nan=False)
+        except ValueError:
+            self.save_failure(key, config, values, "the run gave non-finite numbers "
+                              "(NaN or infinity) in its summary")  # fmt: skip
+            return
         result.save(tmp)
         _save_final(tmp / FINAL_FILE, Simulation.from_result(result))
-        (tmp / "point.json").write_text(json.dumps(self._record(key, config, values), indent=1))
+        files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        record = self._record(key, config, values) | {"files": files}
+        (tmp / "point.json").write_text(json.dumps(record, indent=1, allow_nan=False))
+        if final.exists() and self.verify(key) is not None:
+            self.set_aside(key)
         try:
             os.replace(tmp, final)
         except OSError:  # stored meanwhile by another sweep on the same folder
@@ -251,11 +372,12 @@ class RunStore:
 
     def save_failure(self, key: str, config: Mapping, values: Mapping, reason: str) -> None:
         record = self._record(key, config, values) | {"reason": reason}
+        text = json.dumps(_finite(record), indent=1, default=str, allow_nan=False)
         write_atomic(self.directory / "failed" / f"{key}.json",
-                     lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))  # fmt: skip
+                     lambda tmp: Path(tmp).write_text(text))  # fmt: skip
 
     def summary(self, key: str) -> dict[str, Any]:
-        return json.loads((self.run_dir(key) / "summary.json").read_text())
+        return _strict_json(self.run_dir(key) / "summary.json")
 
     def simulation(self, key: str) -> Simulation:
         """Final fractions and charges of a stored run (for the misfit)."""
@@ -279,7 +401,11 @@ class RunStore:
 # --------------------------------------------------------------------------- the sweep
 @dataclass
 class SweepOutcome:
-    """Counts and table of a sweep (also in ``sweep.json`` and ``table.csv``)."""
+    """Counts and table of a sweep (also in ``sweep.json`` and ``table.csv``).
+
+    ``recomputed`` maps the key of every stored run that failed its check on resume to the
+    reason; ``cleaned`` lists the temporary folders of dead processes that were removed.
+    """
 
     directory: Path
     rows: list[dict[str, Any]]
@@ -292,6 +418,8 @@ class SweepOutcome:
     runs_per_second: float
     executor: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    recomputed: dict[str, str] = field(default_factory=dict)
+    cleaned: list[str] = field(default_factory=list)
 
 
 #: progress(done, failed, remaining) after each run
@@ -304,19 +432,25 @@ def _misfit(problem: FitProblem, sim: Simulation, values: Mapping) -> dict[str, 
     return {"chisqr": chi2, "chisqr_per_point": chi2 / problem.n_data}
 
 
-def _row(index: int, key: str, values: Mapping, status: str, store: RunStore,
-         problem: FitProblem | None) -> dict[str, Any]:  # fmt: skip
-    row: dict[str, Any] = {"point": index, "key": key, "status": status, **values}
-    if status != "ok":
-        row["reason"] = store.failed(key) or ""
-        return row
-    summary = store.summary(key)
-    for stage in summary["stages"]:
-        row[f"charge_C.{stage['name']}"] = stage["charge_C"]
-    row["wall_time_s"] = summary["wall_time_s"]
-    if problem is None:
-        return row
-    return row | _misfit(problem, store.simulation(key), values)
+def _row(index: int, key: str, values: Mapping, ok: bool, store: RunStore,
+         problem: FitProblem | None, note: str = "") -> dict[str, Any]:  # fmt: skip
+    row: dict[str, Any] = {"point": index, "key": key, "status": "ok", **values}
+    if note:
+        row["note"] = note
+    if ok:
+        try:
+            summary = store.summary(key)
+            for stage in summary["stages"]:
+                row[f"charge_C.{stage['name']}"] = stage["charge_C"]
+            row["wall_time_s"] = summary["wall_time_s"]
+            return row if problem is None else row | _misfit(
+                problem, store.simulation(key), values)  # fmt: skip
+        except (StoreError, KeyError, TypeError) as exc:
+            row["reason"] = f"stored run unreadable: {exc}"
+    else:
+        row["reason"] = store.failed(key) or "not stored: the run did not finish"
+    row["status"] = "failed"
+    return row
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> None:
@@ -332,22 +466,48 @@ def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> No
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=2, default=str)
+    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
     write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _pending(keys: list[str], store: RunStore, retry_failed: bool) -> tuple[list[str], int]:
-    """Keys still to run (unique) and how many unique keys are stored already."""
-    unique = list(dict.fromkeys(keys))
-    stored = [k for k in unique if store.done(k) or (store.failed(k) and not retry_failed)]
-    return [k for k in unique if k not in set(stored)], len(stored)
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
-def _execute(executor: Any, tasks: list[tuple[str, dict, dict]], store: RunStore) -> Iterator[str]:
-    """Run ``(key, config, values)`` tasks, store each as it finishes, yield its status."""
+def verify_stored(keys: Sequence[str], store: RunStore) -> tuple[set[str], dict[str, str]]:
+    """The stored runs among ``keys`` that pass their check, and why the others failed.
+
+    Runs that fail are moved to ``DIR/damaged/`` so that they are computed again.
+    """
+    good, damaged = set(), {}
+    for key in dict.fromkeys(keys):
+        if not store.run_dir(key).exists():
+            continue
+        reason = store.verify(key)
+        if reason is None:
+            good.add(key)
+        else:
+            damaged[key] = reason
+            store.set_aside(key)
+    return good, damaged
+
+
+def _execute(
+    executor: Any, tasks: list[tuple[str, dict, dict]], store: RunStore
+) -> Iterator[tuple[str, str]]:
+    """Run ``(key, config, values)`` tasks, store each as it finishes, yield its key and
+    status."""
     if getattr(executor, "shared_filesystem", False):  # workers store their own runs
-        for _, (status, _) in executor.as_completed(run_and_store, tasks, str(store.directory)):
-            yield status
+        found = executor.as_completed(run_and_store, tasks, str(store.directory))
+        for index, (status, _) in found:
+            yield tasks[index][0], status
         return
     configs = [config for _, config, _ in tasks]  # results travel back; stored here
     for index, (status, payload) in executor.as_completed(run_config, configs, None):
@@ -356,7 +516,7 @@ def _execute(executor: Any, tasks: list[tuple[str, dict, dict]], store: RunStore
             store.save(key, config, values, payload)
         else:
             store.save_failure(key, config, values, payload)
-        yield status
+        yield key, status
 
 
 def run_sweep(
@@ -371,6 +531,10 @@ def run_sweep(
     record: Mapping[str, Any] | None = None,
 ) -> SweepOutcome:
     """Run every design point not stored yet, storing each as it finishes.
+
+    Stored runs are checked against their manifest first: a damaged one (a file missing,
+    truncated or edited) is set aside and computed again, with the reason in
+    :attr:`SweepOutcome.recomputed` and the ``note`` column of ``table.csv``.
 
     Parameters
     ----------
@@ -401,30 +565,38 @@ def run_sweep(
     clock = time.perf_counter()
     executor = executor or SerialExecutor()
     store = RunStore(Path(directory))
+    cleaned = [str(p) for p in store.clean_stale()]
     configs = [with_values(config, split_values(p)[0]) for p in points]
     keys = [run_key(c) for c in configs]
+    unique = list(dict.fromkeys(keys))
     config_of = dict(zip(keys, configs))
     values_of = {k: split_values(p)[0] for k, p in zip(keys, points)}
-    todo, n_reused = _pending(keys, store, retry_failed)
-    n_failed = sum(1 for k in dict.fromkeys(keys) if store.failed(k) and not retry_failed)
-    done = n_reused
+    good, damaged = verify_stored(unique, store)
+    old_failures = {k for k in unique if k not in good and store.failed(k) is not None}
+    skipped = set() if retry_failed else old_failures
+    todo = [k for k in unique if k not in good and k not in skipped]
+    n_reused = len(good) + len(skipped)
+    done, n_failed = n_reused, len(skipped)
     if progress:
         progress(done, n_failed, len(todo))
     tasks = [(k, config_of[k], values_of[k]) for k in todo]
-    for status in _execute(executor, tasks, store):
+    for key, status in _execute(executor, tasks, store):
+        if status == "ok":
+            good.add(key)
         n_failed += status != "ok"
         done += 1
         if progress:
-            progress(done, n_failed, len(todo) + n_reused - done)
-    rows = [
-        _row(i, k, p, "ok" if store.done(k) else "failed", store, problem)
-        for i, (k, p) in enumerate(zip(keys, points))
-    ]
+            progress(done, n_failed, len(unique) - done)
+    notes = {k: f"recomputed: {reason}" for k, reason in damaged.items()}
+    rows = [_row(i, k, p, k in good, store, problem, notes.get(k, ""))
+            for i, (k, p) in enumerate(zip(keys, points))]  # fmt: skip
     _write_table(store.directory / "table.csv", rows, str((record or {}).get("sweep_file", "")))
     wall = time.perf_counter() - clock
     outcome = SweepOutcome(
-        store.directory, rows, len(points), len(set(keys)), n_reused, len(todo), n_failed,
+        store.directory, rows, len(points), len(unique), n_reused, len(todo),
+        len({r["key"] for r in rows if r["status"] != "ok"}),
         wall, len(todo) / wall if wall > 0 else 0.0, executor.describe(),
+        recomputed=damaged, cleaned=cleaned,
     )  # fmt: skip
     _write_json(store.directory / "sweep.json", _sweep_record(outcome, record))
     return outcome
@@ -438,6 +610,7 @@ def _sweep_record(outcome: SweepOutcome, record: Mapping[str, Any] | None) -> di
         "n_computed": outcome.n_computed, "n_failed": outcome.n_failed,
         "wall_time_s": outcome.wall_time_s, "runs_per_second": outcome.runs_per_second,
         "executor": outcome.executor, "best": best_row, "caitlab_version": __version__,
+        "recomputed": outcome.recomputed, "cleaned": outcome.cleaned,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": dict(record or {}),
     }  # fmt: skip
@@ -484,6 +657,7 @@ def run_sweep_config(
     workers: int | None = None,
     shared_filesystem: bool = False,
     progress: Progress | None = None,
+    announce: Callable[[str], Any] | None = None,
 ) -> SweepOutcome:
     """Load SWEEP.toml and run it into ``out`` (default: a folder named after the file).
 
@@ -499,13 +673,17 @@ def run_sweep_config(
         The workers of ``scheduler`` see ``out``: they store their runs themselves.
     progress : callable, optional
         ``progress(done, failed, remaining)``.
+    announce : callable, optional
+        Told where a dask cluster runs (its dashboard).
     """
     from caitlab.fit.executors import open_executor
 
     cfg, config, points, problem, record = load_sweep_config(path)
     out = Path(out) if out is not None else Path(path).with_name(Path(path).stem + "-sweep")
     workers = cfg.workers if workers is None else workers
-    with open_executor(scheduler or cfg.scheduler, workers, False, shared_filesystem) as executor:
+    with open_executor(
+        scheduler or cfg.scheduler, workers, False, shared_filesystem, announce
+    ) as executor:
         return run_sweep(
             config, points, out, executor=executor, problem=problem,
             retry_failed=cfg.retry_failed, progress=progress, record=record,

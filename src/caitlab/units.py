@@ -1,22 +1,28 @@
 """Units at the edges: parse "2.325 mm", "94.46 h", "250 meV" into SI floats.
 
-Every dimensional field of the parameter objects accepts either a plain number, read in the
-field's canonical unit (SI; energies in eV), or a string with a unit, converted with pint.
+One rule for dimensional quantities: **in a file or on the command line they carry their
+unit** (``thickness = "2.325 mm"``); a bare number (``2.325`` or ``"2.325"``) is refused with
+the fix in the message (:func:`caitlab.config.bare_numbers` finds them in a file's tables,
+:func:`to_canonical` with ``units_required`` on a command line). Inside Python, objects hold
+SI floats (energies in eV), so ``Sample(thickness=2.325e-3)`` is read in m. Every value must
+be finite.
 Parsing happens once, when an object is built; everything inside caitlab is a float.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
 import pint
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _REGISTRY = pint.UnitRegistry()
 
-#: canonical unit of each quantity kind: bare numbers are read in it
+#: canonical unit of each quantity kind: Python floats are read in it
 CANONICAL = {
     "length": "m",
     "area": "m^2",
@@ -28,74 +34,164 @@ CANONICAL = {
     "density": "m^-3",
     "current": "A",
     "rate": "m/s",
+    "charge": "C",
 }
 
+#: an example value of each kind, for messages
+EXAMPLES = {
+    "length": "2.325 mm",
+    "area": "28.26 mm^2",
+    "time": "94.46 h",
+    "temperature": "323 K",
+    "voltage": "15 V",
+    "energy": "250 meV",
+    "diffusivity": "5.8e-19 m^2/s",
+    "density": "1.4e28 m^-3",
+    "current": "10 nA",
+    "rate": "0.5 nm/s",
+    "charge": "2.52 mC",
+}
 
 _NUMBER_THEN_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+_NOT_FINITE = re.compile(r"^\s*[-+]?(inf(inity)?|nan)\b", re.IGNORECASE)
+
+
+class UnitError(ValueError):
+    """A quantity that cannot be read: no number, no unit, the wrong unit, not finite."""
+
+
+def article(word: str) -> str:
+    """``"an energy"``, ``"a length"``."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 @lru_cache(maxsize=256)
 def _parse(text: str) -> pint.Quantity:
+    """``"number unit"`` as a pint quantity; the number is required."""
     match = _NUMBER_THEN_UNIT.match(text)
     if match is None:
-        return _REGISTRY.Quantity(text)
+        raise UnitError(f"{text!r} does not start with a number")
     number, unit = match.groups()
     # number and unit apart, so that offset units such as "50 degC" work
     return _REGISTRY.Quantity(float(number), unit or "dimensionless")
 
 
-def to_canonical(value: Any, kind: str) -> float:
+def bare_number_message(value: Any, kind: str) -> str:
+    unit = CANONICAL[kind]
+    number = value.strip() if isinstance(value, str) else repr(value)
+    return (
+        f"{number} has no unit: write {article(kind)} with its unit, e.g. "
+        f"'{number} {unit}' if you meant {unit}, or '{EXAMPLES[kind]}'"
+    )
+
+
+def _wrong_unit_message(value: str, kind: str, quantity: pint.Quantity) -> str:
+    unit = CANONICAL[kind]
+    message = (
+        f"{value!r} is not {article(kind)} ({unit}): its unit {quantity.units:~} cannot be "
+        f"converted to {unit}"
+    )
+    if kind == "temperature" and str(quantity.units) == "coulomb":
+        message += f"; for degrees Celsius write '{quantity.magnitude:g} degC'"
+    return message
+
+
+def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
     """Convert ``value`` (number or unit string) to a float in the canonical unit of ``kind``.
 
     Parameters
     ----------
     value : float or str
-        A number (already in the canonical unit) or a string such as ``"2.325 mm"``.
+        A string such as ``"2.325 mm"``, or a number already in the canonical unit.
     kind : str
         One of the keys of :data:`CANONICAL`.
+    units_required : bool
+        Refuse bare numbers (files and command lines). A string without a unit is refused
+        either way.
 
     Raises
     ------
-    ValueError
-        If the string cannot be parsed or has the wrong dimension; the message names the
-        expected unit.
+    UnitError
+        If the value cannot be read, has no unit where one is needed, has the wrong
+        dimension or is not finite; the message names the expected unit.
     """
     unit = CANONICAL[kind]
-    if isinstance(value, bool):
-        raise ValueError(f"expected a {kind} such as '1 {unit}', got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UnitError(f"expected {article(kind)} such as '{EXAMPLES[kind]}', got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"expected a {kind} as a number or a string like '1 {unit}'")
+        if units_required:
+            raise UnitError(bare_number_message(value, kind))
+        try:
+            return _finite(float(value), value, kind)
+        except OverflowError:  # an int beyond any float
+            raise UnitError(f"a {len(str(value))}-digit number is not a finite {kind}") from None
+    if _NOT_FINITE.match(value):
+        raise UnitError(f"{value!r} is not a finite {kind}: give a number such as "
+                        f"'{EXAMPLES[kind]}'")  # fmt: skip
     try:
         quantity = _parse(value.strip())
+    except UnitError:
+        raise UnitError(
+            f"cannot read {value!r} as {article(kind)}: write a number and a unit, "
+            f"e.g. '{EXAMPLES[kind]}'"
+        ) from None
     except Exception as exc:  # pint raises several unrelated types
-        raise ValueError(f"cannot read {value!r} as a {kind} (e.g. '1 {unit}')") from exc
-    if not isinstance(quantity, _REGISTRY.Quantity):
-        return float(quantity)
-    if quantity.dimensionless:  # "5" in a string: read in the canonical unit, as 5 would be
-        return float(quantity.to("dimensionless").magnitude)
-    if kind == "temperature" and quantity.dimensionality == _REGISTRY.kelvin.dimensionality:
-        return float(quantity.to("kelvin").magnitude)
-    try:
-        return float(quantity.to(unit).magnitude)
-    except pint.DimensionalityError as exc:
-        raise ValueError(
-            f"{value!r} is not a {kind} ({unit}): its unit {quantity.units:~} cannot be "
-            f"converted to {unit}"
+        raise UnitError(
+            f"cannot read {value!r} as {article(kind)} (unknown unit; e.g. '{EXAMPLES[kind]}')"
         ) from exc
+    if quantity.dimensionless and str(quantity.units) == "dimensionless":
+        raise UnitError(bare_number_message(value, kind))
+    if kind == "temperature" and quantity.dimensionality == _REGISTRY.kelvin.dimensionality:
+        return _finite(float(quantity.to("kelvin").magnitude), value, kind)
+    try:
+        return _finite(float(quantity.to(unit).magnitude), value, kind)
+    except pint.DimensionalityError:
+        raise UnitError(_wrong_unit_message(value, kind, quantity)) from None
+
+
+def _finite(number: float, value: Any, kind: str) -> float:
+    if not math.isfinite(number):
+        raise UnitError(f"{value!r} is not a finite {kind}")
+    return number
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    """Marks a dimensional field in its ``Annotated`` metadata (found by the config tools)."""
+
+    kind: str
 
 
 def _validator(kind: str) -> BeforeValidator:
     return BeforeValidator(lambda value: to_canonical(value, kind))
 
 
-Length = Annotated[float, _validator("length")]
-Area = Annotated[float, _validator("area")]
-Time = Annotated[float, _validator("time")]
-Temperature = Annotated[float, _validator("temperature")]
-Voltage = Annotated[float, _validator("voltage")]
-Energy = Annotated[float, _validator("energy")]
-Diffusivity = Annotated[float, _validator("diffusivity")]
-Density = Annotated[float, _validator("density")]
-Current = Annotated[float, _validator("current")]
+def at_most(limit: str, kind: str) -> AfterValidator:
+    """A validator refusing values above ``limit`` (a quantity such as ``"1 m"``)."""
+    bound = to_canonical(limit, kind)
+
+    def check(value: float | None) -> float | None:
+        if value is not None and value > bound:
+            raise ValueError(
+                f"must be at most {limit} (got {value:g} {CANONICAL[kind]})"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _kind(kind: str) -> Any:
+    return Annotated[float, _validator(kind), UnitKind(kind)]
+
+
+Length = _kind("length")
+Area = _kind("area")
+Time = _kind("time")
+Temperature = _kind("temperature")
+Voltage = _kind("voltage")
+Energy = _kind("energy")
+Diffusivity = _kind("diffusivity")
+Density = _kind("density")
+Current = _kind("current")
+Rate = _kind("rate")
+Charge = _kind("charge")

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+#: failures of arithmetic or of a damaged file, wherever they escape: exit code 3
+NUMERIC_ERRORS = (ArithmeticError, MemoryError, zipfile.BadZipFile, EOFError)
+
+
+def _numeric_message(exc: BaseException) -> str:
+    detail = str(exc) or "no details"
+    if isinstance(exc, MemoryError):
+        detail = "out of memory (a mesh, frame count or duration too large?)"
+    return (f"{type(exc).__name__}: {detail}; a value of the input is probably out of "
+            "range or a stored file is damaged")  # fmt: skip
+
+
+class _ReportingGroup(TyperGroup):
+    """Every command runs through :func:`run_reporting_errors`: one line, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        return run_reporting_errors(lambda: super(_ReportingGroup, self).invoke(ctx))
+
 
 app = typer.Typer(
     name="caitlab",
@@ -13,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_ReportingGroup,
 )
 
 
@@ -24,12 +46,18 @@ def fail(message: object, code: int = 2) -> NoReturn:
 
 def run_reporting_errors(action: Callable[[], Any]) -> Any:
     """Run a command body: bad input (ValueError, OSError, KeyError) becomes one message on
-    stderr and exit code 2. caitlab's own input errors (ConfigError, SimsError, ...) are
-    ValueErrors that name the field, file, line or column and what to do.
+    stderr and exit code 2; a numeric failure (ZeroDivisionError, OverflowError,
+    FloatingPointError, MemoryError) or a damaged file (BadZipFile) one message and exit
+    code 3. caitlab's own input errors (ConfigError, SimsError, ...) are ValueErrors that
+    name the field, file, line or column and what to do.
     """
     try:
         return action()
     except KeyError as exc:
         fail(exc.args[0] if exc.args else exc)
+    except NUMERIC_ERRORS as exc:
+        fail(_numeric_message(exc), code=3)
+    except UnicodeError as exc:
+        fail(f"{exc}: a file is not UTF-8 text; save it as UTF-8")
     except (ValueError, OSError) as exc:
         fail(exc)

@@ -23,6 +23,10 @@ WorkersOpt = Annotated[
 ]  # fmt: skip
 
 
+def _announce(where: str) -> None:
+    typer.echo(f"running on a {where}", err=True)
+
+
 def _run(action: Callable[[], Any]) -> Any:
     """Run a command body; bad input becomes one message and exit code 2."""
     return run_reporting_errors(action)
@@ -41,7 +45,8 @@ def fit_command(
         from caitlab.fit.config import run_fit_config
 
         typer.echo(f"fitting {config} ...", err=True)
-        result = run_fit_config(config, out, scheduler=scheduler, workers=workers)
+        result = run_fit_config(config, out, scheduler=scheduler, workers=workers,
+                                announce=_announce)  # fmt: skip
         data = result.to_dict()
         for path, entry in data["parameters"].items():
             err = entry["stderr"]
@@ -103,16 +108,22 @@ def sweep_command(
         from caitlab.sweep import load_sweep_config, run_sweep_config
 
         load_sweep_config(config)  # refuse a bad file before any progress bar
-        options = {"scheduler": scheduler, "workers": workers, "shared_filesystem": shared_fs}
+        options = {"scheduler": scheduler, "workers": workers, "shared_filesystem": shared_fs,
+                   "announce": _announce}  # fmt: skip
         if progress:
             bar, update = _progress_bar()
             with bar:
                 outcome = run_sweep_config(config, out, progress=update, **options)
         else:
             outcome = run_sweep_config(config, out, **options)
+        for path in outcome.cleaned:
+            typer.echo(f"removed {path}: left by a process that is gone", err=True)
+        for key, reason in outcome.recomputed.items():
+            typer.echo(f"recomputed run {key}: {reason}", err=True)
         typer.echo(
             f"{outcome.n_points} points, {outcome.n_runs} runs: {outcome.n_computed} computed, "
-            f"{outcome.n_reused} already stored, {outcome.n_failed} failed; "
+            f"{outcome.n_reused} already stored, {outcome.n_failed} failed, "
+            f"{len(outcome.recomputed)} recomputed after a failed check; "
             f"{outcome.runs_per_second:.2f} runs/s on {outcome.executor}; "
             f"wrote {outcome.directory / 'table.csv'}"
         )

@@ -51,7 +51,7 @@ def _depth_nm(text: str | None) -> float | None:
     from caitlab.units import to_canonical
 
     try:
-        value = to_canonical(text, "length")
+        value = to_canonical(text, "length", units_required=True)
     except ValueError as exc:
         raise PictureError(f"--depth-max: {exc}") from None
     if not value > 0:

@@ -182,7 +182,7 @@ def compare_command(
             from caitlab.units import to_canonical
 
             try:
-                rms = to_canonical(roughness, "length")
+                rms = to_canonical(roughness, "length", units_required=True)
             except ValueError as exc:
                 raise SimsError(f"--roughness: {exc}") from None
             if rms < 0:

@@ -35,22 +35,31 @@ Example::
     [options]
     workers = 2                              # local dask processes; 0 = serial
 
-Everything is validated with pydantic (unknown keys are errors); numbers take units.
+Everything is validated with pydantic (unknown keys are errors). Dimensional values carry
+their unit, as in experiment files: a parameter's ``value``, ``min`` and ``max`` take the
+unit of the number its path addresses (``"1e-24 m^2/s"``), and a bare number there is
+refused; dimensionless parameters (fractions, occupancies) are plain numbers.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
 
 from caitlab._model import Frozen
-from caitlab.config import ConfigError, experiment_to_dict, format_validation_error
+from caitlab.config import (
+    ConfigError,
+    bare_numbers,
+    experiment_to_dict,
+    format_validation_error,
+    quantity_kind,
+)
 from caitlab.config import load_experiment as _load_experiment
+from caitlab.config import read_toml as _read_toml
 from caitlab.fit.data import (
     FALLBACK_COUNTS,
     MeasuredCharge,
@@ -60,32 +69,55 @@ from caitlab.fit.data import (
 )
 from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
-from caitlab.fit.problem import FitProblem
-from caitlab.params import ParameterPathError, parse_quantity
-from caitlab.units import Length
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from caitlab.fit.problem import RESPONSE_PREFIX, FitProblem
+from caitlab.params import ParameterPathError, get_value, parse_quantity
+from caitlab.units import Charge, Length, UnitError, to_canonical
 
 BUILTIN_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def _charge(value: Any) -> float:
-    """A charge in C from a number or a string such as ``"2.52 mC"``."""
-    if isinstance(value, str):
-        from caitlab.units import _parse  # the one pint registry of caitlab
-
-        try:
-            return float(_parse(value.strip()).to("C").magnitude)
-        except Exception as exc:  # pint raises several unrelated types
-            raise ValueError(f"cannot read {value!r} as a charge (e.g. '2.5 mC')") from exc
-    return float(value)
-
-
-Charge = Annotated[float, BeforeValidator(_charge)]
 Quantity = Annotated[float, BeforeValidator(parse_quantity)]
+
+
+def parameter_kind(config: dict[str, Any], path: str) -> str | None:
+    """The kind of quantity a parameter path addresses (None: dimensionless)."""
+    if path.startswith(RESPONSE_PREFIX):
+        return "length"  # the lengths of an instrument response
+    return quantity_kind(config, path)
+
+
+def _read_value(value: Any, kind: str | None) -> Any:
+    if kind is not None:
+        return to_canonical(value, kind, units_required=True)
+    if isinstance(value, str):
+        raise UnitError(f"{value!r}: this parameter is dimensionless: give a plain number")
+    return value
+
+
+def values_in_units(data: Any, info: ValidationInfo, fields: tuple[str, ...]) -> Any:
+    """``data`` (a parameter table) with the values of ``fields`` read in the unit of the
+    number its ``path`` addresses; the experiment config comes in the validation context.
+    """
+    config = (info.context or {}).get("experiment")
+    if config is None or not isinstance(data, dict) or not isinstance(data.get("path"), str):
+        return data
+    path = data["path"]
+    if not path.startswith(RESPONSE_PREFIX):
+        try:
+            get_value(config, path)
+        except ParameterPathError:
+            return data  # the path check names it, with close matches
+    kind = parameter_kind(config, path)
+    out = dict(data)
+    for name in fields:
+        value = out.get(name)
+        try:
+            if isinstance(value, list):
+                out[name] = [_read_value(v, kind) for v in value]
+            elif value is not None:
+                out[name] = _read_value(value, kind)
+        except UnitError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return out
 
 
 class ResponseSpec(Frozen):
@@ -128,6 +160,10 @@ class ProfileSpec(Frozen):
     def load(self, base_dir: Path) -> MeasuredProfile:
         """Read and process the profile (relative paths against ``base_dir``)."""
         options = {"response": self.response.fields(), "name": self.name or ""}
+        if self.sims is not None:
+            bare = bare_numbers(self.sims, _sims_model())
+            if bare:
+                raise ValueError("; ".join(f"sims.{line}" for line in bare))
         if self.file is not None:
             path = self.file if self.file.is_absolute() else base_dir / self.file
             profile = read_fractions_table(path, self.stage, counts=self.counts, **options)
@@ -159,15 +195,22 @@ class ParameterSpec(Frozen):
     path: str
     name: str | None = None
     value: Quantity | None = None
-    min: Quantity = -math.inf
-    max: Quantity = math.inf
+    min: Quantity | None = None
+    max: Quantity | None = None
     log: bool = False
     expr: str | None = None
     vary: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any, info: ValidationInfo) -> Any:
+        return values_in_units(data, info, ("value", "min", "max"))
+
     def build(self) -> FreeParameter:
+        low = -math.inf if self.min is None else self.min
+        high = math.inf if self.max is None else self.max
         return FreeParameter(
-            self.path, self.value, self.min, self.max, self.log, self.expr, self.name, self.vary
+            self.path, self.value, low, high, self.log, self.expr, self.name, self.vary
         )
 
 
@@ -222,22 +265,26 @@ def resolve_experiment(path: Path, base_dir: Path) -> Path:
 
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a TOML file; errors become :class:`ConfigError`."""
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    """Read a TOML file (UTF-8); errors become :class:`ConfigError`."""
+    return _read_toml(path)
 
 
-def validate(model: type[Frozen], data: dict[str, Any], source: str) -> Any:
-    """Validate ``data`` into ``model`` or raise :class:`ConfigError` naming each field."""
+def validate(
+    model: type[Frozen], data: dict[str, Any], source: str, experiment: dict | None = None
+) -> Any:
+    """Validate ``data`` into ``model`` or raise :class:`ConfigError` naming each field.
+
+    Dimensional values need their units; ``experiment`` (the config dictionary the
+    parameter paths address) gives the unit of each parameter's values.
+    """
+    problems = bare_numbers(data, model)
     try:
-        return model.model_validate(data)
+        cfg = model.model_validate(data, context={"experiment": experiment})
     except ValidationError as exc:
-        raise ConfigError(source, format_validation_error(exc)) from None
+        problems += format_validation_error(exc, data, model)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
 
 
 def _check_stages(
@@ -273,7 +320,8 @@ def load_observations(
         try:
             loaded.append(spec.load(base_dir))
         except ValidationError as exc:  # the `sims` table
-            problems += [f"profiles[{k}].sims.{line}" for line in format_validation_error(exc)]
+            lines = format_validation_error(exc, spec.sims, _sims_model())
+            problems += [f"profiles[{k}].sims.{line}" for line in lines]
         except (ValueError, OSError) as exc:
             problems.append(f"profiles[{k}]: {exc}")
     if problems:
@@ -282,6 +330,12 @@ def load_observations(
         return FitProblem(config, loaded, [c.build() for c in charges])
     except ValueError as exc:
         raise ConfigError(source, [str(exc)]) from None
+
+
+def _sims_model() -> type:
+    from caitlab.sims import SimsProfileConfig
+
+    return SimsProfileConfig
 
 
 def check_parameters(problem: FitProblem, free: list[FreeParameter], source: str) -> None:
@@ -303,13 +357,16 @@ def read_study_file(path: Path, model: type) -> tuple[Any, Path, dict[str, Any],
     full config dictionary, the file as read, and the experiment file's path.
     """
     raw = read_toml(path)
-    cfg = validate(model, raw, str(path))
     base = path.resolve().parent
+    if not isinstance(raw.get("experiment"), str):
+        validate(model, raw, str(path))  # names the missing or bad key
     try:
-        exp_path = resolve_experiment(cfg.experiment, base)
+        exp_path = resolve_experiment(Path(raw["experiment"]), base)
     except FileNotFoundError as exc:
         raise ConfigError(str(path), [str(exc)]) from None
-    return cfg, base, experiment_to_dict(_load_experiment(exp_path)), raw, exp_path
+    config = experiment_to_dict(_load_experiment(exp_path))
+    cfg = validate(model, raw, str(path), experiment=config)
+    return cfg, base, config, raw, exp_path
 
 
 def load_fit_config(
@@ -347,6 +404,7 @@ def run_fit_config(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
+    announce: Any = None,
 ) -> Any:
     """Load FIT.toml, fit, and (if ``out`` is given) save everything there.
 
@@ -358,6 +416,8 @@ def run_fit_config(
         Output folder (``fit.json``, ``report.txt``, ``best/``, ``fit.png``).
     scheduler, workers : optional
         Override ``options.scheduler`` / ``options.workers``.
+    announce : callable, optional
+        Told where a dask cluster runs (its dashboard).
 
     Returns
     -------
@@ -371,7 +431,7 @@ def run_fit_config(
     scheduler = scheduler or opts.scheduler
     workers = opts.workers if workers is None else workers
     mcmc = opts.mcmc.model_dump() if opts.mcmc else None
-    with open_executor(scheduler, workers) as executor:
+    with open_executor(scheduler, workers, announce=announce) as executor:
         result = fit(
             problem, free, executor=executor, method=opts.method, step=opts.step,
             tolerance=opts.tolerance, max_nfev=opts.max_nfev, scale_covar=opts.scale_covar,

@@ -90,7 +90,9 @@ class DaskExecutor:
             self.client.cancel([f for f in futures if not f.done()])
 
     def describe(self) -> str:
-        return f"dask cluster at {self.client.scheduler.address} ({self.n_workers} workers)"
+        dashboard = getattr(self.client, "dashboard_link", None)
+        shown = f"; dashboard {dashboard}" if dashboard else ""
+        return f"dask cluster at {self.client.scheduler.address} ({self.n_workers} workers{shown})"
 
 
 def default_workers() -> int:
@@ -107,6 +109,7 @@ def open_executor(
     workers: int | None = None,
     serial: bool = False,
     shared_filesystem: bool = False,
+    announce: Callable[[str], Any] | None = None,
 ) -> Iterator[SerialExecutor | DaskExecutor]:
     """An executor for the duration of a ``with`` block.
 
@@ -122,6 +125,11 @@ def open_executor(
     shared_filesystem : bool
         The workers of ``scheduler`` see this machine's files (always so for a local
         cluster).
+    announce : callable, optional
+        Told where a cluster is (``announce(executor.describe())``), e.g. to print it.
+
+    A local cluster serves its dashboard on a free port (never a warning that 8787 is
+    taken); :meth:`DaskExecutor.describe` says where.
     """
     if serial or (workers == 0 and scheduler is None):
         yield SerialExecutor()
@@ -130,16 +138,22 @@ def open_executor(
 
     if scheduler is not None:
         with Client(scheduler) as client:
-            yield DaskExecutor(client, shared_filesystem)
+            yield _announced(DaskExecutor(client, shared_filesystem), announce)
         return
     n = workers or default_workers()
     with (
         LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield DaskExecutor(client, shared_filesystem=True)
+        yield _announced(DaskExecutor(client, shared_filesystem=True), announce)
+
+
+def _announced(executor: DaskExecutor, announce: Callable[[str], Any] | None) -> DaskExecutor:
+    if announce is not None:
+        announce(executor.describe())
+    return executor
 
 
 __all__ = ["DaskExecutor", "SerialExecutor", "default_workers", "open_executor"]
