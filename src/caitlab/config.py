@@ -23,6 +23,8 @@ import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from caitlab.mesh import MAX_CELLS
+from caitlab.solver import MAX_STEPS_PER_STAGE as MAX_FORCED_STEPS
 from caitlab.experiment import Experiment
 from caitlab.units import CANONICAL, UnitKind, bare_number_message
 
@@ -401,9 +403,7 @@ def experiment_from_dict(
 
 #: largest mesh, output and least number of time steps an experiment may ask for (memory
 #: and time stay bounded)
-MAX_CELLS = 200_000
 MAX_FRAMES = 10_000
-MAX_FORCED_STEPS = 10_000_000
 
 
 def check_sizes(experiment: Experiment) -> list[str]:
