@@ -80,7 +80,15 @@ def experiment_from_dict(data: dict[str, Any], source: str = "config") -> Experi
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """Read and validate a TOML experiment file."""
+    """Read and validate a TOML experiment file, or a built-in example by name.
+
+    ``load_experiment("quick-double-cait")`` reads the packaged example of that name
+    (:func:`caitlab.examples.example_names`) unless a file of that name exists.
+    """
+    from caitlab.examples import example_names, example_path
+
+    if not Path(path).exists() and str(path) in example_names():
+        path = example_path(str(path))
     path = Path(path)
     try:
         text = path.read_text()

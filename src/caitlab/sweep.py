@@ -14,8 +14,8 @@ response without new simulations.
 
 Runs execute through :func:`caitlab.fit.executors.open_executor` (a local dask cluster of
 processes by default, a running scheduler, or serially). Each finished run is stored at
-once, atomically, under ``DIR/runs/<key>/`` (``result.nc``, ``summary.json``, ``final.npz``
-with the final fractions, ``point.json``), keyed by a hash of its full experiment input: a
+once, atomically, under ``DIR/runs/<key>/`` (``result.nc``, ``summary.json``,
+``point.json``), keyed by a hash of its full experiment input: a
 sweep that is killed and started again recomputes none of the stored runs. Failed runs are
 kept under ``DIR/failed/<key>.json`` and not retried unless asked. ``DIR/table.csv`` has one
 row per design point; ``DIR/sweep.json`` records the input, counts, version and date.
@@ -41,8 +41,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from caitlab import __version__
 from caitlab._model import Frozen
+from caitlab._version import __version__
 from caitlab.config import ConfigError, experiment_from_dict
 from caitlab.fit.config import (
     ChargeSpec,
@@ -51,9 +51,9 @@ from caitlab.fit.config import (
     load_observations,
     read_study_file,
 )
-from caitlab.fit.problem import FitProblem, Simulation, split_values
+from caitlab.fit.problem import FitProblem, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
-from caitlab.results import write_atomic
+from caitlab.results import Result, open_result, write_atomic
 
 
 # --------------------------------------------------------------------------- config
@@ -185,30 +185,6 @@ def run_and_store(task: tuple[str, dict, dict], directory: str) -> tuple[str, st
     return "failed", payload
 
 
-#: compact copy of a run's final fractions and charges, beside its result.nc
-FINAL_FILE = "final.npz"
-
-
-def _save_final(path: Path, sim: Simulation) -> None:
-    """Write the final fractions per stage (m, dimensionless) and charges (C) as .npz."""
-    stages = list(sim.fractions)
-    np.savez(
-        path, x_m=sim.centres_m, species=np.array(sim.species), stages=np.array(stages),
-        fractions=np.array([sim.fractions[s] for s in stages]),
-        charge_C=np.array([sim.charge_C[s] for s in stages]),
-    )  # fmt: skip
-
-
-def _load_final(path: Path) -> Simulation:
-    with np.load(path) as data:
-        stages = [str(s) for s in data["stages"]]
-        return Simulation(
-            data["x_m"], tuple(str(s) for s in data["species"]),
-            dict(zip(stages, data["fractions"])),
-            dict(zip(stages, data["charge_C"].tolist())),
-        )  # fmt: skip
-
-
 @dataclass
 class RunStore:
     """Finished and failed runs on disk, keyed by :func:`run_key`."""
@@ -241,7 +217,6 @@ class RunStore:
         tmp = self.directory / "runs" / f".{key}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         result.save(tmp)
-        _save_final(tmp / FINAL_FILE, Simulation.from_result(result))
         (tmp / "point.json").write_text(json.dumps(self._record(key, config, values), indent=1))
         try:
             os.replace(tmp, final)
@@ -257,23 +232,9 @@ class RunStore:
     def summary(self, key: str) -> dict[str, Any]:
         return json.loads((self.run_dir(key) / "summary.json").read_text())
 
-    def simulation(self, key: str) -> Simulation:
-        """Final fractions and charges of a stored run (for the misfit)."""
-        final = self.run_dir(key) / FINAL_FILE
-        if final.exists():
-            return _load_final(final)
-        from caitlab.results import load_result
-
-        ds = load_result(self.run_dir(key))
-        stages = [str(s) for s in ds["stage"].values]
-        n0 = float(ds.attrs["n0"])
-        fractions = {}
-        for name in dict.fromkeys(stages):
-            last = max(i for i, s in enumerate(stages) if s == name)
-            fractions[name] = np.asarray(ds["density"].isel(time=last)) / n0
-        charges = {s["name"]: s["charge_C"] for s in self.summary(key)["stages"]}
-        return Simulation(np.asarray(ds["x"]), tuple(str(s) for s in ds["species"].values),
-                          fractions, charges)  # fmt: skip
+    def result(self, key: str) -> Result:
+        """The stored run ``key``."""
+        return open_result(self.run_dir(key))
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -298,8 +259,8 @@ class SweepOutcome:
 Progress = Callable[[int, int, int], None]
 
 
-def _misfit(problem: FitProblem, sim: Simulation, values: Mapping) -> dict[str, Any]:
-    residual = problem.residual_from(sim, split_values(values)[1])
+def _misfit(problem: FitProblem, result: Result, values: Mapping) -> dict[str, Any]:
+    residual = problem.residual_from(result, split_values(values)[1])
     chi2 = float(residual @ residual)
     return {"chisqr": chi2, "chisqr_per_point": chi2 / problem.n_data}
 
@@ -316,7 +277,7 @@ def _row(index: int, key: str, values: Mapping, status: str, store: RunStore,
     row["wall_time_s"] = summary["wall_time_s"]
     if problem is None:
         return row
-    return row | _misfit(problem, store.simulation(key), values)
+    return row | _misfit(problem, store.result(key), values)
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> None:

@@ -62,6 +62,7 @@ from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
 from caitlab.fit.problem import FitProblem
 from caitlab.params import ParameterPathError, parse_quantity
+from caitlab.sims.config import ResponseConfig
 from caitlab.units import Length
 
 if sys.version_info >= (3, 11):
@@ -72,8 +73,10 @@ else:  # pragma: no cover
 BUILTIN_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _charge(value: Any) -> float:
-    """A charge in C from a number or a string such as ``"2.52 mC"``."""
+def parse_charge(value: Any) -> float:
+    """A charge in C from a number (C), a string such as ``"2.52 mC"`` or a pint Quantity."""
+    if hasattr(value, "units") and hasattr(value, "magnitude"):  # a pint Quantity
+        value = f"{value.magnitude!r} {value.units}"
     if isinstance(value, str):
         from caitlab.units import _parse  # the one pint registry of caitlab
 
@@ -84,25 +87,8 @@ def _charge(value: Any) -> float:
     return float(value)
 
 
-Charge = Annotated[float, BeforeValidator(_charge)]
+Charge = Annotated[float, BeforeValidator(parse_charge)]
 Quantity = Annotated[float, BeforeValidator(parse_quantity)]
-
-
-class ResponseSpec(Frozen):
-    """Instrument response (fields of :class:`caitlab.sims.ResponseConfig`)."""
-
-    model: Literal["gaussian", "mri"] = "gaussian"
-    rms: Length = Field(default=0.0, ge=0)
-    mixing: Length = Field(default=0.0, ge=0)
-    roughness: Length = Field(default=0.0, ge=0)
-    information: Length = Field(default=0.0, ge=0)
-
-    def fields(self) -> dict[str, Any]:
-        """The response as a dict: the model and its lengths (m)."""
-        if self.model == "gaussian":
-            return {"model": "gaussian", "rms": self.rms}
-        return {"model": "mri", "mixing": self.mixing, "roughness": self.roughness,
-                "information": self.information}  # fmt: skip
 
 
 class ProfileSpec(Frozen):
@@ -115,7 +101,7 @@ class ProfileSpec(Frozen):
     species: list[str] | None = None
     counts: float = Field(default=FALLBACK_COUNTS, gt=0)
     max_depth: Length | None = None
-    response: ResponseSpec = ResponseSpec()
+    response: ResponseConfig = ResponseConfig()
 
     @model_validator(mode="after")
     def _one_source(self) -> ProfileSpec:
@@ -388,7 +374,6 @@ __all__ = [
     "FitOptions",
     "ParameterSpec",
     "ProfileSpec",
-    "ResponseSpec",
     "load_fit_config",
     "load_observations",
     "read_toml",
