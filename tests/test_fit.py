@@ -273,6 +273,8 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(
     # the chain is kept for the report's corner plot
     samples = result.mcmc["samples"]
     assert samples.shape[1] == 2 and samples.shape[0] >= 10 * 200
+    page = result._repr_html_()  # a compact table in a notebook
+    assert "stages.Rb-CAIT.diffusivity.Li.fwhm" in page and "std. error" in page
     assert result.mcmc["sample_names"][0] == "stages.Rb-CAIT.diffusivity.Li.fwhm"
     assert np.median(samples[:, 0]) == pytest.approx(post["median"])
     from caitlab.report import load_fit
