@@ -299,9 +299,9 @@ def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):
 def test_profiles_from_an_instrument_export(config, tmp_path):
     from caitlab.config import ConfigError
     from caitlab.fit.config import ProfileSpec, load_observations
-    from caitlab.sims import example_path
+    from caitlab.sims import example_export_path
 
-    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_path()),
+    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_export_path()),
                                               "crater_depth": "310 nm"},
                        max_depth="200 nm", response={"rms": "20 nm"})  # fmt: skip
     problem = load_observations([spec], [], config, tmp_path, "fit.toml")

@@ -117,7 +117,17 @@ def test_a_full_disk_is_one_clear_error(quick_result, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.nc", "summary.json"]
 
 
-KILLS = 5
+KILLS = 8
+
+
+def _kill_while_writing(process: subprocess.Popen, out: Path, rng: random.Random) -> str:
+    """SIGKILL ``process`` a random 0-400 ms after its first temporary file appears."""
+    while process.poll() is None and not list(out.glob(".*.tmp")):
+        time.sleep(0.0005)
+    delay = rng.uniform(0.0, 0.4)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    return f"{delay * 1e3:.0f} ms into the write"
 
 
 def _pair_ids(folder: Path) -> tuple[str, str]:
@@ -139,16 +149,19 @@ def test_sigkill_during_run_leaves_the_old_or_the_new_pair(tmp_path):
     outcomes = []
     for k in range(KILLS):
         old, _ = _pair_ids(out)
-        # most kills near the end, where the files are written
-        delay = full * (rng.uniform(0.6, 1.05) if k % 3 else rng.uniform(0.0, 1.0))
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
+        if k % 2:  # at a random moment of the whole run
+            delay = full * rng.uniform(0.0, 1.05)
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+            when = f"{delay:.1f} s into the run"
+        else:  # in the few milliseconds in which the files are written
+            when = _kill_while_writing(process, out, rng)
         process.wait()
         result_id, summary_id = _pair_ids(out)
-        assert result_id == summary_id, f"kill {k} after {delay:.2f} s left a mixed pair"
-        outcomes.append("old" if result_id == old else "new")
+        assert result_id == summary_id, f"kill {k} ({when}) left a mixed pair"
+        outcomes.append(("old" if result_id == old else "new", when))
     print("SIGKILL outcomes:", outcomes)
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     assert sorted(p.name for p in out.iterdir()) == ["result.nc", "summary.json"]

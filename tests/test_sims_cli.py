@@ -15,14 +15,14 @@ from caitlab.sims import (
     SimsError,
     SimsProfileConfig,
     compare_profiles,
-    example_path,
+    example_export_path,
     stand_in_fractions,
     write_surfacelab_export,
 )
 
 _register_commands()
 runner = CliRunner()
-EXAMPLE = str(example_path())
+EXAMPLE = str(example_export_path())
 ELEMENT_ARGS = [
     "--element",
     "Li=^6Li+,Li+",
@@ -126,7 +126,7 @@ def test_sims_cli_errors(args, message):
 
 
 def test_sims_cli_error_names_line_and_column(tmp_path):
-    lines = example_path().read_bytes().split(b"\r\n")
+    lines = example_export_path().read_bytes().split(b"\r\n")
     cells = lines[10].split(b"\t")
     cells[5] = b"nan"  # the ^6Li+ column of data line 11
     lines[10] = b"\t".join(cells)
@@ -181,7 +181,8 @@ def test_compare_python_api(tmp_path):
     sim = result.stage("rb").fractions
     assert sim.dims == ("species", "depth") and sim.attrs["time"] == 20.0
     config = SimsProfileConfig(
-        file=example_path(), crater_depth="310 nm", response={"model": "gaussian", "rms": "20 nm"}
+        file=example_export_path(), crater_depth="310 nm",
+        response={"model": "gaussian", "rms": "20 nm"},
     )
     measured = config.load()
     comparison = compare_profiles(result, measured, config.response.build())

@@ -20,6 +20,7 @@ sweep        parameter sweeps on dask, resumable
 plot         figures (matplotlib, imported lazily)
 video        the density-evolution video (imageio-ffmpeg)
 report       a self-contained HTML report of a run (and a fit)
+export       a run as CSV files (fractions per stage, traces) for Origin, Igor, Excel
 cli          the ``caitlab`` command
 """
 

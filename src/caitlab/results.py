@@ -489,7 +489,8 @@ def open_result(path: str | os.PathLike) -> Result:
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         ds = ds.load()
     if "config_toml" not in ds.attrs or "stage" not in ds.dims:
-        raise ValueError(f"{path} is not a caitlab result (or one from before caitlab 0.1)")
+        raise ValueError(f"{path} is not a caitlab result, or one written before stages were a "
+                         "dimension of the file: run its experiment again")
     return Result.from_xarray(ds)
 
 

@@ -60,7 +60,7 @@ from caitlab.fit.data import (
 )
 from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
-from caitlab.fit.problem import FitProblem
+from caitlab.fit.problem import FitProblem, observation_problems
 from caitlab.params import ParameterPathError, parse_quantity
 from caitlab.sims.config import ResponseConfig
 from caitlab.units import Length
@@ -226,32 +226,12 @@ def validate(model: type[Frozen], data: dict[str, Any], source: str) -> Any:
         raise ConfigError(source, format_validation_error(exc)) from None
 
 
-def _check_stages(
-    profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any]
-) -> list[str]:
-    """Problems with the stage and name of each observation, one line each."""
-    stages = [s["name"] for s in config["stages"]]
-    problems, names = [], set()
-    for where, items in (("profiles", profiles), ("charges", charges)):
-        for k, spec in enumerate(items):
-            if spec.stage not in stages:
-                problems.append(f"{where}[{k}].stage: no stage {spec.stage!r} in the "
-                                f"experiment; use one of {stages}")  # fmt: skip
-    for k, spec in enumerate(profiles):
-        name = spec.name or spec.stage
-        if name in names:
-            problems.append(f"profiles[{k}].name: {name!r} is used twice; give each "
-                            "profile of the same stage its own name")  # fmt: skip
-        names.add(name)
-    return problems
-
-
 def load_observations(
     profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any],
     base_dir: Path, source: str,
 ) -> FitProblem:  # fmt: skip
     """Read every profile and charge into a :class:`FitProblem` on ``config``."""
-    problems = _check_stages(profiles, charges, config)
+    problems = observation_problems(config, profiles, charges)
     if problems:
         raise ConfigError(source, problems)
     loaded = []

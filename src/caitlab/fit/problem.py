@@ -41,6 +41,32 @@ class SimulationFailed(RuntimeError):
         super().__init__(f"simulation failed at {shown}: {reason}")
 
 
+def observation_problems(config: Mapping[str, Any], profiles: Any, charges: Any) -> list[str]:
+    """One line per observation that does not fit the experiment ``config``.
+
+    An unknown stage, a profile name used twice, a species not in the sample. Profiles need
+    ``stage``, ``name`` (or None: the stage) and ``species`` (or None: not yet known).
+    """
+    stages = [s["name"] for s in config["stages"]]
+    species = list(config["sample"]["species"])
+    problems, names = [], set()
+    for where, items in (("profiles", profiles), ("charges", charges)):
+        for k, obs in enumerate(items):
+            if obs.stage not in stages:
+                problems.append(f"{where}[{k}].stage: no stage {obs.stage!r} in the "
+                                f"experiment; use one of {stages}")  # fmt: skip
+    for k, p in enumerate(profiles):
+        name = p.name or p.stage
+        if name in names:
+            problems.append(f"profiles[{k}].name: {name!r} is used twice; give each "
+                            "profile of the same stage its own name")  # fmt: skip
+        names.add(name)
+        unknown = sorted(set(p.species or ()) - set(species))
+        if unknown:
+            problems.append(f"profiles[{k}].species: {unknown} not in the sample ({species})")
+    return problems
+
+
 def split_values(values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """Values for the experiment config and for the instrument responses, apart."""
     config = {k: v for k, v in values.items() if not k.startswith(RESPONSE_PREFIX)}
@@ -105,20 +131,9 @@ class FitProblem:
         object.__setattr__(self, "charges", tuple(self.charges))
         if not self.profiles and not self.charges:
             raise ValueError("a fit problem needs at least one measured profile or charge")
-        stages = [s["name"] for s in self.config["stages"]]
-        species = list(self.config["sample"]["species"])
-        names = [p.name for p in self.profiles]
-        if len(set(names)) != len(names):
-            raise ValueError(f"profile names must be unique, got {names}: give each a name")
-        for obs in (*self.profiles, *self.charges):
-            if obs.stage not in stages:
-                raise ValueError(f"no stage {obs.stage!r} in the experiment; stages: {stages}")
-        for p in self.profiles:
-            unknown = sorted(set(p.species) - set(species))
-            if unknown:
-                raise ValueError(
-                    f"profile {p.name!r}: species {unknown} not in the sample ({species})"
-                )
+        problems = observation_problems(self.config, self.profiles, self.charges)
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def n_data(self) -> int:
@@ -232,5 +247,6 @@ __all__ = [
     "build_response",
     "evaluate",
     "model_profile",
+    "observation_problems",
     "split_values",
 ]

@@ -64,7 +64,7 @@ from caitlab.sims.response import (
 )
 from caitlab.sims.synthetic import (
     ISOTOPE_CHANNELS,
-    example_path,
+    example_export_path,
     stand_in_fractions,
     synthetic_export,
 )
@@ -96,7 +96,7 @@ __all__ = [
     "depth_from_rate",
     "element_sums",
     "estimate_shots_per_scan",
-    "example_path",
+    "example_export_path",
     "find_channel",
     "fraction_uncertainty",
     "normalise_fractions",
