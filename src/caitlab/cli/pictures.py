@@ -9,16 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from caitlab.cli._app import app, run_reporting_errors
+from caitlab.results import open_result
 
 
 class PictureError(ValueError):
     """A problem with the command's inputs, reported as one line."""
-
-
-def _open(result_dir: Path) -> Any:
-    from caitlab.results import open_result
-
-    return open_result(result_dir)
 
 
 def parse_charge(text: str) -> float:
@@ -84,7 +79,7 @@ def video_command(
     def body() -> None:
         from caitlab.video import write_video
 
-        result = _open(result_dir)
+        result = open_result(result_dir)
         n_saved = result.data.sizes["time"]
         if frames is None and n_saved < 10:
             typer.echo(f"note: only {n_saved} saved states; run with --frames 60 (caitlab run) "
@@ -113,7 +108,7 @@ def report_command(
     def body() -> None:
         from caitlab.report import write_report
 
-        result = _open(result_dir)
+        result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
         written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi)
         typer.echo(f"wrote {written}")
@@ -134,7 +129,7 @@ def figures_command(
     def body() -> None:
         from caitlab.plot import save_figures, standard_figures
 
-        result = _open(result_dir)
+        result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
         for path in save_figures(standard_figures(result, measured_charges=charges), out, dpi=dpi):
             typer.echo(f"wrote {path}")
