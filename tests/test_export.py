@@ -73,6 +73,11 @@ def test_builtin_names_quantities_and_progress(quick_experiment):
     assert sample.thickness == pytest.approx(2.325e-3)
     stage = quick_experiment.stages[0].with_(duration=units.Quantity(2, "hour"))
     assert stage.duration == 7200.0
+    from caitlab.fit import FreeParameter
+
+    free = FreeParameter("stages.Cs-CAIT.diffusivity.Cs.d", value=4e-23 * units("m^2/s"),
+                         min="1e-24 m^2/s", log=True)
+    assert (free.value, free.min) == (pytest.approx(4e-23), pytest.approx(1e-24))
     short = quick_experiment.with_(stages=[stage.with_(duration="60 s")])
     seen = []
     result = short.run(lambda name, t, end: seen.append(t), progress=True)
