@@ -375,7 +375,7 @@ class Result:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _recover(directory)
-        ds = self.to_xarray()
+        ds = self.data
         text = json.dumps(self.summary(), indent=2)
         written: dict[str, str] = {}
         try:
@@ -390,6 +390,8 @@ class Result:
                 (directory / name).unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise ResultWriteError(directory, exc) from exc
+            if "No space left" in str(exc):  # HDF5 errors of other types
+                raise ResultWriteError(directory, OSError(errno.ENOSPC, str(exc))) from exc
             raise
         _recover(directory)
         return directory
