@@ -36,7 +36,7 @@ def scaled_residual(system, x, ref, hist, a0_dt):
     work = Workspace.for_system(system)
     block = (0,) * (system.n_species + 1)
     solver._assemble(x, ref, hist, a0_dt, system, work, True, block)
-    solver._row_norms(work, block)
+    solver._row_norms(system, work, block)
     return solver._scaled_residual(work)
 
 

@@ -483,8 +483,10 @@ def _block_solve(blk, piv, gain, rhs, block):
 
 
 @numba.njit(cache=True)
-def _row_norms(wk, block):
-    """``wk.scale`` = the L1 norm of every row of the Jacobian (before it is factored)."""
+def _row_norms(sy, wk, block):
+    """``wk.scale`` = the L1 norm of every row of the Jacobian (before it is factored); the
+    beam's own equation is measured on its natural scale instead (the ideal beam's is
+    already relative, the finite beam's relative to its flux)."""
     m = len(block)
     n = wk.blk.shape[0]
     for j in range(n):
@@ -493,11 +495,9 @@ def _row_norms(wk, block):
             for c in range(3 * m):
                 acc += abs(wk.blk[j, a, c])
             wk.scale[1 + j * m + a] = acc
-    acc = abs(wk.edge[2 * m])
     for a in range(m):
         wk.scale[1 + a] += abs(wk.edge[a])
-        acc += abs(wk.edge[m + a])
-    wk.scale[0] = acc
+    wk.scale[0] = sy.beam_max_flux if sy.beam_mode == BEAM_FINITE else 1.0
 
 
 @numba.njit(cache=True)
@@ -569,7 +569,7 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     for it in range(max_iter + 1):
         _assemble(x, ref, hist, a0_dt, sy, wk, refactor, block)
         if refactor:
-            _row_norms(wk, block)
+            _row_norms(sy, wk, block)
         residual = _scaled_residual(wk)
         if not residual < 1e300:
             return -1, factors
@@ -885,6 +885,7 @@ def integrate_stage(
         _save(traj, 0.0, x0, fout, q_out[-1])
     t, dt_wanted = 0.0, control.first_step
     min_density = 0.0
+    was_landing = _beam_landing(system, x0)
     hist = np.zeros_like(x0)
     while t < duration:
         order = 1 if len(times) < 2 else 2
@@ -924,12 +925,16 @@ def integrate_stage(
         t = next(tt for tt in targets if tt > t * (1 + 1e-14)) if hits_target else t + dt
         times.append(t)
         states.append(x)
-        if len(states) > 3 or traj.n_steps == 0:
-            # after the first step of a stage, start the BDF history afresh: that step
-            # jumps to a consistent state (the surface charges up), and a BDF2 history
-            # containing the jump would overshoot the surface potential
-            keep = 3 if traj.n_steps else 1
-            del times[:-keep], states[:-keep], q_in[:-keep], q_out[:-keep]
+        landing = _beam_landing(system, x)
+        if traj.n_steps == 0 or landing != was_landing:
+            # start the BDF history afresh after the first step of a stage and whenever the
+            # ideal beam starts or stops landing: such a step jumps to a new consistent
+            # state (the surface charges up), and a BDF2 history containing the jump would
+            # overshoot the surface potential (and switch the beam back: a limit cycle)
+            del times[:-1], states[:-1], q_in[:-1], q_out[:-1]
+        elif len(states) > 3:
+            del times[:-3], states[:-3], q_in[:-3], q_out[:-3]
+        was_landing = landing
         traj.n_steps += 1
         _check_step_budget(traj, control, stage_name, t, duration)
         _record_trace(traj, system, t, x, fout, q_out[-1])
@@ -977,8 +982,11 @@ def check_invariants(
             f"{abs(imbalance[worst]):.3g} n0·nm against {moved.max():.3g} moved"
         )
     if system.beam_mode == BEAM_IDEAL:
+        # an ideal beam never lifts the surface above U_R (a surface that starts above it,
+        # charged by an earlier stage, only decays)
         peak = max(traj.trace_surface)
-        if not peak <= system.beam_potential * (1.0 + SURFACE_RTOL) + 1e-12:
+        bound = max(system.beam_potential, traj.trace_surface[0]) * (1.0 + SURFACE_RTOL)
+        if not peak <= bound:
             problems.append(
                 f"the surface reached {peak / system.beam_potential:.6g} × U_R under an "
                 "ideal beam"
@@ -1004,6 +1012,16 @@ def _check_step_budget(
             f"only t = {t:.6g} s of {duration:.6g} s. Raise solver.max_step or "
             "solver.tolerance, or shorten the stage."
         )
+
+
+def _beam_landing(system: StageSystem, x: np.ndarray) -> bool:
+    """Whether an ideal beam lands ions (holding the surface at U_R) in state ``x``,
+    rather than standing off (surface above U_R): the branch of its complementarity."""
+    if system.beam_mode != BEAM_IDEAL:
+        return False
+    flux = x[0] / system.beam_flux_scale
+    excess = system.surface_ratio * x[1 + system.n_species] / system.beam_potential - 1.0
+    return bool(flux > excess)
 
 
 def _save(traj: StageTrajectory, t: float, x: np.ndarray, flux_out, outflow) -> None:
