@@ -287,8 +287,9 @@ class FreeFormD(DiffusivityModel):
     lowest : float
         Lowest default knot, fraction of n0.
     monotone : bool
-        Make D non-decreasing in n (the running maximum of the knot values), as every
-        site-energy law is.
+        Make D non-decreasing in n, as every site-energy law is: each knot value is capped
+        by those above it (a running minimum from the top, so a poorly determined knot at
+        low density cannot lift the well-determined ones).
     activation_energy, reference_temperature : float, optional
         Arrhenius scaling of the whole curve to another temperature (eV, K).
     """
@@ -320,9 +321,9 @@ class FreeFormD(DiffusivityModel):
         return geometric_knots(len(self.log_d), self.lowest)
 
     def knot_values(self) -> np.ndarray:
-        """ln D at the knots as used (monotone: the running maximum)."""
+        """ln D at the knots as used (monotone: capped by every knot above)."""
         values = np.asarray(self.log_d, dtype=float)
-        return np.maximum.accumulate(values) if self.monotone else values
+        return np.minimum.accumulate(values[::-1])[::-1] if self.monotone else values
 
     def _log_d(self, n_frac: np.ndarray, temperature: float, n0: float) -> np.ndarray:
         from scipy.interpolate import PchipInterpolator

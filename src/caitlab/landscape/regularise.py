@@ -32,7 +32,7 @@ from caitlab.fit.parameters import FreeParameter
 from caitlab.fit.problem import FitProblem
 
 #: weights tried on the linearised curve
-DEFAULT_WEIGHTS = tuple(float(w) for w in np.logspace(-3, 4, 36))
+DEFAULT_WEIGHTS = tuple(float(w) for w in np.logspace(-5, 4, 46))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 from caitlab.diffusivity import DiffusivityModel, SiteEnergyD, geometric_knots
 from caitlab.fit.parameters import FreeParameter
 from caitlab.fit.problem import FitProblem
-from caitlab.landscape.psed import psed_from_log_d, smooth_log_d
+from caitlab.landscape.psed import psed_from_log_d, psed_fwhm, smooth_log_d
 from caitlab.landscape.regularise import (
     RegularisedFit,
     RegularisedProblem,
@@ -111,7 +111,7 @@ def _reference_log_d(base: DiffusivityModel, temperature: float, n0: float) -> f
 
 def candidate_model(
     shape: str, base: DiffusivityModel, temperature: float, n0: float, *,
-    knots: int = 8, lowest: float = 0.02, start_log_d: Sequence[float] | None = None,
+    knots: int = 8, lowest: float = 0.02, highest: float = 1.0, start_log_d: Sequence[float] | None = None,
     occupancy: float | None = None, fwhm: float = 0.2, monotone: bool = True,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:  # fmt: skip
     """A model dict of ``shape`` started from ``base``, and its free fields with bounds.
@@ -135,12 +135,12 @@ def candidate_model(
                  "d_ref": d_ref}  # fmt: skip
         free = {"d_ref": bounds, "fwhm": {"min": 0.02, "max": 1.0, "log": False}}
     elif shape == "free-form":
-        grid = np.asarray(geometric_knots(knots, lowest))
+        grid = np.asarray(geometric_knots(knots, lowest, highest))
         start = np.asarray(start_log_d, dtype=float) if start_log_d is not None else (
             smooth_log_d(base, grid, temperature, n0))
         start = np.clip(start, LOG_D_BOUNDS[0] + 1, LOG_D_BOUNDS[1] - 1)
         if monotone:
-            start = np.maximum.accumulate(start)
+            start = np.minimum.accumulate(start[::-1])[::-1]
         model = {"model": "free-form", "log_d": [float(v) for v in start],
                  "knots": [float(k) for k in grid], "monotone": monotone}  # fmt: skip
         free = {f"log_d.{k}": {"min": LOG_D_BOUNDS[0], "max": LOG_D_BOUNDS[1], "log": False}
@@ -328,8 +328,13 @@ def sample_values(
 def curve_bands(
     model_fit: ModelFit, candidate: Candidate, target: Target, n_frac: np.ndarray, *,
     n_samples: int = 200, seed: int = 0, posterior: Mapping[str, Any] | None = None,
+    max_spread: float = 1.0,
 ) -> CurveBands:  # fmt: skip
-    """ln D(n), the PSED and its FWHM with 16-84 % bands from covariance or posterior."""
+    """ln D(n), the PSED and its FWHM with 16-84 % bands from covariance or posterior.
+
+    The FWHM is taken on the densities where the samples' ln D scatter less than
+    ``max_spread`` (standard deviation): where the data determine D(n).
+    """
     temperature = target.temperature(candidate.config)
     n0 = float(candidate.config["sample"]["mobile_ion_density"])
     best = _model_at(candidate, target, model_fit.fit.result.best_values)
@@ -341,7 +346,10 @@ def curve_bands(
     low = np.nanmin(np.percentile(fermi, 16, axis=0))
     energy = np.linspace(min(low, pseds[0].fermi_eV.min()), 0.0, 300)
     density = np.array([p.on_energies(energy) for p in pseds])
-    fwhm = np.array([p.fwhm() for p in pseds])
+    spread = np.std(log_d[1:], axis=0) if len(log_d) > 1 else np.zeros(n_frac.size)
+    determined = spread < max_spread
+    fwhm = np.array([psed_fwhm(p.fermi_eV[determined], p.density_per_eV[determined])
+                     for p in pseds])  # fmt: skip
 
     def bands(values: np.ndarray) -> np.ndarray:
         if len(values) < 2:
@@ -351,8 +359,10 @@ def curve_bands(
             lo, hi = np.nanpercentile(values[1:], [15.865, 84.135], axis=0)
         return np.array([lo, values[0], hi])
 
+    span = n_frac[determined]
+    extra = {"determined_range": [float(span.min()), float(span.max())] if span.size else None}
     return CurveBands(n_frac, bands(log_d), energy, bands(density), bands(fermi),
-                      bands(fwhm), "posterior" if posterior else "covariance")  # fmt: skip
+                      bands(fwhm), "posterior" if posterior else "covariance", extra)  # fmt: skip
 
 
 __all__ = [
