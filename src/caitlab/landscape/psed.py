@@ -103,7 +103,9 @@ def psed_of_model(model: DiffusivityModel, n_frac: np.ndarray, temperature: floa
 def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:
     """FWHM (eV) of a PSED given at increasing Fermi levels.
 
-    The half maximum is half the largest S on the populated range. Where the curve falls to
+    The maximum is the highest interior local maximum (the ends of an interpolated curve
+    carry one-sided derivatives; the end is used only if S rises all the way to it), and
+    the half maximum is half of it. Where the curve falls to
     it on both sides, the width is the distance of the two crossings. The populated part is
     cut at the Fermi level of the highest density, so the upper crossing may lie beyond it:
     then the width is twice the half width on the lower side (exact for a symmetric
@@ -113,7 +115,7 @@ def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:
     e, s = np.asarray(fermi_eV)[ok], np.asarray(density_per_eV)[ok]
     if e.size < 3:
         return float("nan")
-    peak = int(np.argmax(s))
+    peak = _peak(s)
     half = 0.5 * s[peak]
     lower = _crossing(e[: peak + 1][::-1], s[: peak + 1][::-1], half)
     upper = _crossing(e[peak:], s[peak:], half)
@@ -124,6 +126,12 @@ def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:
     if upper is not None:
         return float(2.0 * (upper - e[peak]))
     return float("nan")
+
+
+def _peak(s: np.ndarray) -> int:
+    """Index of the highest interior local maximum of ``s`` (else of the largest value)."""
+    inner = np.nonzero((s[1:-1] >= s[:-2]) & (s[1:-1] >= s[2:]))[0] + 1
+    return int(inner[np.argmax(s[inner])]) if inner.size else int(np.argmax(s))
 
 
 def _crossing(e: np.ndarray, s: np.ndarray, level: float) -> float | None:

@@ -21,6 +21,7 @@ The whole curve costs one Jacobian; the fit is then repeated at the chosen weigh
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ import numpy as np
 from caitlab.fit.fitting import Evaluator, FitResult, fit
 from caitlab.fit.parameters import FreeParameter
 from caitlab.fit.problem import FitProblem
+
+_LOG = logging.getLogger("caitlab.landscape")
 
 #: weights tried on the linearised curve
 DEFAULT_WEIGHTS = tuple(float(w) for w in np.logspace(-5, 4, 46))
@@ -140,10 +143,22 @@ def varied_paths(result: FitResult) -> list[str]:
     return [path_of[n] for n in result.result.var_names]
 
 
+def column_scales(jac: np.ndarray) -> np.ndarray:
+    """1 / column norms: parameters in very different units (m, ln D) made comparable."""
+    norms = np.linalg.norm(jac, axis=0)
+    return 1.0 / np.where(norms > 0, norms, 1.0)
+
+
+def covariance(jac_full: np.ndarray) -> np.ndarray:
+    """(JᵀJ)⁻¹ computed on scaled columns (pseudo-inverse for unidentified directions)."""
+    scale = column_scales(jac_full)
+    scaled = jac_full * scale
+    return scale[:, None] * np.linalg.pinv(scaled.T @ scaled) * scale[None, :]
+
+
 def influence_trace(jac_data: np.ndarray, jac_full: np.ndarray) -> float:
     """tr H, H = J_d (J_fᵀ J_f)⁻¹ J_dᵀ: the effective number of fitted parameters."""
-    normal = jac_full.T @ jac_full
-    return float(np.trace(jac_data @ np.linalg.pinv(normal) @ jac_data.T))
+    return float(np.trace(jac_data @ covariance(jac_full) @ jac_data.T))
 
 
 def weight_curve(
@@ -174,6 +189,8 @@ def weight_curve(
         raise ValueError(f"criterion must be 'gcv' or 'lcurve', got {criterion!r}")
     weights = np.asarray(weights, dtype=float)
     n = residual.size
+    scale = column_scales(np.vstack([jac_data, penalty]))
+    jac_data, penalty, params = jac_data * scale, penalty * scale, params / scale
     jtj, jtr = jac_data.T @ jac_data, jac_data.T @ residual
     ltl = penalty.T @ penalty
     misfit, rough, dof = (np.empty(weights.size) for _ in range(3))
@@ -185,7 +202,11 @@ def weight_curve(
         dof[k] = float(np.trace(jac_data @ inverse @ jac_data.T))
     gcv = n * misfit / np.maximum(n - dof, 1e-9) ** 2
     curvature = _curvature(np.log(misfit), np.log(np.maximum(rough, 1e-300)))
-    best = int(np.argmin(gcv)) if criterion == "gcv" else int(np.nanargmax(curvature))
+    if criterion == "lcurve" and np.any(np.isfinite(curvature)):
+        best = int(np.nanargmax(curvature))
+    else:  # a flat L-curve has no corner: fall back on GCV
+        best, criterion = int(np.argmin(gcv)), "gcv"
+    _LOG.info("weight curve: misfit %s, roughness %s", misfit, rough)
     return WeightCurve(weights, misfit, rough, dof, gcv, curvature, criterion,
                        float(weights[best]))  # fmt: skip
 

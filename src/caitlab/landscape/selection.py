@@ -30,12 +30,13 @@ import numpy as np
 
 from caitlab.diffusivity import DiffusivityModel, SiteEnergyD, geometric_knots
 from caitlab.fit.parameters import FreeParameter
-from caitlab.fit.problem import FitProblem
+from caitlab.fit.problem import FitProblem, split_values
 from caitlab.landscape.psed import psed_from_log_d, psed_fwhm, smooth_log_d
 from caitlab.landscape.regularise import (
     RegularisedFit,
     RegularisedProblem,
     SmoothnessPenalty,
+    covariance,
     fit_regularised,
     influence_trace,
 )
@@ -111,7 +112,8 @@ def _reference_log_d(base: DiffusivityModel, temperature: float, n0: float) -> f
 
 def candidate_model(
     shape: str, base: DiffusivityModel, temperature: float, n0: float, *,
-    knots: int = 8, lowest: float = 0.02, highest: float = 1.0, start_log_d: Sequence[float] | None = None,
+    knots: int = 8, lowest: float = 0.02, highest: float = 1.0,
+    start_log_d: Sequence[float] | None = None,
     occupancy: float | None = None, fwhm: float = 0.2, monotone: bool = True,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:  # fmt: skip
     """A model dict of ``shape`` started from ``base``, and its free fields with bounds.
@@ -239,7 +241,7 @@ def fit_candidate(
     jac = done.jacobian
     k = influence_trace(jac[:n_obs], jac)
     try:
-        cov = np.linalg.pinv(jac.T @ jac)
+        cov = covariance(jac)
     except np.linalg.LinAlgError:
         cov = None
     if cov is not None and not all(p.sigma_given for p in problem.profiles):
@@ -291,7 +293,7 @@ class CurveBands:
 
 
 def _model_at(candidate: Candidate, target: Target, values: Mapping[str, float]) -> Any:
-    config = with_values(candidate.config, values)
+    config = with_values(candidate.config, split_values(values)[0])
     return target.model(config)
 
 

@@ -9,6 +9,7 @@ Example::
     highest = 0.9
     weight = "lcurve"         # "gcv", "lcurve" or a number
     samples = 200             # draws for the bands
+    select = "bic"            # the model with the smallest BIC (or "aic") is selected
 
     [[landscape.targets]]
     stage = "Cs-CAIT"
@@ -69,6 +70,7 @@ class LandscapeSpec(Frozen):
     weight: float | Literal["gcv", "lcurve"] = "lcurve"
     samples: int = Field(default=200, ge=0)
     max_spread: float = Field(default=1.0, gt=0)
+    select: Literal["bic", "aic"] = "bic"
 
 
 def direct_start(problem: Any, target: Target, spec: DirectSpec, knots: np.ndarray) -> Any:
@@ -132,7 +134,9 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
             "knots": knots.tolist() if shape == "free-form" else None,
         }
     record["table"] = compare_models(fits)
-    record["selected"] = next(r["model"] for r in record["table"] if r["best"])
+    flag = "best_bic" if spec.select == "bic" else "best"
+    record["selected"] = next(r["model"] for r in record["table"] if r[flag])
+    record["criterion"] = spec.select
     return record
 
 
@@ -152,7 +156,8 @@ def _json_safe(value: Any) -> Any:
 
 def table_text(record: dict[str, Any]) -> str:
     """The selection table of one target as aligned text."""
-    head = f"{record['species']} in {record['stage']}: selected {record['selected']}"
+    head = (f"{record['species']} in {record['stage']}: selected {record['selected']} "
+            f"(smallest {record.get('criterion', 'bic').upper()})")
     lines = [head, f"{'model':<10} {'chi2':>10} {'k':>6} {'AIC':>10} {'dAIC':>8} "
              f"{'BIC':>10} {'LRT p':>9}"]  # fmt: skip
     for r in record["table"]:
