@@ -52,10 +52,22 @@ class DirectEstimate:
     d: np.ndarray
     valid: np.ndarray
 
-    def log_d_at(self, knots: np.ndarray) -> np.ndarray:
-        """ln D at densities ``knots`` (of n0): a running median over the valid points,
-        NaN outside their range."""
-        n, log_d = self.n_frac[self.valid], np.log(self.d[self.valid])
+    def usable(self, d_foreign: float, low: float = 1.2, high: float = 30.0) -> np.ndarray:
+        """Points whose D is informative: between ``low`` and ``high`` times D_foreign.
+
+        Near D_foreign the slope term is lost in the noise (the estimate says only "no
+        faster than the foreign ion"); far above it 1/D is a small difference of two large
+        numbers.
+        """
+        ratio = np.where(self.valid, self.d, np.nan) / d_foreign
+        with np.errstate(invalid="ignore"):
+            return self.valid & (ratio > low) & (ratio < high)
+
+    def log_d_at(self, knots: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """ln D at densities ``knots`` (of n0): the median of the points (``mask``: those
+        to use, default the valid ones) near each knot, NaN where there are none."""
+        use = self.valid if mask is None else mask
+        n, log_d = self.n_frac[use], np.log(self.d[use])
         if n.size < 2:
             return np.full(len(knots), np.nan)
         order = np.argsort(n)

@@ -61,7 +61,9 @@ class Psed:
         """S/n0 (eV^-1) interpolated on ``energy`` (eV); NaN outside the populated range."""
         ok = np.isfinite(self.density_per_eV) & np.isfinite(self.fermi_eV)
         e, s = self.fermi_eV[ok], self.density_per_eV[ok]
-        if e.size < 2 or np.any(np.diff(e) <= 0):
+        if e.size < 2:
+            return np.full(np.shape(energy), np.nan)
+        if np.any(np.diff(e) <= 0):
             order = np.argsort(e)
             e, s = e[order], s[order]
         return np.interp(energy, e, s, left=np.nan, right=np.nan)
@@ -89,7 +91,7 @@ def psed_from_log_d(n_frac: np.ndarray, log_d: np.ndarray, temperature: float,
     fermi = kt * (log_d - np.interp(n_ref, n_frac, log_d))
     slope = np.gradient(log_d, n_frac)
     with np.errstate(divide="ignore", invalid="ignore"):
-        density = np.where(slope > 0, 1.0 / (kt * slope), np.nan)
+        density = np.where(slope > 1e-9, 1.0 / (kt * slope), np.nan)  # flat or falling: undefined
     return Psed(n_frac, fermi, density, n_ref)
 
 

@@ -13,7 +13,9 @@ the fit, and the same data are fitted. Each fit is summarised by
 * a likelihood-ratio test against the constant-D model: Λ = χ²_const - χ², p = P(χ²_{Δk} > Λ)
   (Wilks; constant D is the limit of every other model, so they are nested in effect).
 
-The smallest AIC picks the model; ΔAIC and the p-value are its confidence.
+The smallest BIC picks the model by default (AIC on request): BIC is consistent, and a
+free-form curve with a few effective parameters too many is not preferred to the true
+shape by chance; ΔAIC, ΔBIC and the p-value are the confidence of the choice.
 """
 
 from __future__ import annotations

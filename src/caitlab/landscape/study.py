@@ -87,7 +87,7 @@ def direct_start(problem: Any, target: Target, spec: DirectSpec, knots: np.ndarr
                               float(sample["area"]), float(sample["mobile_ion_density"]))
     estimate = direct_estimate(profile.depth_m, profile.fractions[target.species],
                                profile.fractions[spec.foreign], velocity, d_foreign)  # fmt: skip
-    return estimate, estimate.log_d_at(knots)
+    return estimate, estimate.log_d_at(knots, estimate.usable(d_foreign))
 
 
 def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpec,
