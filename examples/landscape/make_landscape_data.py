@@ -22,10 +22,11 @@ from caitlab.fit import Simulation, synthetic_profile, write_fractions_table
 HERE = Path(__file__).parent
 
 
-def truth_config(shape: str = "sin2") -> dict:
-    """The quick example with stage 2's Rb law of ``shape``."""
+def truth_config(shape: str = "sin2", occupancy: float = 0.8) -> dict:
+    """The quick example with stage 2's Rb law of ``shape`` and ``occupancy``."""
     config = experiment_to_dict(load_example("quick-double-cait"))
     rb = config["stages"][1]["diffusivity"]["Rb"]
+    rb["occupancy"] = occupancy
     if shape == "gaussian":
         rb["shape"] = "gaussian"
     elif shape == "constant":
@@ -34,15 +35,19 @@ def truth_config(shape: str = "sin2") -> dict:
     return config
 
 
-def synthetic_profiles(shape: str = "sin2", counts: float = 1e4, rms: float = 3e-9) -> list:
-    """Noisy, broadened profiles after both stages of the truth ``shape``."""
-    sim = Simulation.from_result(experiment_from_dict(truth_config(shape), "truth").run())
+def synthetic_profiles(shape: str = "sin2", counts: float = 1e4, rms: float = 3e-9,
+                       occupancy: float = 0.8) -> list:  # fmt: skip
+    """Noisy, broadened profiles after both stages of the truth ``shape``.
+
+    The weights come from the expected counts (no Neyman bias, see docs/fitting.md).
+    """
+    config = truth_config(shape, occupancy)
+    sim = Simulation.from_result(experiment_from_dict(config, "truth").run())
+    options = {"response": {"rms": rms}, "counts": counts, "sigma_from": "expected"}
     return [
-        synthetic_profile(sim, "Rb-CAIT", np.arange(1.0, 80.0) * 1e-9,
-                          response={"rms": rms}, counts=counts, rng=1),
-        synthetic_profile(sim, "Cs-CAIT", np.arange(1.0, 120.0) * 1e-9,
-                          response={"rms": rms}, counts=counts, rng=101),
-    ]  # fmt: skip
+        synthetic_profile(sim, "Rb-CAIT", np.arange(1.0, 80.0) * 1e-9, rng=1, **options),
+        synthetic_profile(sim, "Cs-CAIT", np.arange(1.0, 120.0) * 1e-9, rng=101, **options),
+    ]
 
 
 def main() -> None:

@@ -106,8 +106,8 @@ def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:
     """FWHM (eV) of a PSED given at increasing Fermi levels.
 
     The maximum is the highest interior local maximum (the ends of an interpolated curve
-    carry one-sided derivatives; the end is used only if S rises all the way to it), and
-    the half maximum is half of it. Where the curve falls to
+    carry one-sided derivatives), or an end of the range where S is more than 10 % higher
+    there (S rising to the end), and the half maximum is half of it. Where the curve falls to
     it on both sides, the width is the distance of the two crossings. The populated part is
     cut at the Fermi level of the highest density, so the upper crossing may lie beyond it:
     then the width is twice the half width on the lower side (exact for a symmetric
@@ -131,9 +131,14 @@ def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:
 
 
 def _peak(s: np.ndarray) -> int:
-    """Index of the highest interior local maximum of ``s`` (else of the largest value)."""
+    """Index of the maximum of ``s``: the highest interior local maximum unless an end of
+    the range is more than 10 % higher (then S rises to the end, and the end is used)."""
+    top = int(np.argmax(s))
     inner = np.nonzero((s[1:-1] >= s[:-2]) & (s[1:-1] >= s[2:]))[0] + 1
-    return int(inner[np.argmax(s[inner])]) if inner.size else int(np.argmax(s))
+    if inner.size == 0:
+        return top
+    best = int(inner[np.argmax(s[inner])])
+    return best if s[best] >= s[top] / 1.1 else top
 
 
 def _crossing(e: np.ndarray, s: np.ndarray, level: float) -> float | None:
