@@ -166,6 +166,19 @@ def recovery() -> list[dict]:
     return rows
 
 
+def _compact(numbers: dict) -> dict:
+    """The numbers without the curves (the JSON under docs/ stays small)."""
+    out = json.loads(json.dumps(numbers, default=float))
+    for target in out["selection"]["targets"]:
+        target.pop("direct", None)
+        for entry in target["models"].values():
+            bands = entry.pop("bands")
+            entry |= {"fwhm_eV": bands["fwhm_eV"], "determined_range": bands["determined_range"]}
+            curve = entry.pop("weight_curve")
+            entry["weight_criterion"] = curve["criterion"] if curve else None
+    return out
+
+
 def main() -> None:
     logging.getLogger("caitlab.fit").setLevel(logging.ERROR)
     DOCS.mkdir(parents=True, exist_ok=True)
@@ -177,7 +190,7 @@ def main() -> None:
     numbers["weight_and_knots"] = weight_and_knots(problem, free)
     numbers["direct"] = direct(problem)
     numbers["recovery"] = recovery()
-    (DOCS / "numbers.json").write_text(json.dumps(numbers, indent=1, default=float))
+    (DOCS / "numbers.json").write_text(json.dumps(_compact(numbers), indent=1, default=float))
     for target in numbers["selection"]["targets"]:
         from caitlab.landscape.study import table_text
 
