@@ -75,6 +75,30 @@ def test_knot_values_are_parameters_by_path():
     assert isinstance(model, FreeFormD) and model.log_d[3] == -55.0
 
 
+def test_candidates_replace_the_model_tie_stages_and_rewrite_ties():
+    from caitlab.fit import FreeParameter, build_parameters, path_values
+    from caitlab.landscape import build_candidate
+
+    config = experiment_to_dict(load_example("quick-double-cait"))
+    problem = FitProblem(config, [], charges=_charge())
+    free = [FreeParameter(f"{RB2}.d_ref", log=True, min=1e-24, max=1e-20, name="D_Rb"),
+            FreeParameter("stages.Rb-CAIT.diffusivity.Rb.d", expr="D_Rb")]
+    tied = Target("Cs-CAIT", "Rb", tied=("Rb-CAIT",))
+    candidate = build_candidate(problem, free, tied, "free-form", knots=5, lowest=0.1)
+    model = candidate.config["stages"][0]["diffusivity"]["Rb"]
+    assert model["model"] == "free-form" and len(model["log_d"]) == 5
+    paths = {s.path: s for s in candidate.free}
+    assert f"{RB2}.d_ref" not in paths and len(candidate.knot_paths) == 5
+    assert paths["stages.Rb-CAIT.diffusivity.Rb.log_d.2"].expr == "Rb_Cs_CAIT_log_d_2"
+    values = path_values(candidate.free, build_parameters(
+        candidate.free, {s.path: get_value(candidate.config, s.path) for s in candidate.free}))
+    assert values["stages.Rb-CAIT.diffusivity.Rb.log_d.2"] == values[f"{RB2}.log_d.2"]
+    # a tie to the replaced model now follows the new model's D at n0
+    constant = build_candidate(problem, free, Target("Cs-CAIT", "Rb"), "constant")
+    tie = {s.path: s for s in constant.free}["stages.Rb-CAIT.diffusivity.Rb.d"]
+    assert tie.expr == "(Rb_Cs_CAIT_d)"
+
+
 # ------------------------------------------------------------------ D(n) -> PSED
 @pytest.mark.parametrize("shape", ["sin2", "gaussian"])
 def test_psed_of_a_site_energy_law_is_its_distribution(shape):
@@ -250,6 +274,25 @@ def test_model_selection_picks_the_truth(shape, counts):
     assert rows[shape]["bic"] < min(others)
     if shape != "constant":
         assert rows[shape]["lrt_p"] < 1e-6  # a concentration-dependent D, with confidence
+
+
+def test_bands_from_the_mcmc_posterior():
+    from caitlab.landscape import build_candidate, curve_bands, fit_candidate
+
+    logging.getLogger("caitlab.fit").setLevel(logging.ERROR)
+    problem = FitProblem(_truth("sin2"), _profiles(_truth("sin2"), 1e4)[1:])
+    target = Target("Cs-CAIT", "Rb")
+    candidate = build_candidate(problem, [], target, "sin2")
+    mcmc = {"steps": 6, "burn": 0, "walkers": 8, "seed": 1}
+    model_fit = fit_candidate(problem, candidate, weight=0.0, mcmc=mcmc)
+    posterior = model_fit.fit.result.mcmc
+    assert posterior["samples"].shape == (48, 2)
+    n = np.geomspace(0.05, 0.9, 60)
+    bands = curve_bands(model_fit, candidate, target, n, n_samples=20, posterior=posterior)
+    assert bands.source == "posterior"
+    low, mid, high = bands.log_d
+    assert np.all(low <= mid + 1e-9) and np.all(mid <= high + 1e-9)
+    assert bands.fwhm_eV[1] == pytest.approx(0.225, rel=0.05)
 
 
 # ------------------------------------------------------------------ command line

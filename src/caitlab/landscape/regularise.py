@@ -270,7 +270,8 @@ def fit_regularised(
         result = fit(problem.with_weight(float(weight)), free, executor=executor, **options)
         jac = jacobian_at(result, executor, step)
         return RegularisedFit(result, float(weight), None, jac, varied_paths(result))
-    first = fit(problem.with_weight(start_weight), free, executor=executor, **options)
+    first_options = {k: v for k, v in options.items() if k != "mcmc"}  # sample the last only
+    first = fit(problem.with_weight(start_weight), free, executor=executor, **first_options)
     jac = jacobian_at(first, executor, step)
     columns = varied_paths(first)
     n_obs = problem.n_observed
