@@ -12,7 +12,7 @@ from caitlab.cli._app import app, run_reporting_errors
 
 @app.command("landscape")
 def landscape_command(
-    config: Annotated[Path, typer.Argument(help="Fit file (FIT.toml) with a [landscape] section.")],
+    config: Annotated[Path, typer.Argument(help="Fit file (FIT.toml) with a landscape section.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "landscape-out"),
     workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Worker processes "
