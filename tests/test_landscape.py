@@ -230,7 +230,7 @@ def _profiles(config: dict, counts: float) -> list:
 
 
 _STUDIES: dict = {}
-SPEC = LandscapeSpec(targets=[TargetSpec(stage="Cs-CAIT", species="Rb")], knots=6,
+SPEC = LandscapeSpec(targets=[TargetSpec(stage="Cs-CAIT", species="Rb")], knots=8,
                      lowest=0.05, highest=0.9, samples=60)  # fmt: skip
 
 
