@@ -338,3 +338,8 @@ def test_landscape_command_without_a_section_fails_cleanly(tmp_path):
     result = CliRunner().invoke(app, ["landscape", str(fit_file)])
     assert result.exit_code == 2
     assert "landscape" in result.output
+    fit_file.write_text(fit_file.read_text() + '[landscape]\nknots = 2\n'
+                        '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n')
+    result = CliRunner().invoke(app, ["landscape", str(fit_file)])
+    assert result.exit_code == 2
+    assert "landscape.knots" in result.output

@@ -182,7 +182,10 @@ def run_landscape(path: str | os.PathLike, out: str | os.PathLike | None = None,
     cfg, problem, free, record = load_fit_config(path)
     if cfg.landscape is None:
         raise ConfigError(str(path), ["landscape: add a [landscape] section with targets"])
-    spec = validate(LandscapeSpec, cfg.landscape, str(path))
+    try:
+        spec = validate(LandscapeSpec, cfg.landscape, str(path))
+    except ConfigError as exc:
+        raise ConfigError(str(path), [f"landscape.{p}" for p in exc.problems]) from None
     opts = cfg.options
     fit_options = {"step": opts.step, "tolerance": opts.tolerance, "max_nfev": opts.max_nfev,
                    "mcmc": opts.mcmc.model_dump() if opts.mcmc else None}  # fmt: skip
