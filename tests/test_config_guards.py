@@ -207,7 +207,7 @@ def test_union_errors_are_one_short_line():
     problems = _mutated('model = "constant"\nd = "2.67e-22 m^2/s"', 'model = "magic"')
     assert problems == [
         "stages.Rb-CAIT.diffusivity.Rb: 'model' must be one of 'constant', 'sed', "
-        "'tabulated', got 'magic'"
+        "'tabulated', 'free-form', got 'magic'"
     ]
 
 

@@ -5,7 +5,7 @@ Modules
 units        unit strings at the edges ("2.325 mm") to SI floats
 constants    physical constants
 materials    the sample and its mobile species
-diffusivity  D(n, T) models: constant, site-energy distribution, tabulated, fall-off
+diffusivity  D(n, T) models: constant, site-energy distribution, tabulated, free-form, fall-off
 mesh         graded cell-centred meshes
 stages       beam and rest stages
 solver       finite volumes, Scharfetter-Gummel fluxes, Newton, adaptive BDF2
@@ -17,6 +17,7 @@ sims         ToF-SIMS profiles: reading, calibration, normalisation, instrument 
 params       addressing a parameter of a config by its path (``stages.Cs-CAIT.diffusivity.Cs.d``)
 fit          fitting model parameters to measured profiles (lmfit, emcee)
 sweep        parameter sweeps on dask, resumable
+landscape    free-form D(n), the populated site-energy distribution, model selection
 plot         figures (matplotlib, imported lazily)
 video        the density-evolution video (imageio-ffmpeg)
 report       a self-contained HTML report of a run (and a fit)

@@ -268,8 +268,84 @@ class TabulatedD(DiffusivityModel):
         return log_d + _arrhenius_shift(self, temperature)
 
 
+def geometric_knots(count: int, lowest: float = 0.02, highest: float = 1.0) -> tuple[float, ...]:
+    """``count`` knots in n/n0, geometrically spaced from ``lowest`` to ``highest``.
+
+    Geometric spacing resolves the low-density end, where D(n) of a site-energy law changes
+    fastest (the Fermi level runs down the distribution's lower tail).
+    """
+    if count < 2 or not 0 < lowest < highest:
+        raise ValueError("need count >= 2 and 0 < lowest < highest")
+    return tuple(float(k) for k in np.geomspace(lowest, highest, count))
+
+
+class FreeFormD(DiffusivityModel):
+    """A free-form D(n): ln D on knots in n/n0, shape-preserving (PCHIP) in ln n.
+
+    Meant to be fitted: every ``log_d`` value is a parameter with a path such as
+    ``stages.Cs-CAIT.diffusivity.Rb.log_d.3``. Between the knots ln D is a monotone-cubic
+    (PCHIP, :class:`scipy.interpolate.PchipInterpolator`) function of ln(n/n0), so it
+    overshoots nowhere; beyond the end knots it is constant.
+
+    Parameters
+    ----------
+    log_d : tuple of float
+        ln(D / (m^2/s)) at the knots (K values).
+    knots : tuple of float, optional
+        Knot densities n/n0, strictly increasing; default K geometric knots from
+        ``lowest`` to 1 (:func:`geometric_knots`).
+    lowest : float
+        Lowest default knot, fraction of n0.
+    monotone : bool
+        Make D non-decreasing in n, as every site-energy law is: each knot value is capped
+        by those above it (a running minimum from the top, so a poorly determined knot at
+        low density cannot lift the well-determined ones).
+    activation_energy, reference_temperature : float, optional
+        Arrhenius scaling of the whole curve to another temperature (eV, K).
+    """
+
+    model: Literal["free-form"] = "free-form"
+    log_d: tuple[float, ...] = Field(min_length=2)
+    knots: tuple[float, ...] | None = None
+    lowest: float = Field(default=0.02, gt=0.0, lt=1.0)
+    monotone: bool = False
+    activation_energy: Energy | None = Field(default=None, ge=0)
+    reference_temperature: Temperature | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check_knots(self) -> FreeFormD:
+        knots = self.knot_fractions
+        if len(knots) != len(self.log_d):
+            raise ValueError(f"knots has {len(knots)} values but log_d has {len(self.log_d)}")
+        if knots[0] <= 0 or np.any(np.diff(knots) <= 0):
+            raise ValueError("knots must be positive and increase strictly")
+        if not np.all(np.isfinite(self.log_d)):
+            raise ValueError("every log_d must be finite")
+        return self
+
+    @property
+    def knot_fractions(self) -> tuple[float, ...]:
+        """The knot densities n/n0 (given or default)."""
+        if self.knots is not None:
+            return self.knots
+        return geometric_knots(len(self.log_d), self.lowest)
+
+    def knot_values(self) -> np.ndarray:
+        """ln D at the knots as used (monotone: capped by every knot above)."""
+        values = np.asarray(self.log_d, dtype=float)
+        return np.minimum.accumulate(values[::-1])[::-1] if self.monotone else values
+
+    def _log_d(self, n_frac: np.ndarray, temperature: float, n0: float) -> np.ndarray:
+        from scipy.interpolate import PchipInterpolator
+
+        x = np.log(np.asarray(self.knot_fractions))
+        curve = PchipInterpolator(x, self.knot_values(), extrapolate=False)
+        where = np.clip(np.log(np.maximum(n_frac, 1e-300)), x[0], x[-1])
+        return curve(where) + _arrhenius_shift(self, temperature)
+
+
 AnyDiffusivity = Annotated[
-    ConstantD | SiteEnergyD | TabulatedD, Field(discriminator="model")
+    ConstantD | SiteEnergyD | TabulatedD | FreeFormD, Field(discriminator="model")
 ]
 
 __all__ = [
@@ -278,7 +354,9 @@ __all__ = [
     "ConstantD",
     "DiffusivityModel",
     "Falloff",
+    "FreeFormD",
     "SiteEnergyD",
     "TabulatedD",
+    "geometric_knots",
     "sin2_phase",
 ]

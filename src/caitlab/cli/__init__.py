@@ -11,7 +11,7 @@ import importlib
 
 from caitlab.cli._app import app
 
-_COMMAND_MODULES = ("run", "sims", "fitting", "pictures", "export")
+_COMMAND_MODULES = ("run", "sims", "fitting", "pictures", "export", "landscape")
 
 
 def _register_commands() -> None:

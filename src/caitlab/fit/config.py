@@ -232,6 +232,7 @@ class FitConfig(Frozen):
     charges: list[ChargeSpec] = Field(default_factory=list)
     parameters: list[ParameterSpec] = Field(min_length=1)
     options: FitOptions = FitOptions()
+    landscape: dict[str, Any] | None = None  # read by caitlab.landscape.study
 
 
 def resolve_experiment(path: Path, base_dir: Path) -> Path:

@@ -1,0 +1,33 @@
+"""``caitlab landscape``: a thin command over :func:`caitlab.landscape.study.run_landscape`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caitlab.cli._app import app, run_reporting_errors
+
+
+@app.command("landscape")
+def landscape_command(
+    config: Annotated[Path, typer.Argument(help="Fit file (FIT.toml) with a landscape section.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "landscape-out"),
+    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Worker processes "
+                                         "(0: serial, in this process).")] = 0,
+    figures: Annotated[bool, typer.Option(help="Write dn.png, psed.png, weight.png.")] = True,
+) -> None:
+    """Free-form D(n), the populated site-energy distribution and model selection."""
+
+    def body() -> None:
+        from caitlab.landscape.study import run_landscape, table_text
+
+        typer.echo(f"reading the landscape off {config} ...", err=True)
+        data = run_landscape(config, out, workers=workers, figures=figures)
+        for target in data["targets"]:
+            typer.echo(table_text(target))
+        typer.echo(f"{data['wall_time_s']:.1f} s; wrote {out}")
+
+    run_reporting_errors(body)
