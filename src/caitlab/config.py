@@ -364,11 +364,15 @@ def read_text(path: str | os.PathLike) -> str:
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     """Read a TOML file (UTF-8); every error is a :class:`ConfigError`."""
-    text = read_text(path)
+    return parse_toml(read_text(path), str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is a :class:`ConfigError` naming ``source``."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
 
 
 def experiment_from_dict(
@@ -476,11 +480,7 @@ def experiment_from_text(
     text: str, source: str = "config", units_required: bool = True
 ) -> Experiment:
     """Parse TOML text and validate it into an :class:`Experiment`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    return experiment_from_dict(data, source, units_required)
+    return experiment_from_dict(parse_toml(text, source), source, units_required)
 
 
 def _drop_none(value: Any) -> Any:

@@ -131,7 +131,7 @@ def _sin2_filled_fraction(s: np.ndarray) -> np.ndarray:
 
 
 _PHASE_GRID = np.linspace(0.0, math.pi, 4097)
-_FILLED_GRID = None
+_FILLED_GRID = _sin2_filled_fraction(_PHASE_GRID)
 
 
 def sin2_phase(filled: np.ndarray) -> np.ndarray:
@@ -140,9 +140,6 @@ def sin2_phase(filled: np.ndarray) -> np.ndarray:
     Starts from interpolation on a table (in the cube root near the bottom of the lobe,
     where the fraction grows as s³) and polishes with Newton steps.
     """
-    global _FILLED_GRID
-    if _FILLED_GRID is None:
-        _FILLED_GRID = _sin2_filled_fraction(_PHASE_GRID)
     filled = np.clip(np.asarray(filled, dtype=float), 0.0, 1.0)
     # the lobe is symmetric, g(π - s) = 1 - g(s): solve on the lower half only
     upper = filled > 0.5

@@ -374,7 +374,6 @@ class SweepOutcome:
     wall_time_s: float
     runs_per_second: float
     executor: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     recomputed: dict[str, str] = field(default_factory=dict)
     cleaned: list[str] = field(default_factory=list)
 
@@ -647,19 +646,12 @@ def run_sweep_config(
         )  # fmt: skip
 
 
-def iter_stored(directory: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """The ``point.json`` records of every stored run of a sweep folder."""
-    for point in sorted(Path(directory, "runs").glob("*/point.json")):
-        yield json.loads(point.read_text())
-
-
 __all__ = [
     "RunStore",
     "SweepConfig",
     "SweepOutcome",
     "SweepParameter",
     "design_points",
-    "iter_stored",
     "load_sweep_config",
     "run_and_store",
     "run_config",
