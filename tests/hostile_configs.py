@@ -461,6 +461,9 @@ def main(argv: list[str]) -> int:
         if "--no-runs" in argv:
             return 0
         outcomes: dict[str, list[str]] = {}
+        if "--only" in argv:  # --only NAME,NAME: run just these extreme configs
+            wanted = set(argv[argv.index("--only") + 1].split(","))
+            extremes = [case for case in extremes if case.name in wanted]
         for case in extremes:
             outcome, detail = _run_extreme(case, folder, timeout=120.0)
             outcomes.setdefault(outcome, []).append(case.name)

@@ -56,11 +56,13 @@ BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
 MAX_STEPS_PER_STAGE = 1_000_000
 _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-electrode outflow
 # smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
-# quadratic at the corner; with a = J_b / (ohmic flux) ~ 0.1-1 and b = φ_s / U_R - 1, the
-# surface potential then sits above U_R by mu²/a ~ 1e-12 of U_R
-_FB_SMOOTHING = 1e-6
+# quadratic at the corner; with a = J_b / (ohmic flux) and b = φ_s / U_R - 1, the surface
+# potential then sits above U_R by mu²/a: 1e-24/a of U_R
+_FB_SMOOTHING = 1e-12
 _BALANCE_RTOL = 1e-12
-_BALANCE_INVENTORY_RTOL = 1e-15
+_BALANCE_INVENTORY_RTOL = 2e-16
+_DIVERGENCE = 2.0  # Newton backtracks when an update more than doubles the scaled residual
+_MAX_BACKTRACKS = 4
 _CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
 
 
@@ -337,6 +339,23 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
 
 
 @numba.njit(cache=True, inline="always")
+def _minus(root: float, v: float, rest: float) -> float:
+    """root - v for root = sqrt(v² + rest), without cancellation when v > 0."""
+    return rest / (root + v) if v > 0.0 else root - v
+
+
+@numba.njit(cache=True, inline="always")
+def _fischer_burmeister(a: float, b: float) -> tuple[float, float, float]:
+    """φ(a, b) = a + b - sqrt(a² + b² + 2μ²) (zero iff a, b > 0 and a b = μ²) and its
+    derivatives, written without cancellation: when one argument is many orders larger
+    than the other, the plain form rounds φ to 0 and loses the smaller one."""
+    mu2 = 2.0 * _FB_SMOOTHING * _FB_SMOOTHING
+    root = math.sqrt(a * a + b * b + mu2)
+    phi = 2.0 * (a * b - 0.5 * mu2) / (a + b + root) if a + b > 0.0 else a + b - root
+    return phi, _minus(root, a, b * b + mu2) / root, _minus(root, b, a * a + mu2) / root
+
+
+@numba.njit(cache=True, inline="always")
 def _assemble_front(x, sy, wk, jacobian, block):
     """Front rows: the outside field (Robin), the beam flux into cell 0 and the beam's own
     equation (row 0): smoothed Fischer-Burmeister (ideal), landing probability (finite)."""
@@ -354,10 +373,9 @@ def _assemble_front(x, sy, wk, jacobian, block):
         # both complementary variables relative: flux to its scale, surface excess to U_R
         a = jb / sy.beam_flux_scale
         b = sy.surface_ratio * x[p0] / sy.beam_potential - 1.0
-        root = math.sqrt(a * a + b * b + 2.0 * _FB_SMOOTHING * _FB_SMOOTHING)
-        res[0] = a + b - root
-        diagonal = (1.0 - a / root) / sy.beam_flux_scale
-        coupling = (1.0 - b / root) * sy.surface_ratio / sy.beam_potential
+        res[0], d_a, d_b = _fischer_burmeister(a, b)
+        diagonal = d_a / sy.beam_flux_scale
+        coupling = d_b * sy.surface_ratio / sy.beam_potential
     elif sy.beam_mode == BEAM_FINITE:
         deficit = sy.beam_potential - sy.surface_ratio * x[p0]
         res[0] = jb
@@ -555,7 +573,8 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
     block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. The
     factorisation is kept (chord iterations: residual only) while the updates and the
-    residual shrink fast enough; otherwise the Jacobian is refactored.
+    residual shrink fast enough; otherwise the Jacobian is refactored. An update that more
+    than doubles the scaled residual is halved (up to four times) before going on.
     """
     m = len(block)
     s = m - 1
@@ -566,11 +585,27 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     previous = np.inf
     previous_residual = np.inf
     remaining = np.inf
+    last_jb = 0.0
+    backtracks = 0
     for it in range(max_iter + 1):
         _assemble(x, ref, hist, a0_dt, sy, wk, refactor, block)
         if refactor:
             _row_norms(sy, wk, block)
         residual = _scaled_residual(wk)
+        diverging = not residual <= _DIVERGENCE * previous_residual
+        if it > 0 and diverging and backtracks < _MAX_BACKTRACKS:
+            # the last update made things worse (a poor predictor, a stale Jacobian, a
+            # kink of D(n)): take back half of it and look again, with a fresh Jacobian
+            for j in range(n):
+                for a in range(m):
+                    step[j, a] *= 0.5
+                    x[1 + j * m + a] -= step[j, a]
+            last_jb *= 0.5
+            x[0] -= last_jb
+            backtracks += 1
+            refactor = True
+            remaining = np.inf
+            continue
         if not residual < 1e300:
             return -1, factors
         if (
@@ -612,9 +647,11 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
                 if not abs(v) < 1e300:
                     return -1, factors
                 x[1 + j * m + a] += v
+                step[j, a] = v  # the update applied, kept for a backtrack
                 if a != s:
                     size = max(size, abs(v))
         x[0] += d_jb
+        last_jb = d_jb
         # remaining error of a linearly converging iteration: rate / (1 - rate) × last update
         rate = size / previous  # no estimate in the first iteration: previous = inf
         remaining = size * rate / (1.0 - rate) if 0.0 < rate < 0.5 else size
@@ -829,7 +866,15 @@ class _Integrator:
         change, lowest, du, u_size = _change_norms(x, predicted, self.system.widths, self.block)
         density = change / c.tolerance
         potential = du / (c.potential_rtol * u_size + c.potential_atol)
-        return max(density, potential) * factor, lowest
+        error = max(density, potential)
+        sy = self.system
+        if sy.beam_mode == BEAM_IDEAL:
+            # the surface under an ideal beam: held to SURFACE_RTOL of U_R, so that a step
+            # can never carry it past U_R by more than the invariant allows
+            p0 = 1 + sy.n_species
+            surface = sy.surface_ratio * abs(x[p0] - predicted[p0])
+            error = max(error, surface / (0.1 * SURFACE_RTOL * sy.beam_potential))
+        return error * factor, lowest
 
 
 def _next_target(t: float, dt: float, targets: list[float]) -> tuple[float, bool]:
@@ -899,6 +944,8 @@ def integrate_stage(
         # large bulk densities, so the ion balance closes to round-off
         if order == 2:
             _history_into(hist, states[-1], states[-2], -a2 / dt)
+        else:
+            hist[:] = 0.0  # BDF1 after a restart: no history term
         x = np.empty_like(x0)
         _predict_into(x, *_predictor(times, states, t + dt), work.block)
         predicted = x.copy()
