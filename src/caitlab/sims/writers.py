@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,32 @@ _DATA_POINT = "Data Point #"
 
 
 def _g(value: float) -> str:
-    """Format like SurfaceLab (C ``%g``, 6 significant digits, ``inf``/``nan``)."""
+    """Format like SurfaceLab (C ``%g``, 6 significant digits, ``inf``/``nan``) when that
+    reads back as the same float, else with the shortest digits that do (``repr``)."""
     if math.isnan(value):
         return "nan"
-    return f"{value:g}"
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
+
+
+def _exact(values: np.ndarray) -> list[str]:
+    """Shortest decimal texts that read back as exactly these floats."""
+    return [repr(float(v)) for v in values]
+
+
+def depth_nm_text(depth_m: np.ndarray) -> list[str]:
+    """Depths in nm as decimal texts that a reader multiplying by 1e-9 turns back into
+    exactly ``depth_m`` (the nearest float of ``depth_m * 1e9`` is tried first, then its
+    neighbours)."""
+    depth = np.asarray(depth_m, dtype=float)
+    nm = depth * 1e9
+    for step in (np.inf, -np.inf, np.inf, -np.inf):
+        off = nm * 1e-9 != depth
+        if not off.any():
+            break
+        trial = np.nextafter(nm[off], step)
+        nm[off] = np.where(trial * 1e-9 == depth[off], trial, nm[off])
+    return _exact(nm)
 
 
 def write_surfacelab_export(path: str | PathLike[str], profile: SimsProfile) -> Path:
@@ -80,7 +103,15 @@ def write_surfacelab_export(path: str | PathLike[str], profile: SimsProfile) -> 
 
 
 def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
-    """Write eq. (1) fractions as CSV: ``depth_nm`` then one column per species.
+    """Write eq. (1) fractions as CSV: ``depth_nm``, one column per species, then
+    ``<species>_sigma`` (their standard deviations) where known.
+
+    Every number is written with the shortest digits that read back as the same float
+    (Python's ``repr``), so the table round-trips exactly: fractions and sigmas are the same
+    floats, and the depths read back (as ``depth_nm * 1e-9``) as the same metres, however
+    many points there are. The sigma columns carry the counting weights to a fit fed from
+    the CSV (:func:`caitlab.fit.read_fractions_table`). The file is written to a temporary
+    name and renamed, so an existing file is replaced atomically.
 
     Parameters
     ----------
@@ -88,21 +119,41 @@ def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
         Output file.
     fractions : xarray.Dataset or xarray.DataArray
         A dataset from :func:`~caitlab.sims.processing.process_profile` (its ``fraction``
-        variable is written) or a DataArray with dims ``("species", "depth")``, depth in m.
+        and ``fraction_sigma`` variables are written) or a DataArray with dims
+        ``("species", "depth")``, depth in m.
 
     Returns
     -------
     Path
     """
-    data = fractions["fraction"] if hasattr(fractions, "data_vars") else fractions
+    has_vars = hasattr(fractions, "data_vars")
+    data = fractions["fraction"] if has_vars else fractions
     data = data.transpose("species", "depth")
-    depth_nm = np.asarray(data["depth"]) * 1e9
     species = [str(s) for s in data["species"].values]
-    values = np.asarray(data)
+    columns = [np.asarray(data)]
+    headings = ["depth_nm", *species]
+    if has_vars and "fraction_sigma" in fractions:
+        columns.append(np.asarray(fractions["fraction_sigma"].transpose("species", "depth")))
+        headings += [f"{s}_sigma" for s in species]
+    values = np.concatenate(columns)
+    depth = depth_nm_text(np.asarray(data["depth"], dtype=float))
+    texts = [_exact(row) for row in values]
+    lines = [",".join(headings)]
+    lines += [",".join(cells) for cells in zip(depth, *texts, strict=True)]
+    return write_atomically(path, "\n".join(lines) + "\n")
+
+
+def write_atomically(path: str | PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    Readers of ``path`` see the old file or the new one, never a part.
+    """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = ["depth_nm," + ",".join(species)]
-    for j, depth in enumerate(depth_nm):
-        rows.append(f"{depth:.6g}," + ",".join(f"{v:.6g}" for v in values[:, j]))
-    out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding=encoding, newline="")
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
     return out
