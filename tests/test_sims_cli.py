@@ -189,7 +189,7 @@ def test_compare_python_api(tmp_path):
     assert comparison.stage == "cs"
     assert comparison.species == ("Li", "Rb", "Cs")
     assert comparison.simulated.shape == comparison.measured.shape
-    with pytest.raises(SimsError, match="no species in common"):
+    with pytest.raises(SimsError, match="fewer than two species in common"):
         compare_profiles(result, measured.assign_coords(species=["a", "b", "c"]))
 
 

@@ -22,7 +22,7 @@ from caitlab.sims.compare import (
 )
 from caitlab.sims.config import ResponseConfig, SimsProfileConfig
 from caitlab.sims.errors import SimsError
-from caitlab.sims.measured import MeasuredProfile, as_measured_profile
+from caitlab.sims.measured import MeasuredProfile, as_measured_profile, measured_from_table
 from caitlab.sims.plotting import plot_comparison, plot_profile
 from caitlab.sims.processing import (
     DEFAULT_ELEMENTS,
@@ -103,6 +103,7 @@ __all__ = [
     "example_export_path",
     "find_channel",
     "fraction_uncertainty",
+    "measured_from_table",
     "normalise_fractions",
     "normalise_to_plateau",
     "plot_comparison",
