@@ -148,7 +148,8 @@ def poisson_uncertainty(
         sigma = np.sqrt(value)
     else:
         n = float(shots_per_scan)
-        sigma = np.sqrt(n * np.expm1(value / n))
+        with np.errstate(over="ignore"):  # inf, refused by process_profile's final check
+            sigma = np.sqrt(n * np.expm1(value / n))
     return np.where(value > 0, sigma, float(zero_sigma))
 
 
@@ -621,8 +622,9 @@ def fraction_uncertainty(sums: Any, sigmas: Any) -> np.ndarray:
     s = np.asarray(sums, dtype=float)
     total = s.sum(axis=0)
     f = s / total
-    rel = (np.asarray(sigmas, dtype=float) / total) ** 2  # relative to T: no overflow of T^2
-    var_f = (1 - f) ** 2 * rel + f**2 * (rel.sum(axis=0) - rel)
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite: refused by the caller
+        rel = (np.asarray(sigmas, dtype=float) / total) ** 2  # relative to T: T² never formed
+        var_f = (1 - f) ** 2 * rel + f**2 * (rel.sum(axis=0) - rel)
     return np.sqrt(var_f)
 
 

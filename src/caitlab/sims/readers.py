@@ -48,8 +48,8 @@ def _check_bytes(file: Path, raw: bytes) -> None:
     if b"\x00" in sample:
         even, odd = sample[0::2], sample[1::2]
         if even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd):
-            raise SimsError("the file is UTF-16 text (no byte-order mark), save as UTF-8 and "
-                            "read it again", file=file)
+            raise SimsError("the file is UTF-16 text, save as UTF-8 (or ASCII) and read it "
+                            "again (no byte-order mark, but every other byte is zero)", file=file)
         raise SimsError(
             "looks like a binary file; for IONTOF .ita/.itm files use the ITA reader "
             "(pip install 'caitlab[ita]')",

@@ -95,11 +95,7 @@ def write_surfacelab_export(path: str | PathLike[str], profile: SimsProfile) -> 
         lead = [str(int(columns[0][i]))] + [_g(float(col[i])) for col in columns[1:]]
         cells = lead + [_g(float(v)) for v in profile.counts[i]]
         lines.append("\t".join(cells) + "\t")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="ascii", errors="replace", newline="") as handle:
-        handle.write("\r\n".join(lines) + "\r\n")
-    return out
+    return write_atomically(path, "\r\n".join(lines) + "\r\n", encoding="ascii")
 
 
 def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
@@ -152,7 +148,7 @@ def write_atomically(path: str | PathLike[str], text: str, encoding: str = "utf-
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(text, encoding=encoding, newline="")
+        temporary.write_text(text, encoding=encoding, errors="replace", newline="")
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
