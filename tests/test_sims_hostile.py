@@ -114,7 +114,11 @@ def test_chosen_channels_by_name_and_mass():
         np.testing.assert_array_equal(some.counts[:, k],
                                       whole.counts[:, whole.channel_names.index(name)])
     with pytest.raises(SimsError, match="none of the channels"):
-        read_surfacelab(EXAMPLE, channels=["Pb+"])
+        read_surfacelab(EXAMPLE, channels=["zzzz"])
+    # a name not in the file keeps its close matches, for the message to suggest them
+    assert "^6Li+" in read_surfacelab(EXAMPLE, channels=["^6Li"]).channel_names
+    result = invoke("sims", EXAMPLE, "--element", "Li=^6Li,Li+", "--crater-depth", "310 nm")
+    assert result.exit_code == 2 and "close matches: '^6Li+'" in result.output
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ the line and column of the problem.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -201,16 +202,17 @@ def _any_nan(values: np.ndarray) -> bool:
     return any(np.isnan(values[i:i + 65536]).any() for i in range(0, values.shape[0], 65536))
 
 
-def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int,
+def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int, n_fields: int,
                  options: dict) -> np.ndarray:
     """pandas' C parser in chunks of rows, copied into one C-ordered float64 array.
 
-    The array is reserved for the most rows the file could hold (two bytes per field), which
+    The array is reserved for the most rows the file could hold (two bytes for each of the
+    ``n_fields`` fields of a line), which
     costs address space only: pages are touched as rows arrive, so the resident memory is the
     values plus one chunk. The result is a view of its first rows.
     """
     n_bytes = file.stat().st_size
-    capacity = max(1024, n_bytes // max(2 * width, 2) + 1)
+    capacity = max(1024, n_bytes // (2 * max(n_fields, 1)) + 1)
     out = np.empty((capacity, width))
     parts: list[np.ndarray] = []
     rows = 0
@@ -266,10 +268,11 @@ def _read_numeric(
     else:
         read = list(range(n_columns))
     try:
-        block = _read_blocks(pd, file, first_line, sep, len(read), options)
+        block = _read_blocks(pd, file, first_line, sep, len(read), n_columns + trailing,
+                             options)
         if block.shape[1] != len(read):
             raise ValueError("field count")
-        data = block[:, : len(keep)] if trailing else block[:, keep]
+        data = block[:, : len(keep)] if trailing or keep == read else block[:, keep]
         fast = (block.shape[0] > 0 and not _any_nan(data)
                 and not np.isnan(block[:, read.index(n_columns - 1)]).any()
                 and (not trailing or np.isnan(block[:, -1]).all()))
@@ -461,6 +464,10 @@ def _refuse_separator(file: Path, content: Sequence[tuple[int, str]]) -> None:
     )
 
 
+def _plain(name: str) -> str:
+    return name.replace("^", "").replace(" ", "").lower()
+
+
 def _select_columns(
     file: Path,
     columns: list[int],
@@ -473,17 +480,24 @@ def _select_columns(
     tol = 0.05 if tolerance is None else float(tolerance)
     if any(str(s).strip().startswith("#") for s in specs):
         return list(columns)  # "#k" counts channels of the whole file
-    chosen = set()
+    chosen: set[int] = set()
     for spec in specs:
         text = str(spec).strip()
         mass = _to_float(text) if not isinstance(spec, (int, float)) else float(spec)
-        low = text.replace("^", "").replace(" ", "").lower()
-        for k, j in enumerate(columns):
-            name = names[j]
-            if name == text or name.replace("^", "").replace(" ", "").lower() == low or (
-                mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol
-            ):
-                chosen.add(j)
+        low = _plain(text)
+        hits = {j for k, j in enumerate(columns)
+                if names[j] == text or _plain(names[j]) == low
+                or (mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol)}
+        if not hits:  # keep what the "not in the file" message will suggest
+            if mass is not None and math.isfinite(mass):
+                gap = np.abs(masses - mass)
+                order = np.argsort(np.where(np.isfinite(gap), gap, np.inf))[:3]
+                hits = {columns[k] for k in order if np.isfinite(gap[k])}
+            else:
+                listed = [names[j] for j in columns]
+                close = set(difflib.get_close_matches(text, listed, n=5, cutoff=0.4))
+                hits = {j for j in columns if names[j] in close or low in _plain(names[j])}
+        chosen |= hits
     if not chosen:
         raise SimsError(f"none of the channels {list(specs)} is in the file", file=file)
     return sorted(chosen)
