@@ -64,7 +64,8 @@ def write_export(path: Path, rows: int, channels: int, seed: int = 1) -> Path:
             lines = []
             for i in range(n):
                 point = start + i + 1
-                lead = f"{point}\t{1.6384 * point:g}\t{2.5e6 * point:g}\t{2.8e9 * point:g}\t"
+                # enough digits for the time to increase over millions of rows
+                lead = f"{point}\t{1.6384 * point:.12g}\t{2.5e6 * point:g}\t{2.8e9 * point:g}\t"
                 lines.append(lead + "\t".join(cells[i]) + "\t")
             handle.write("\r\n".join(lines) + "\r\n")
     return path

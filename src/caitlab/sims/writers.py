@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -91,11 +93,20 @@ def write_surfacelab_export(path: str | PathLike[str], profile: SimsProfile) -> 
         "#" + "\t" * n_lead + "\t".join(masses) + "\t",
         "#" + "\t".join(headings) + "\t" + "\t".join(["Intensity"] * profile.n_channels) + "\t",
     ]
-    for i in range(profile.n_points):
-        lead = [str(int(columns[0][i]))] + [_g(float(col[i])) for col in columns[1:]]
-        cells = lead + [_g(float(v)) for v in profile.counts[i]]
-        lines.append("\t".join(cells) + "\t")
-    return write_atomically(path, "\r\n".join(lines) + "\r\n", encoding="ascii")
+
+    def rows(start: int, stop: int) -> str:
+        out = []
+        for i in range(start, stop):
+            lead = [str(int(columns[0][i]))] + [_g(float(col[i])) for col in columns[1:]]
+            cells = lead + [_g(float(v)) for v in profile.counts[i]]
+            out.append("\t".join(cells) + "\t\r\n")
+        return "".join(out)
+
+    pieces = itertools.chain(
+        ["\r\n".join(lines) + "\r\n"],
+        (rows(start, min(start + 5000, profile.n_points))
+         for start in range(0, profile.n_points, 5000)))
+    return write_atomically(path, pieces, encoding="ascii")
 
 
 def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
@@ -132,15 +143,23 @@ def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
         columns.append(np.asarray(fractions["fraction_sigma"].transpose("species", "depth")))
         headings += [f"{s}_sigma" for s in species]
     values = np.concatenate(columns)
-    depth = depth_nm_text(np.asarray(data["depth"], dtype=float))
-    texts = [_exact(row) for row in values]
-    lines = [",".join(headings)]
-    lines += [",".join(cells) for cells in zip(depth, *texts, strict=True)]
-    return write_atomically(path, "\n".join(lines) + "\n")
+    depth_m = np.asarray(data["depth"], dtype=float)
+
+    def chunks() -> Any:
+        yield ",".join(headings) + "\n"
+        for start in range(0, depth_m.size, 50_000):
+            part = slice(start, start + 50_000)
+            texts = [_exact(row) for row in values[:, part]]
+            cells = zip(depth_nm_text(depth_m[part]), *texts, strict=True)
+            yield "".join(",".join(row) + "\n" for row in cells)
+
+    return write_atomically(path, chunks())
 
 
-def write_atomically(path: str | PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``.
+def write_atomically(path: str | PathLike[str], text: str | Iterable[str],
+                     encoding: str = "utf-8") -> Path:
+    """Write ``text`` (a string or pieces of one) to a temporary file next to ``path``, then
+    rename it over ``path``.
 
     Readers of ``path`` see the old file or the new one, never a part.
     """
@@ -148,7 +167,9 @@ def write_atomically(path: str | PathLike[str], text: str, encoding: str = "utf-
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(text, encoding=encoding, errors="replace", newline="")
+        with temporary.open("w", encoding=encoding, errors="replace", newline="") as handle:
+            for piece in [text] if isinstance(text, str) else text:
+                handle.write(piece)
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
