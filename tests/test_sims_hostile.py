@@ -100,6 +100,7 @@ def test_real_export_fast_path_and_chosen_channels(monkeypatch):
     assert cs.channel_names == ("Cs+",) and cs.source_columns == (fast.source_columns[k],)
     np.testing.assert_array_equal(cs.counts[:, 0], fast.counts[:, k])
     assert cs.channel_masses[0] == fast.channel_masses[k]
+    assert cs.metadata == fast.metadata  # shots per scan, Poisson state, polarity
     line_by_line(monkeypatch)
     slow = read_surfacelab(MAPI)
     np.testing.assert_array_equal(fast.counts, slow.counts)
@@ -110,6 +111,7 @@ def test_chosen_channels_by_name_and_mass():
     whole = read_surfacelab(EXAMPLE)
     some = read_surfacelab(EXAMPLE, channels=["Cs+", 84.9118, "86.9092"])
     assert some.channel_names == ("Rb+", "^87Rb+", "Cs+")
+    assert some.metadata == whole.metadata
     for k, name in enumerate(some.channel_names):
         np.testing.assert_array_equal(some.counts[:, k],
                                       whole.counts[:, whole.channel_names.index(name)])

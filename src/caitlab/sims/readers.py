@@ -417,6 +417,21 @@ def _poisson_state(counts: np.ndarray) -> bool | None:
     return False if seen else None
 
 
+def _sample(file: Path, first_line: int, columns: Sequence[int], rows: int = 4096) -> np.ndarray:
+    """The first ``rows`` data rows of ``columns``: what the Poisson state and the shots per
+    scan are judged on when only some channels are read (empty if they cannot be read)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(file, sep="\t", header=None, skiprows=first_line - 1,
+                            usecols=list(columns), nrows=rows, engine="c", index_col=False,
+                            keep_default_na=False, na_values=[*sorted(_MISSING), "NaN", "N/A"],
+                            encoding="utf-8", encoding_errors="replace")
+        return frame.to_numpy(dtype=np.float64)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return np.empty((0, 0))
+
+
 def _frozen(values: np.ndarray) -> np.ndarray:
     """Mark a freshly read array read-only, so that :class:`SimsProfile` keeps it uncopied."""
     values.setflags(write=False)
@@ -671,12 +686,17 @@ def read_surfacelab(
             extra[heading] = _frozen(data[:, j])
     counts = _frozen(data[:, len(leading):])
     names = tuple(name_cells[j] for j in channel_cols)
-    corrected = _poisson_state(counts)
-    shots = estimate_shots_per_scan(counts) if corrected else None
+    probes = [counts]
+    if channel_cols != all_cols:  # judge the values as on the whole file: its first rows
+        probes.append(_sample(file, data_lines[0][0], all_cols))
+    states = {_poisson_state(p) for p in probes} - {None}
+    corrected = True if True in states else (False if states else None)
+    near_one = np.concatenate([_near_one(p) for p in probes])
+    shots = estimate_shots_per_scan(near_one) if corrected else None
     metadata = SimsMetadata(
         file=str(file),
         format="surfacelab",
-        polarity=_polarity(names),
+        polarity=_polarity([name_cells[j] for j in all_cols]),
         shots_per_scan=shots,
         shots_per_scan_estimated=shots is not None,
         poisson_corrected=corrected,
