@@ -83,7 +83,9 @@ CraterOpt = Annotated[
 RateOpt = Annotated[
     str | None, typer.Option("--sputter-rate", help="Sputter rate, e.g. '0.5 nm/s'.")
 ]
-TolOpt = Annotated[float, typer.Option("--mass-tolerance", help="Mass tolerance in u.")]
+TolOpt = Annotated[
+    float, typer.Option("--mass-tolerance", help="Mass tolerance in u (a positive number).")
+]
 FormatOpt = Annotated[
     str, typer.Option("--format", help="auto, surfacelab, table or ita.")
 ]
@@ -163,7 +165,7 @@ def sims_command(
     sputter_rate: RateOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="CSV of fractions (depth_nm, one column "
-                                  "per element).")
+                                  "per element, then <element>_sigma columns).")
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG of raw and normalised profiles.")
@@ -237,7 +239,8 @@ def compare_command(
     mass_tolerance: TolOpt = 0.05,
     fmt: FormatOpt = "auto",
 ) -> None:
-    """Overlay simulated (broadened) and measured fractions; report the residual RMS."""
+    """Overlay simulated (broadened) and measured fractions; report the species compared,
+    the residual RMS and chi2 with its weights; --out draws a residual panel too."""
 
     def body() -> None:
         from caitlab.results import open_result
