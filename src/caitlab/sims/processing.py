@@ -813,9 +813,10 @@ def process_profile(
     if drop_zero_rows:
         zero = zero_rows(profile, used)
         if zero.any():
-            lines = [int(x) for x in profile.source_lines[zero]]
+            lines = [str(int(x)) for x in profile.source_lines[zero][:11]]
+            shown = ", ".join(lines[:10]) + (", ..." if len(lines) > 10 else "")
             notes.append(f"dropped {int(zero.sum())} row(s) with all chosen channels zero "
-                         f"(lines {', '.join(map(str, lines))})")
+                         f"(lines {shown})")
             profile = profile.select_points(~zero)
         if profile.n_points == 0:
             raise SimsError("all chosen channels are zero in every row", file=profile.file)
