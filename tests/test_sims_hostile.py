@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import HealthCheck, given, settings
 from test_sims_cli import ELEMENT_ARGS, make_result
+from test_sims_readers import profiles
 from typer.testing import CliRunner
 
 import caitlab.sims.readers as readers
@@ -88,6 +90,21 @@ def test_fast_path_matches_line_by_line(tmp_path, monkeypatch):
     slow = read_surfacelab(EXAMPLE)
     np.testing.assert_array_equal(fast.counts, slow.counts)
     np.testing.assert_array_equal(fast.sputter_time_s, slow.sputter_time_s)
+    np.testing.assert_array_equal(fast.source_lines, slow.source_lines)
+    assert fast.metadata == slow.metadata
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(profile=profiles())
+def test_fast_path_matches_line_by_line_property(tmp_path, monkeypatch, profile):
+    path = write_surfacelab_export(tmp_path / "h.txt", profile)
+    fast = read_surfacelab(path)
+    with monkeypatch.context() as patch:
+        line_by_line(patch)
+        slow = read_surfacelab(path)
+    np.testing.assert_array_equal(fast.counts, slow.counts)
+    np.testing.assert_array_equal(fast.counts, profile.counts)
     np.testing.assert_array_equal(fast.source_lines, slow.source_lines)
     assert fast.metadata == slow.metadata
 
@@ -301,6 +318,12 @@ def test_surfacelab_layout_with_other_separator(tmp_path, sep):
 def test_mass_spectrum_export(tmp_path, text):
     with pytest.raises(SimsError, match="this is a mass spectrum, not a depth profile"):
         read_profile(write(tmp_path, text))
+
+
+def test_profile_mentioning_a_spectrum_is_still_a_profile(tmp_path):
+    text = export_text(ROWS).replace("# Profile Smoothing is Disabled",
+                                     "# Spectrum calibration: H, C, CH3")
+    assert read_profile(write(tmp_path, text)).n_points == 3
 
 
 # ------------------------------------------------------------------ compare

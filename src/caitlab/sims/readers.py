@@ -442,16 +442,18 @@ _SPECTRUM_HEADINGS = re.compile(r"^#?\s*(mass|m/z|channel|tof|time of flight)\b"
 
 
 def _refuse_spectrum(file: Path, content: Sequence[tuple[int, str]]) -> None:
-    """Refuse a mass spectrum export (intensity versus mass, not versus sputter time)."""
-    for line_no, line in content[:12]:
-        cells = [c.strip().lstrip("#").strip() for c in re.split(r"[\t,;]", line)]
+    """Refuse a mass spectrum export: no sputter-time or depth heading in the first lines,
+    and either the word "spectrum" or a heading line that starts with mass/channel."""
+    head = content[:12]
+    rows = [[c.strip().lstrip("#").strip() for c in re.split(r"[\t,;]", line)]
+            for _, line in head]
+    if any(_axis_kind(c) in ("time", "depth") for cells in rows for c in cells if c):
+        return
+    for (line_no, line), cells in zip(head, rows, strict=True):
         cells = [c for c in cells if c]
-        if not cells:
-            continue
-        kinds = [_axis_kind(c) for c in cells]
-        spectrum = "spectrum" in line.lower() and "time" not in kinds and "depth" not in kinds
-        if spectrum or (_SPECTRUM_HEADINGS.match(cells[0]) and "time" not in kinds
-                        and "depth" not in kinds and _to_float(cells[0]) is None):
+        heading = bool(cells) and _to_float(cells[0]) is None and bool(
+            _SPECTRUM_HEADINGS.match(cells[0]))
+        if "spectrum" in line.lower() or heading:
             raise SimsError(
                 "this is a mass spectrum, not a depth profile (intensity versus mass, no "
                 "sputter-time or depth column); export the depth profile from SurfaceLab "
