@@ -305,6 +305,8 @@ def test_surfacelab_layout_with_other_separator(tmp_path, sep):
     with pytest.raises(SimsError, match=f"separated by '{sep}'") as info:
         read_profile(path)
     assert "no depth or sputter-time column" not in str(info.value)
+    with pytest.raises(SimsError, match=f"a SurfaceLab export saved with '{sep}'"):
+        read_profile(path, format="table")
 
 
 @pytest.mark.parametrize(

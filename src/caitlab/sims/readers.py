@@ -778,6 +778,14 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
     kinds = [_axis_kind(h) for h in header]
     axis_cols = [j for j, k in enumerate(kinds) if k in ("time", "depth")]
     if not axis_cols:
+        if all(_to_float(h) is not None for h in header) and len(every) > len(content):
+            raise SimsError(
+                f"the first line after the '#' lines holds numbers, not headings (fields "
+                f"separated by {sep!r}): a SurfaceLab export saved with {sep!r} instead of "
+                "TABs? Re-export it with TAB separators",
+                file=file,
+                line=head_no,
+            )
         raise SimsError(
             f"no depth or sputter-time column among {header[:4]}...: name one 'depth_nm', "
             "'Depth (nm)' or 'time_s'",
