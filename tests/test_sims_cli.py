@@ -92,10 +92,10 @@ def test_sims_cli_writes_fractions(tmp_path):
     )
     assert result.exit_code == 0, result.output
     table = np.genfromtxt(out, delimiter=",", names=True)
-    assert table.dtype.names == ("depth_nm", "Li", "Rb", "Cs")
-    np.testing.assert_allclose(table["Li"] + table["Rb"] + table["Cs"], 1.0, atol=3e-6)
+    assert table.dtype.names == ("depth_nm", "Li", "Rb", "Cs", "Li_sigma", "Rb_sigma", "Cs_sigma")
+    np.testing.assert_allclose(table["Li"] + table["Rb"] + table["Cs"], 1.0, atol=1e-15)
     assert table["depth_nm"][0] >= 0 and table["depth_nm"][-1] <= 310 + 1e-6
-    assert np.all(np.isfinite(table.view((float, 4))))
+    assert np.all(np.isfinite(table.view((float, 7))))
     assert png.stat().st_size > 1000
 
 
@@ -189,7 +189,7 @@ def test_compare_python_api(tmp_path):
     assert comparison.stage == "cs"
     assert comparison.species == ("Li", "Rb", "Cs")
     assert comparison.simulated.shape == comparison.measured.shape
-    with pytest.raises(SimsError, match="no species in common"):
+    with pytest.raises(SimsError, match="fewer than two species in common"):
         compare_profiles(result, measured.assign_coords(species=["a", "b", "c"]))
 
 

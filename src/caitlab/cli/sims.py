@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -82,21 +83,42 @@ CraterOpt = Annotated[
 RateOpt = Annotated[
     str | None, typer.Option("--sputter-rate", help="Sputter rate, e.g. '0.5 nm/s'.")
 ]
-TolOpt = Annotated[float, typer.Option("--mass-tolerance", help="Mass tolerance in u.")]
+TolOpt = Annotated[
+    float, typer.Option("--mass-tolerance", help="Mass tolerance in u (a positive number).")
+]
 FormatOpt = Annotated[
     str, typer.Option("--format", help="auto, surfacelab, table or ita.")
 ]
 
 
+def _channel_specs(elements: dict[str, list[str]] | None) -> list[str] | None:
+    """The channels a SurfaceLab export needs: those named in ``elements``, or the defaults
+    (Li, Rb, Cs by name or mass); only these columns are converted."""
+    from caitlab.sims.processing import DEFAULT_ELEMENTS
+
+    if elements is None:
+        return [*DEFAULT_ELEMENTS, *(c for specs in DEFAULT_ELEMENTS.values() for c in specs)]
+    return [c for specs in elements.values() for c in specs]
+
+
+def _read(file: Path, element: list[str] | None, mass_tolerance: float, fmt: str) -> Any:
+    from caitlab.sims.processing import check_mass_tolerance
+    from caitlab.sims.readers import read_profile
+
+    tolerance = check_mass_tolerance(mass_tolerance)
+    return read_profile(file, format=fmt, channels=_channel_specs(_elements(element)),
+                        mass_tolerance=tolerance)
+
+
 def _process(file: Path, element: list[str] | None, crater_depth: str | None,
              sputter_rate: str | None, mass_tolerance: float, fmt: str,
-             poisson: str = "auto") -> tuple[Any, Any]:
+             poisson: str = "auto", profile: Any = None) -> tuple[Any, Any]:
     from caitlab.sims.processing import calibrate_depth, process_profile
-    from caitlab.sims.readers import read_profile
 
     crater = _quantity(crater_depth, "length", "--crater-depth")
     rate = _quantity(sputter_rate, "rate", "--sputter-rate")
-    profile = read_profile(file, format=fmt)
+    if profile is None:
+        profile = _read(file, element, mass_tolerance, fmt)
     dataset = process_profile(
         profile,
         _elements(element),
@@ -109,6 +131,32 @@ def _process(file: Path, element: list[str] | None, crater_depth: str | None,
     return dataset, calibrated
 
 
+def _staged(final: Path) -> Path:
+    """A temporary name next to ``final`` with its suffix (matplotlib reads the format)."""
+    return final.with_name(f".{final.stem}.{os.getpid()}.partial{final.suffix}")
+
+
+def _write_together(writers: list[tuple[Path, Callable[[Path], Any]]]) -> list[Path]:
+    """Write every output to a temporary name, then rename them all: all appear or none.
+
+    An existing file at a final name is replaced atomically (``os.replace``), so it is never
+    seen half written.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for final, write in writers:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temporary = _staged(final)
+            staged.append((temporary, final))
+            write(temporary)
+        for temporary, final in staged:
+            os.replace(temporary, final)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+    return [final for final, _ in writers]
+
+
 @app.command("sims")
 def sims_command(
     file: Annotated[Path, typer.Argument(help="Depth-profile export (SurfaceLab .txt, CSV).")],
@@ -117,7 +165,7 @@ def sims_command(
     sputter_rate: RateOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="CSV of fractions (depth_nm, one column "
-                                  "per element).")
+                                  "per element, then <element>_sigma columns).")
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG of raw and normalised profiles.")
@@ -140,16 +188,36 @@ def sims_command(
         typer.echo(f"channels: {dataset.attrs['channels']}")
         for note in dataset.attrs["notes"].splitlines():
             typer.echo(f"note: {note}")
+        writers: list[tuple[Path, Callable[[Path], Any]]] = []
         if out is not None:
             from caitlab.sims.writers import write_fractions_csv
 
-            typer.echo(f"wrote {write_fractions_csv(out, dataset)}")
+            writers.append((out, lambda path: write_fractions_csv(path, dataset)))
         if plot is not None:
             from caitlab.sims.plotting import plot_profile
 
-            typer.echo(f"wrote {plot_profile(plot, dataset, calibrated)}")
+            writers.append((plot, lambda path: plot_profile(path, dataset, calibrated)))
+        for path in _write_together(writers):
+            typer.echo(f"wrote {path}")
 
     _run(body)
+
+
+def _measured(file: Path, element: list[str] | None, crater_depth: str | None,
+              sputter_rate: str | None, mass_tolerance: float, fmt: str) -> Any:
+    """The measured profile: a fractions table as it is (its ``_sigma`` columns are the
+    weights), anything else processed like ``caitlab sims``."""
+    from caitlab.sims.measured import measured_from_table
+
+    raw = _read(file, element, mass_tolerance, fmt)
+    if raw.metadata.format == "table" and element is None and crater_depth is None \
+            and sputter_rate is None:
+        table = measured_from_table(raw)
+        if table is not None:
+            return table
+    dataset, _ = _process(file, element, crater_depth, sputter_rate, mass_tolerance, fmt,
+                          profile=raw)
+    return dataset
 
 
 @app.command("compare")
@@ -171,7 +239,8 @@ def compare_command(
     mass_tolerance: TolOpt = 0.05,
     fmt: FormatOpt = "auto",
 ) -> None:
-    """Overlay simulated (broadened) and measured fractions; report the residual RMS."""
+    """Overlay simulated (broadened) and measured fractions; report the species compared,
+    the residual RMS and chi2 with its weights; --out draws a residual panel too."""
 
     def body() -> None:
         from caitlab.results import open_result
@@ -189,20 +258,31 @@ def compare_command(
             if rms < 0:
                 raise SimsError(f"--roughness must not be negative, got {roughness!r}")
         result = open_result(result_dir)
-        measured, _ = _process(profile, element, crater_depth, sputter_rate, mass_tolerance,
-                               fmt)
+        measured = _measured(profile, element, crater_depth, sputter_rate, mass_tolerance,
+                             fmt)
         response = None if rms is None else GaussianResponse(rms)
         comparison = compare_profiles(result, measured, response, stage)
         simulated = result.stage(comparison.stage).fractions
         broadening = "none" if rms is None else f"Gaussian {rms * 1e9:g} nm rms"
         typer.echo(f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
                    f"broadening: {broadening}")
+        for note in comparison.notes:
+            typer.echo(f"note: {note}")
+        n_depths = comparison.depth_m.size
+        typer.echo(f"weights: {comparison.weights}")
         for name, value in comparison.species_rms.items():
-            typer.echo(f"  {name}: RMS {value:.4f}")
+            chi2 = comparison.species_chi2[name]
+            typer.echo(f"  {name}: RMS {value:.4f}, chi2 {chi2:.6g} "
+                       f"({chi2 / n_depths:.4g} per point)")
         typer.echo(f"residual RMS of fractions: {comparison.residual_rms:.4f}")
+        typer.echo(f"chi2 total: {comparison.chi2:.6g} over {comparison.n_values} values "
+                   f"({n_depths} depths x {len(comparison.species)} species), "
+                   f"{comparison.chi2_per_point:.4g} per value")
         if out is not None:
             from caitlab.sims.plotting import plot_comparison
 
-            typer.echo(f"wrote {plot_comparison(out, comparison, simulated)}")
+            for path in _write_together(
+                    [(out, lambda path: plot_comparison(path, comparison, simulated))]):
+                typer.echo(f"wrote {path}")
 
     _run(body)

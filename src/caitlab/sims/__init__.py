@@ -22,7 +22,7 @@ from caitlab.sims.compare import (
 )
 from caitlab.sims.config import ResponseConfig, SimsProfileConfig
 from caitlab.sims.errors import SimsError
-from caitlab.sims.measured import MeasuredProfile, as_measured_profile
+from caitlab.sims.measured import MeasuredProfile, as_measured_profile, measured_from_table
 from caitlab.sims.plotting import plot_comparison, plot_profile
 from caitlab.sims.processing import (
     DEFAULT_ELEMENTS,
@@ -30,7 +30,9 @@ from caitlab.sims.processing import (
     DEFAULT_N0,
     background_level,
     calibrate_depth,
+    check_counts,
     check_finite,
+    check_mass_tolerance,
     depth_from_crater,
     depth_from_layer_rates,
     depth_from_rate,
@@ -89,7 +91,9 @@ __all__ = [
     "as_measured_profile",
     "background_level",
     "calibrate_depth",
+    "check_counts",
     "check_finite",
+    "check_mass_tolerance",
     "compare_profiles",
     "depth_from_crater",
     "depth_from_layer_rates",
@@ -99,6 +103,7 @@ __all__ = [
     "example_export_path",
     "find_channel",
     "fraction_uncertainty",
+    "measured_from_table",
     "normalise_fractions",
     "normalise_to_plateau",
     "plot_comparison",

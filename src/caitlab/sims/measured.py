@@ -178,6 +178,37 @@ def profile_from_dataset(dataset: Any, stage: str, **options: Any) -> MeasuredPr
     )
 
 
+def measured_from_table(table: Any, stage: str = "", **options: Any) -> MeasuredProfile | None:
+    """A fractions table read by :func:`caitlab.sims.read_table` as a profile, or ``None``.
+
+    The table is one of fractions when it has a depth axis and its columns other than
+    ``<species>_sigma`` are in [0, 1] and sum to 1 at every depth (to 1e-9), as the CSV that
+    ``caitlab sims --out`` writes; its ``<species>_sigma`` columns are the weights (the
+    fallback of the module docstring for species without one).
+
+    Parameters
+    ----------
+    table : SimsProfile
+        The table.
+    stage : str
+        Stage after which it was measured.
+    **options
+        ``response``, ``name``, ``fallback_counts`` for :class:`MeasuredProfile`.
+    """
+    if table.depth_m is None:
+        return None
+    columns = {name: np.asarray(table.channel(k)) for k, name in enumerate(table.channel_names)}
+    sigma = {name.removesuffix("_sigma"): columns.pop(name)
+             for name in list(columns) if name.endswith("_sigma")}
+    if len(columns) < 2 or any(not np.all(np.isfinite(v)) for v in columns.values()):
+        return None
+    values = np.array(list(columns.values()))
+    if (values < 0).any() or (values > 1).any() or np.abs(values.sum(axis=0) - 1).max() > 1e-9:
+        return None
+    sigma = {k: v for k, v in sigma.items() if k in columns}
+    return MeasuredProfile(stage, np.asarray(table.depth_m), columns, sigma, **options)
+
+
 def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> MeasuredProfile:
     """``measured`` as a :class:`MeasuredProfile` (returned as is if it is one).
 
@@ -208,4 +239,4 @@ def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> Measu
 
 
 __all__ = ["FALLBACK_COUNTS", "FALLBACK_FLOOR", "MeasuredProfile", "as_measured_profile",
-           "fallback_sigma", "profile_from_dataset"]
+           "fallback_sigma", "measured_from_table", "profile_from_dataset"]

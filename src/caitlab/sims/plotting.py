@@ -75,7 +75,9 @@ def plot_profile(
 
 def plot_comparison(path: str | PathLike[str], comparison: Comparison,
                     simulated: Any | None = None) -> Path:
-    """Overlay measured (points) and simulated (lines) fractions versus depth (nm).
+    """Overlay measured (points with error bars) and simulated (lines) fractions versus
+    depth (nm), with a residual panel below: ``measured - simulated`` and its error bars
+    (the sigmas that weigh χ²).
 
     Parameters
     ----------
@@ -91,27 +93,40 @@ def plot_comparison(path: str | PathLike[str], comparison: Comparison,
     -------
     Path
     """
-    fig = _figure(1)
-    ax = fig.subplots()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
+    ax, res = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     depth_nm = comparison.depth_m * 1e9
+    sigma = comparison.sigma
+    dashed = simulated is not None and comparison.response is not None
     for k, name in enumerate(comparison.species):
         colour = _COLOURS.get(name)
-        ax.plot(depth_nm, comparison.measured[k], ".", ms=3, color=colour,
-                label=f"{name} measured")
+        err = None if sigma is None else sigma[k]
+        ax.errorbar(depth_nm, comparison.measured[k], yerr=err, fmt=".", ms=3, lw=0.6,
+                    color=colour, label=f"{name} measured")
         ax.plot(depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour,
                 label=f"{name} simulated")
-        if simulated is not None and comparison.response is not None:
+        if dashed and not comparison.renormalised:
             x_nm = np.asarray(simulated["depth"])
             keep = x_nm <= depth_nm.max()
             ax.plot(x_nm[keep], np.asarray(simulated.sel(species=name))[keep], "--", lw=0.8,
                     color=colour)
-    ax.set_xlabel("depth (nm)")
+        res.errorbar(depth_nm, comparison.measured[k] - comparison.simulated[k], yerr=err,
+                     fmt=".", ms=3, lw=0.6, color=colour, label=name)
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
-    dashed = simulated is not None and comparison.response is not None
-    ax.set_title(f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}"
-                 + (" (dashed: simulated before broadening)" if dashed else ""), fontsize=9)
+    chi2 = (f", χ² {comparison.chi2:.4g} ({comparison.chi2_per_point:.3g} per value)"
+            if np.isfinite(comparison.chi2) else "")
+    ax.set_title(f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}{chi2}"
+                 + (" (dashed: simulated before broadening)" if dashed
+                    and not comparison.renormalised else "")
+                 + (" (renormalised over the common species)" if comparison.renormalised
+                    else ""), fontsize=9)
     ax.legend(fontsize=7, ncol=2)
+    res.axhline(0.0, color="0.4", lw=0.8)
+    res.set_xlabel("depth (nm)")
+    res.set_ylabel("measured − simulated")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)

@@ -69,20 +69,32 @@ def poisson_correct(counts: Any, shots_per_scan: float) -> np.ndarray:
     Raises
     ------
     SimsError
-        If N <= 0, a count is negative, or ``k >= N`` (detector saturated).
+        If N <= 0, a count is negative, or ``k >= N``: values that are not integers there
+        are already corrected (the message says so), integers mean a saturated detector.
     """
     k = np.asarray(counts, dtype=float)
     n = float(shots_per_scan)
-    if not n > 0:
+    if not (math.isfinite(n) and n > 0):
         raise SimsError(f"shots per scan must be positive, got {shots_per_scan!r}")
     if np.any(k < 0):
         raise SimsError("raw counts must not be negative")
     if np.any(k >= n):
+        if _not_integers(k):
+            raise SimsError(
+                f"intensities exceed the shots per scan ({n:g}) and are not integers: they are "
+                "already corrected (SurfaceLab exports are), not raw counts; correcting them "
+                "again would count twice (use poisson='auto' or 'off')"
+            )
         raise SimsError(
             f"raw counts reach the shots per scan ({n:g}): the detector is saturated and the "
             "Poisson correction is undefined"
         )
     return -n * np.log1p(-k / n)
+
+
+def _not_integers(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return bool(np.any(np.abs(finite - np.round(finite)) > 1e-9))
 
 
 def poisson_uncorrect(intensity: Any, shots_per_scan: float) -> np.ndarray:
@@ -136,8 +148,23 @@ def poisson_uncertainty(
         sigma = np.sqrt(value)
     else:
         n = float(shots_per_scan)
-        sigma = np.sqrt(n * np.expm1(value / n))
+        with np.errstate(over="ignore"):  # inf, refused by process_profile's final check
+            sigma = np.sqrt(n * np.expm1(value / n))
     return np.where(value > 0, sigma, float(zero_sigma))
+
+
+def _refuse_corrected(profile: SimsProfile, used: Sequence[int]) -> None:
+    """Refuse to Poisson-correct intensities that are already corrected (not integers)."""
+    values = profile.counts[:, list(used)]
+    if profile.metadata.poisson_corrected or _not_integers(values):
+        example = values[np.isfinite(values) & (np.abs(values - np.round(values)) > 1e-9)]
+        shown = f" such as {example[0]:.6g}" if example.size else ""
+        raise SimsError(
+            f"the intensities are already corrected: they are not integers{shown} (SurfaceLab "
+            "exports are Poisson corrected); correcting them again would count twice. Use "
+            "poisson = 'auto' or 'off'",
+            file=profile.file,
+        )
 
 
 # --------------------------------------------------------------------------- depth
@@ -337,6 +364,7 @@ def find_channel(
         No match (the message lists the close matches by name and mass) or several matches.
     """
     where = {"file": profile.file}
+    mass_tolerance = check_mass_tolerance(mass_tolerance)
     text = str(spec).strip()
     if text.startswith("#") and text[1:].isdigit():
         index = int(text[1:])
@@ -448,6 +476,13 @@ def resolve_elements(
     return result
 
 
+def _point_error(profile: SimsProfile, row: int, index: int | None, message: str) -> SimsError:
+    line = int(profile.source_lines[row]) or None
+    column = None if index is None else profile.source_columns[index] or None
+    at = "" if line else f" (data row {row + 1})"
+    return SimsError(message.format(at=at), file=profile.file, line=line, column=column)
+
+
 def check_finite(profile: SimsProfile, channels: Sequence[int]) -> None:
     """Raise a :class:`SimsError` naming line and column of the first NaN/inf in ``channels``."""
     for index in channels:
@@ -455,16 +490,30 @@ def check_finite(profile: SimsProfile, channels: Sequence[int]) -> None:
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))
-            line = int(profile.source_lines[row]) or None
-            column = profile.source_columns[index] or None
-            at = "" if line else f" (data row {row + 1})"
-            raise SimsError(
-                f"channel {_describe(profile, index)} has the value {values[row]}{at}; "
-                "remove the row or choose other channels",
-                file=profile.file,
-                line=line,
-                column=column,
-            )
+            raise _point_error(profile, row, index,
+                               f"channel {_describe(profile, index)} has the value "
+                               f"{values[row]}{{at}}; remove the row or choose other channels")
+
+
+def check_counts(profile: SimsProfile, channels: Sequence[int]) -> None:
+    """Refuse NaN/inf (see :func:`check_finite`) and negative intensities in ``channels``.
+
+    A count cannot be negative, and a negative intensity would give a negative fraction, so
+    any negative value, however small, is refused (with its line and column) rather than
+    clipped: it means the export was processed (e.g. background subtracted) in a way the
+    counting weights do not describe. Subtract a background here instead
+    (``process_profile(background=...)``, which clips at 0).
+    """
+    check_finite(profile, channels)
+    for index in channels:
+        values = profile.counts[:, index]
+        if (values < 0).any():
+            row = int(np.argmax(values < 0))
+            raise _point_error(
+                profile, row, index,
+                f"channel {_describe(profile, index)} has the negative intensity "
+                f"{values[row]:g}{{at}}; counts cannot be negative (refused, not clipped: a "
+                "negative count would give a negative fraction)")
 
 
 def element_sums(
@@ -487,11 +536,23 @@ def element_sums(
     Raises
     ------
     SimsError
-        If a used channel holds NaN or inf (names line and column).
+        If a used channel holds NaN, inf or a negative value, or a sum overflows (names line
+        and column).
     """
     used = [i for indices in channels.values() for i in indices]
-    check_finite(profile, used)
-    return np.array([profile.counts[:, list(idx)].sum(axis=1) for idx in channels.values()])
+    check_counts(profile, used)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.array([profile.counts[:, list(idx)].sum(axis=1) for idx in channels.values()])
+        total = sums.sum(axis=0)
+    if not np.isfinite(total).all():
+        row = int(np.argmax(~np.isfinite(total)))
+        big = max(used, key=lambda i: profile.counts[row, i])
+        raise _point_error(
+            profile, row, big,
+            f"the intensities are too large to add up (overflow to inf){{at}}, e.g. "
+            f"{profile.counts[row, big]:g} in channel {_describe(profile, big)}; the values are "
+            "not counts")
+    return sums
 
 
 def zero_rows(profile: SimsProfile, channels: Sequence[int]) -> np.ndarray:
@@ -525,15 +586,17 @@ def normalise_fractions(sums: Any, *, file: str | None = None,
         If the total is zero or negative at a point (drop such rows first).
     """
     values = np.asarray(sums, dtype=float)
-    total = values.sum(axis=0)
-    bad = ~(total > 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum(axis=0)
+    bad = ~((total > 0) & np.isfinite(total)) | (values < 0).any(axis=0)
     if bad.any():
         row = int(np.argmax(bad))
         line = None if lines is None else int(lines[row]) or None
         at = "" if line else f" at data row {row + 1}"
         raise SimsError(
-            f"the mobile-ion intensities sum to {total[row]:g}{at}; "
-            "cannot normalise (drop the row)",
+            f"the mobile-ion intensities sum to {total[row]:g}{at}"
+            + (" with a negative one" if (values[:, row] < 0).any() else "")
+            + "; cannot normalise (drop the row)",
             file=file,
             line=line,
         )
@@ -557,11 +620,11 @@ def fraction_uncertainty(sums: Any, sigmas: Any) -> np.ndarray:
         Standard deviations of the fractions, dimensionless.
     """
     s = np.asarray(sums, dtype=float)
-    var = np.asarray(sigmas, dtype=float) ** 2
     total = s.sum(axis=0)
     f = s / total
-    var_total = var.sum(axis=0)
-    var_f = ((1 - f) ** 2 * var + f**2 * (var_total - var)) / total**2
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite: refused by the caller
+        rel = (np.asarray(sigmas, dtype=float) / total) ** 2  # relative to T: T² never formed
+        var_f = (1 - f) ** 2 * rel + f**2 * (rel.sum(axis=0) - rel)
     return np.sqrt(var_f)
 
 
@@ -631,6 +694,31 @@ def subtract_background(values: Any, background: Any, *, clip: bool = True) -> n
     return np.clip(out, 0.0, None) if clip else out
 
 
+def _check_fractions(profile: SimsProfile, fractions: np.ndarray, sigma: np.ndarray) -> None:
+    """The invariants before success: fractions in [0, 1] summing to 1, finite sigmas."""
+    with np.errstate(invalid="ignore"):
+        bad = (~np.isfinite(fractions).all(axis=0) | ~np.isfinite(sigma).all(axis=0)
+               | (fractions < 0).any(axis=0) | (fractions > 1 + 1e-12).any(axis=0)
+               | (np.abs(fractions.sum(axis=0) - 1) > 1e-9))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise _point_error(
+            profile, row, None,
+            "the fractions or their counting uncertainties are not finite numbers in [0, 1]"
+            "{at} (intensities beyond any count rate?); refused rather than written")
+
+
+def check_mass_tolerance(mass_tolerance: float) -> float:
+    """The mass tolerance as a float, refusing negative, zero, infinite or NaN values."""
+    try:
+        value = float(mass_tolerance)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise SimsError(f"mass tolerance must be a positive number of u, got {mass_tolerance!r}")
+    return value
+
+
 # --------------------------------------------------------------------------- pipeline
 def process_profile(
     profile: SimsProfile,
@@ -688,6 +776,7 @@ def process_profile(
     import xarray as xr
 
     notes: list[str] = []
+    mass_tolerance = check_mass_tolerance(mass_tolerance)
     profile = calibrate_depth(profile, crater_depth_m=crater_depth_m,
                               sputter_rate_m_per_s=sputter_rate_m_per_s)
     if crater_depth_m is not None:
@@ -711,6 +800,7 @@ def process_profile(
             notes.append("raw counts left uncorrected: shots per scan unknown")
         else:
             check_finite(profile, used)
+            _refuse_corrected(profile, used)
             counts = np.array(profile.counts)
             try:
                 counts[:, used] = poisson_correct(counts[:, used], n_shots)
@@ -723,9 +813,10 @@ def process_profile(
     if drop_zero_rows:
         zero = zero_rows(profile, used)
         if zero.any():
-            lines = [int(x) for x in profile.source_lines[zero]]
+            lines = [str(int(x)) for x in profile.source_lines[zero][:11]]
+            shown = ", ".join(lines[:10]) + (", ..." if len(lines) > 10 else "")
             notes.append(f"dropped {int(zero.sum())} row(s) with all chosen channels zero "
-                         f"(lines {', '.join(map(str, lines))})")
+                         f"(lines {shown})")
             profile = profile.select_points(~zero)
         if profile.n_points == 0:
             raise SimsError("all chosen channels are zero in every row", file=profile.file)
@@ -738,6 +829,7 @@ def process_profile(
             f"{name} {value:g}" for name, value in zip(channels, level, strict=True)))
     fractions = normalise_fractions(sums, file=profile.file, lines=profile.source_lines)
     fraction_sigma = fraction_uncertainty(sums, sigmas)
+    _check_fractions(profile, fractions, fraction_sigma)
     notes.append("fractions normalised to the sum of " + ", ".join(channels) + " (eq. 1)")
     species = list(channels)
     mapping = "; ".join(

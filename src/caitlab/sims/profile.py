@@ -13,6 +13,11 @@ from caitlab.sims.errors import SimsError
 
 
 def _frozen_array(values: Any, dtype: Any = float) -> np.ndarray:
+    """A read-only copy of ``values``; a read-only array of the right type is kept as it is
+    (nobody can change it, and a reader's large block is not copied)."""
+    if (isinstance(values, np.ndarray) and not values.flags.writeable
+            and values.dtype == np.dtype(dtype)):
+        return values
     array = np.array(values, dtype=dtype, copy=True)
     array.setflags(write=False)
     return array
@@ -95,11 +100,10 @@ class SimsProfile:
     source_columns: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        counts = np.array(self.counts, dtype=float, copy=True)
+        counts = _frozen_array(self.counts)
         if counts.ndim != 2:
             raise SimsError(f"counts must be 2-D (points, channels), got shape {counts.shape}")
         n_points, n_channels = counts.shape
-        counts.setflags(write=False)
         object.__setattr__(self, "counts", counts)
         names = tuple(str(name) for name in self.channel_names)
         if len(names) != n_channels:

@@ -2,15 +2,24 @@
 
 Every reader returns a :class:`~caitlab.sims.profile.SimsProfile`; problems raise
 :class:`~caitlab.sims.errors.SimsError` naming the file, line and column.
+
+Text files are read in one pass: the ``#`` header lines are parsed here, the data rows by
+pandas' C parser into one float64 block, keeping only the chosen columns. Only when that
+fast path meets something it cannot take as it is (text where a number should be, a row
+with too many fields, a ``nan`` or empty cell that may hide a short row, a blank line) are
+the rows read again line by line, which either accepts them with the same rules or names
+the line and column of the problem.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,30 +35,89 @@ _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _LENGTH_UNITS = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "nm": 1e-9,
                  "a": 1e-10, "å": 1e-10, "angstrom": 1e-10}
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0}
+#: bytes read to find the header lines (grown as needed)
+_HEAD_BYTES = 1 << 16
 
 
 # --------------------------------------------------------------------------- helpers
-def _read_text(path: PathArg) -> tuple[Path, str]:
-    """Read a text file (UTF-8 with BOM, or Latin-1) and refuse empty or binary ones."""
-    file = Path(path)
-    if not file.exists():
-        raise SimsError("file not found", file=file)
-    if file.is_dir():
-        raise SimsError("is a directory, not a profile file", file=file)
-    raw = file.read_bytes()
-    if not raw.strip():
-        raise SimsError("file is empty", file=file)
-    if b"\x00" in raw[:4096]:
+def _check_bytes(file: Path, raw: bytes) -> None:
+    """Refuse UTF-16/UTF-32 text and binary files with a message saying what they are."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SimsError("the file is UTF-16 text, save as UTF-8 (or ASCII) and read it again",
+                        file=file)
+    sample = raw[:4096]
+    if b"\x00" in sample:
+        even, odd = sample[0::2], sample[1::2]
+        if even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd):
+            raise SimsError("the file is UTF-16 text, save as UTF-8 (or ASCII) and read it "
+                            "again (no byte-order mark, but every other byte is zero)", file=file)
         raise SimsError(
             "looks like a binary file; for IONTOF .ita/.itm files use the ITA reader "
             "(pip install 'caitlab[ita]')",
             file=file,
         )
+
+
+def _decode(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    return file, text
+        return raw.decode("latin-1")
+
+
+def _open_checked(path: PathArg) -> tuple[Path, int]:
+    file = Path(path)
+    if not file.exists():
+        raise SimsError("file not found", file=file)
+    if file.is_dir():
+        raise SimsError("is a directory, not a profile file", file=file)
+    return file, file.stat().st_size
+
+
+def _read_head(path: PathArg, *, until_data: str | None = "#") -> tuple[Path, list[str], bool]:
+    """The first lines of a text file: all of them up to and including the first data line.
+
+    ``until_data="#"``: lines are read until the first non-empty line that does not start
+    with ``#`` and is not a header line; ``None``: until the first non-comment line (a
+    table's heading) and one more. Returns the file, those lines (without line ends) and
+    whether they are the whole file.
+    """
+    file, size = _open_checked(path)
+    n_bytes = _HEAD_BYTES
+    with file.open("rb") as handle:
+        while True:
+            raw = handle.read(n_bytes) if n_bytes < size else handle.read()
+            handle.seek(0)
+            whole = len(raw) >= size
+            if not raw.strip():
+                if whole:
+                    raise SimsError("file is empty", file=file)
+            else:
+                _check_bytes(file, raw)
+            if not whole:  # drop the incomplete last line
+                raw = raw[: raw.rfind(b"\n") + 1]
+            lines = _decode(raw).splitlines()
+            if whole or _enough(lines, until_data):
+                return file, lines, whole
+            n_bytes *= 4
+
+
+def _enough(lines: list[str], until_data: str | None) -> bool:
+    content = [line for line in lines if line.strip()]
+    if until_data is None:
+        return sum(1 for x in content if not x.lstrip().startswith("#")) >= 2
+    data = [x for x in content if not x.lstrip().startswith("#")]
+    return len(data) >= 2
+
+
+def _read_text(path: PathArg) -> tuple[Path, str]:
+    """Read a whole text file (UTF-8 with BOM, or Latin-1), refusing empty or binary ones."""
+    file, _ = _open_checked(path)
+    raw = file.read_bytes()
+    if not raw.strip():
+        raise SimsError("file is empty", file=file)
+    _check_bytes(file, raw)
+    return file, _decode(raw)
 
 
 def _cells(line: str, sep: str = "\t") -> list[str]:
@@ -76,13 +144,20 @@ def _to_float(cell: str) -> float | None:
 
 def _parse_rows(
     file: Path,
-    rows: Sequence[tuple[int, list[str]]],
+    rows: Iterator[tuple[int, list[str]]],
     n_columns: int,
     headings: Sequence[str],
-) -> np.ndarray:
-    """Parse data rows (line number, cells) into a float array, with precise errors."""
-    data = np.empty((len(rows), n_columns))
-    for i, (line_no, cells) in enumerate(rows):
+    usecols: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse data rows (line number, cells) line by line, with precise errors.
+
+    Returns the values of the columns ``usecols`` (n_rows, len(usecols)) and the line
+    numbers.
+    """
+    keep = list(usecols)
+    values: list[np.ndarray] = []
+    numbers: list[int] = []
+    for line_no, cells in rows:
         if len(cells) != n_columns:
             raise SimsError(
                 f"expected {n_columns} fields as in the header, found {len(cells)}",
@@ -90,21 +165,122 @@ def _parse_rows(
                 line=line_no,
             )
         try:
-            data[i] = np.array(cells, dtype=float)
-            continue
+            row = np.array(cells, dtype=float)
         except ValueError:
-            pass
-        for j, cell in enumerate(cells):
-            value = _to_float(cell)
-            if value is None:
-                raise SimsError(
-                    f"cannot read {cell!r} as a number (column {headings[j]!r})",
-                    file=file,
-                    line=line_no,
-                    column=j + 1,
-                )
-            data[i, j] = value
-    return data
+            row = np.empty(n_columns)
+            for j, cell in enumerate(cells):
+                value = _to_float(cell)
+                if value is None:
+                    raise SimsError(
+                        f"cannot read {cell!r} as a number (column {headings[j]!r})",
+                        file=file,
+                        line=line_no,
+                        column=j + 1,
+                    ) from None
+                row[j] = value
+        values.append(row[keep])
+        numbers.append(line_no)
+    data = np.array(values, dtype=float).reshape(len(values), len(keep))
+    return data, np.array(numbers, dtype=int)
+
+
+def _data_lines(file: Path, first_line: int, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """Stream the data rows of ``file`` from 1-based line ``first_line``, as cells."""
+    with file.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number < first_line:
+                continue
+            line = _decode(raw).rstrip("\r\n")
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("#"):
+                raise SimsError("comment line among the data rows", file=file, line=number)
+            yield number, _cells(line, sep)
+
+
+def _any_nan(values: np.ndarray) -> bool:
+    return any(np.isnan(values[i:i + 65536]).any() for i in range(0, values.shape[0], 65536))
+
+
+def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int, n_fields: int,
+                 options: dict) -> np.ndarray:
+    """pandas' C parser in chunks of rows, copied into one C-ordered float64 array.
+
+    The array is reserved for the most rows the file could hold (two bytes for each of the
+    ``n_fields`` fields of a line), which
+    costs address space only: pages are touched as rows arrive, so the resident memory is the
+    values plus one chunk. The result is a view of its first rows.
+    """
+    n_bytes = file.stat().st_size
+    capacity = max(1024, n_bytes // (2 * max(n_fields, 1)) + 1)
+    out = np.empty((capacity, width))
+    parts: list[np.ndarray] = []
+    rows = 0
+    reader = pd.read_csv(
+        file, sep=sep, header=None, skiprows=first_line - 1, dtype=np.float64,
+        engine="c", keep_default_na=False, na_values=[*sorted(_MISSING), "NaN", "N/A"],
+        skip_blank_lines=False, index_col=False, encoding="utf-8",
+        encoding_errors="replace", chunksize=16384, **options,
+    )
+    with reader:
+        for chunk in reader:
+            values = chunk.to_numpy(dtype=np.float64)
+            if values.shape[1] != width:
+                raise ValueError("field count")
+            if rows + len(values) <= capacity and not parts:
+                out[rows:rows + len(values)] = values
+            else:  # more rows than two bytes per field allow (blank lines): grow
+                if not parts:
+                    parts.append(out[:rows])
+                parts.append(values)
+            rows += len(values)
+    return np.concatenate(parts) if parts else out[:rows]
+
+
+def _read_numeric(
+    file: Path,
+    first_line: int,
+    n_columns: int,
+    sep: str,
+    headings: Sequence[str],
+    usecols: Sequence[int],
+    trailing: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The data rows from 1-based line ``first_line`` on: values of ``usecols`` and line numbers.
+
+    One pass of pandas' C parser over the file. With a trailing separator on every line (the
+    SurfaceLab layout) only ``usecols`` are converted, into one float64 block, and the
+    returned array is a view of it; the last column (a short row leaves it empty) and the
+    empty field after the trailing separator (a long row fills it) are read too, as checks.
+    Without one, all columns are read, so that the parser refuses a long row itself. Where the
+    fast path cannot vouch for the rows (see the module docstring) they are parsed line by
+    line, which accepts them or names the line and column of the problem.
+    """
+    import pandas as pd
+
+    keep = sorted(set(usecols))
+    options: dict = {}
+    if int(pd.__version__.split(".")[0]) < 3:  # pandas 3 parses floats exactly by default
+        options["float_precision"] = "round_trip"
+    if trailing:
+        read = sorted(set(keep) | {n_columns - 1, n_columns})
+        options.update(names=list(range(n_columns + 1)), usecols=read)
+    else:
+        read = list(range(n_columns))
+    try:
+        block = _read_blocks(pd, file, first_line, sep, len(read), n_columns + trailing,
+                             options)
+        if block.shape[1] != len(read):
+            raise ValueError("field count")
+        data = block[:, : len(keep)] if trailing or keep == read else block[:, keep]
+        fast = (block.shape[0] > 0 and not _any_nan(data)
+                and not np.isnan(block[:, read.index(n_columns - 1)]).any()
+                and (not trailing or np.isnan(block[:, -1]).all()))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        fast = False
+    if fast:
+        return data, np.arange(first_line, first_line + data.shape[0])
+    return _parse_rows(file, _data_lines(file, first_line, sep), n_columns, headings, keep)
 
 
 def _check_increasing(file: Path, values: np.ndarray, lines: np.ndarray, column: int,
@@ -196,8 +372,7 @@ def estimate_shots_per_scan(intensities: np.ndarray) -> float | None:
         N (shots per scan), or ``None`` if the values do not allow an estimate (raw integer
         counts, no single counts, N beyond about 50000).
     """
-    values = np.asarray(intensities, dtype=float).ravel()
-    values = values[np.isfinite(values) & (values > 1.0 + 5e-6) & (values < 1.01)]
+    values = _near_one(np.asarray(intensities, dtype=float))
     if values.size < 3:
         return None
     unique, frequency = np.unique(np.round(values, 6), return_counts=True)
@@ -215,16 +390,144 @@ def estimate_shots_per_scan(intensities: np.ndarray) -> float | None:
     return float(round(estimate))
 
 
+def _columns(values: np.ndarray) -> Iterator[np.ndarray]:
+    """The columns of a 2-D array one by one (a 1-D array as one), to keep temporaries small."""
+    if values.ndim < 2:
+        yield values.ravel()
+        return
+    for k in range(values.shape[1]):
+        yield values[:, k]
+
+
+def _near_one(values: np.ndarray) -> np.ndarray:
+    """The finite values in (1 + 5e-6, 1.01): corrected single counts, column by column."""
+    parts = [col[(col > 1.0 + 5e-6) & (col < 1.01)] for col in _columns(values)]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
 def _poisson_state(counts: np.ndarray) -> bool | None:
     """True if intensities look Poisson corrected (non-integers), False if raw integers."""
-    values = counts[np.isfinite(counts) & (counts > 0.5) & (counts < 1e5)]
-    if values.size == 0:
-        return None
-    return bool(np.any(np.abs(values - np.round(values)) > 1e-9))
+    seen = False
+    for col in _columns(counts):
+        values = col[np.isfinite(col) & (col > 0.5) & (col < 1e5)]
+        if values.size:
+            seen = True
+            if np.any(np.abs(values - np.round(values)) > 1e-9):
+                return True
+    return False if seen else None
+
+
+def _sample(file: Path, first_line: int, columns: Sequence[int], rows: int = 4096) -> np.ndarray:
+    """The first ``rows`` data rows of ``columns``: what the Poisson state and the shots per
+    scan are judged on when only some channels are read (empty if they cannot be read)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(file, sep="\t", header=None, skiprows=first_line - 1,
+                            usecols=list(columns), nrows=rows, engine="c", index_col=False,
+                            keep_default_na=False, na_values=[*sorted(_MISSING), "NaN", "N/A"],
+                            encoding="utf-8", encoding_errors="replace")
+        return frame.to_numpy(dtype=np.float64)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return np.empty((0, 0))
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    """Mark a freshly read array read-only, so that :class:`SimsProfile` keeps it uncopied."""
+    values.setflags(write=False)
+    return values
+
+
+_SPECTRUM_HEADINGS = re.compile(r"^#?\s*(mass|m/z|channel|tof|time of flight)\b", re.I)
+
+
+def _refuse_spectrum(file: Path, content: Sequence[tuple[int, str]]) -> None:
+    """Refuse a mass spectrum export: no sputter-time or depth heading in the first lines,
+    and either the word "spectrum" or a heading line that starts with mass/channel."""
+    head = content[:12]
+    rows = [[c.strip().lstrip("#").strip() for c in re.split(r"[\t,;]", line)]
+            for _, line in head]
+    if any(_axis_kind(c) in ("time", "depth") for cells in rows for c in cells if c):
+        return
+    for (line_no, line), cells in zip(head, rows, strict=True):
+        cells = [c for c in cells if c]
+        heading = bool(cells) and _to_float(cells[0]) is None and bool(
+            _SPECTRUM_HEADINGS.match(cells[0]))
+        if "spectrum" in line.lower() or heading:
+            raise SimsError(
+                "this is a mass spectrum, not a depth profile (intensity versus mass, no "
+                "sputter-time or depth column); export the depth profile from SurfaceLab "
+                "(File > Export > Profile)",
+                file=file,
+                line=line_no,
+            )
+
+
+def _refuse_separator(file: Path, content: Sequence[tuple[int, str]]) -> None:
+    """A text without TABs: say which separator it has, for SurfaceLab-like layouts too."""
+    seps = [s for s in (",", ";", "|") if any(s in line for _, line in content)]
+    found = f" (found {seps[0]!r})" if seps else ""
+    hashed = sum(1 for _, line in content[:6] if line.lstrip().startswith("#"))
+    layout = (" The file has the SurfaceLab layout ('#' names, masses and header lines) but "
+              f"its fields are separated by {seps[0]!r}: re-export it with TAB separators, "
+              "or read it as a table (format='table') with a depth or time column."
+              if seps and hashed >= 2 else
+              " For CSV/TSV tables use the table reader (format='table').")
+    raise SimsError(
+        "not a SurfaceLab export: no TAB separators" + found + "; SurfaceLab exports are "
+        "TAB separated." + layout,
+        file=file,
+        line=content[0][0],
+    )
+
+
+def _plain(name: str) -> str:
+    return name.replace("^", "").replace(" ", "").lower()
+
+
+def _select_columns(
+    file: Path,
+    columns: list[int],
+    names: Sequence[str],
+    masses: np.ndarray,
+    specs: Sequence[str | float],
+    tolerance: float | None,
+) -> list[int]:
+    """The file columns of every channel that one of ``specs`` could choose."""
+    tol = 0.05 if tolerance is None else float(tolerance)
+    if any(str(s).strip().startswith("#") for s in specs):
+        return list(columns)  # "#k" counts channels of the whole file
+    chosen: set[int] = set()
+    for spec in specs:
+        text = str(spec).strip()
+        mass = _to_float(text) if not isinstance(spec, (int, float)) else float(spec)
+        low = _plain(text)
+        hits = {j for k, j in enumerate(columns)
+                if names[j] == text or _plain(names[j]) == low
+                or (mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol)}
+        if not hits:  # keep what the "not in the file" message will suggest
+            if mass is not None and math.isfinite(mass):
+                gap = np.abs(masses - mass)
+                order = np.argsort(np.where(np.isfinite(gap), gap, np.inf))[:3]
+                hits = {columns[k] for k in order if np.isfinite(gap[k])}
+            else:
+                listed = [names[j] for j in columns]
+                close = set(difflib.get_close_matches(text, listed, n=5, cutoff=0.4))
+                hits = {j for j in columns if names[j] in close or low in _plain(names[j])}
+        chosen |= hits
+    if not chosen:
+        raise SimsError(f"none of the channels {list(specs)} is in the file", file=file)
+    return sorted(chosen)
 
 
 # --------------------------------------------------------------------------- SurfaceLab
-def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfile:
+def read_surfacelab(
+    path: PathArg,
+    *,
+    require_masses: bool = True,
+    channels: Sequence[str | float] | None = None,
+    mass_tolerance: float | None = None,
+) -> SimsProfile:
     """Read an IONTOF SurfaceLab depth-profile text export.
 
     The layout (SurfaceLab 7.x, ``File > Export > Profile``): TAB separated, CRLF, a trailing
@@ -242,6 +545,13 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
         The ``.txt`` export.
     require_masses : bool, optional
         If True (default) a missing masses line is an error; if False masses are ``nan``.
+    channels : sequence of str or float, optional
+        Keep only these channels (names, masses in u or ``"#k"``, as in
+        :func:`~caitlab.sims.processing.find_channel`; every channel that could match is
+        kept, so that the later choice is the same as on the whole file). Only those columns
+        are converted to numbers, which is what makes large files cheap. Default: all.
+    mass_tolerance : float, optional
+        Tolerance for ``channels`` given by mass, u (default 0.05).
 
     Returns
     -------
@@ -256,18 +566,11 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
         Empty file, wrong separator, missing names/masses/header line, fields that do not
         match the header, unreadable numbers, non-increasing sputter time.
     """
-    file, text = _read_text(path)
-    lines = text.splitlines()
+    file, lines, _ = _read_head(path)
     content = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    _refuse_spectrum(file, content)
     if not any("\t" in line for _, line in content):
-        seps = [s for s in (",", ";", "|") if any(s in line for _, line in content)]
-        found = f" (found {seps[0]!r})" if seps else ""
-        raise SimsError(
-            "not a SurfaceLab export: no TAB separators" + found + "; SurfaceLab exports are "
-            "TAB separated. For CSV/TSV tables use the table reader (format='table').",
-            file=file,
-            line=content[0][0],
-        )
+        _refuse_separator(file, content)
     comments: list[tuple[int, str]] = []
     first_data = len(content)
     for idx, (line_no, line) in enumerate(content):
@@ -348,6 +651,7 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
             column=unnamed[0] + 1,
         )
     leading = list(range(channel_cols[0]))
+    all_cols = list(channel_cols)
     masses = np.full(len(channel_cols), np.nan)
     if mass_cells is not None:
         mass_cells = fit_width(mass_cells, mass_no, "masses")
@@ -359,12 +663,15 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
             masses[k] = value
     if not data_lines:
         raise SimsError("no data rows after the header", file=file, line=header_no)
-    for line_no, line in data_lines:
-        if line.lstrip().startswith("#"):
-            raise SimsError("comment line among the data rows", file=file, line=line_no)
-    rows = [(no, _cells(line)) for no, line in data_lines]
-    data = _parse_rows(file, rows, n_columns, header)
-    source_lines = np.array([no for no, _ in rows])
+    if channels is not None:
+        channel_cols = _select_columns(file, channel_cols, name_cells, masses, channels,
+                                       mass_tolerance)
+        masses = masses[[k for k, j in enumerate(all_cols) if j in channel_cols]]
+    trailing = data_lines[0][1].rstrip("\r\n").endswith("\t")
+    data, source_lines = _read_numeric(file, data_lines[0][0], n_columns, "\t", header,
+                                       leading + channel_cols, trailing)
+    if data.shape[0] == 0:
+        raise SimsError("no data rows after the header", file=file, line=header_no)
 
     time = depth = None
     extra: dict[str, np.ndarray] = {}
@@ -378,15 +685,20 @@ def read_surfacelab(path: PathArg, *, require_masses: bool = True) -> SimsProfil
             depth = data[:, j] * _axis_scale(file, heading, "depth", j + 1, header_no)
             _check_increasing(file, depth, source_lines, j + 1, "depth")
         else:
-            extra[heading] = data[:, j]
-    counts = data[:, channel_cols]
+            extra[heading] = _frozen(data[:, j])
+    counts = _frozen(data[:, len(leading):])
     names = tuple(name_cells[j] for j in channel_cols)
-    corrected = _poisson_state(counts)
-    shots = estimate_shots_per_scan(counts) if corrected else None
+    probes = [counts]
+    if channel_cols != all_cols:  # judge the values as on the whole file: its first rows
+        probes.append(_sample(file, data_lines[0][0], all_cols))
+    states = {_poisson_state(p) for p in probes} - {None}
+    corrected = True if True in states else (False if states else None)
+    near_one = np.concatenate([_near_one(p) for p in probes])
+    shots = estimate_shots_per_scan(near_one) if corrected else None
     metadata = SimsMetadata(
         file=str(file),
         format="surfacelab",
-        polarity=_polarity(names),
+        polarity=_polarity([name_cells[j] for j in all_cols]),
         shots_per_scan=shots,
         shots_per_scan_estimated=shots is not None,
         poisson_corrected=corrected,
@@ -447,10 +759,10 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
         Empty file, no separator, no depth/time column, ragged rows, unreadable numbers,
         non-increasing axis.
     """
-    file, text = _read_text(path)
-    lines = text.splitlines()
-    content = [(i + 1, line) for i, line in enumerate(lines)
-               if line.strip() and not line.lstrip().startswith("#")]
+    file, lines, _ = _read_head(path, until_data=None)
+    every = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    _refuse_spectrum(file, every)
+    content = [(no, line) for no, line in every if not line.lstrip().startswith("#")]
     if not content:
         raise SimsError("no heading line (only comments)", file=file)
     head_no, head_line = content[0]
@@ -466,6 +778,14 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
     kinds = [_axis_kind(h) for h in header]
     axis_cols = [j for j, k in enumerate(kinds) if k in ("time", "depth")]
     if not axis_cols:
+        if all(_to_float(h) is not None for h in header) and len(every) > len(content):
+            raise SimsError(
+                f"the first line after the '#' lines holds numbers, not headings (fields "
+                f"separated by {sep!r}): a SurfaceLab export saved with {sep!r} instead of "
+                "TABs? Re-export it with TAB separators",
+                file=file,
+                line=head_no,
+            )
         raise SimsError(
             f"no depth or sputter-time column among {header[:4]}...: name one 'depth_nm', "
             "'Depth (nm)' or 'time_s'",
@@ -474,9 +794,10 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
         )
     if len(content) < 2:
         raise SimsError("no data rows after the heading line", file=file, line=head_no)
-    rows = [(no, _cells(line, sep)) for no, line in content[1:]]
-    data = _parse_rows(file, rows, n_columns, header)
-    source_lines = np.array([no for no, _ in rows])
+    trailing = content[1][1].rstrip("\r\n").endswith(sep) and len(header) > 1
+    data, source_lines = _read_numeric(file, content[1][0], n_columns, sep, header,
+                                       range(n_columns), trailing)
+    data = _frozen(data)
     time = depth = None
     extra: dict[str, np.ndarray] = {}
     channel_cols = []
@@ -491,10 +812,12 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
             extra[heading] = data[:, j]
         else:
             channel_cols.append(j)
+    counts = data[:, channel_cols[0]:channel_cols[-1] + 1] if channel_cols and (
+        channel_cols == list(range(channel_cols[0], channel_cols[-1] + 1))) else (
+        data[:, channel_cols])
     if not channel_cols:
         raise SimsError("no channel columns besides the axis", file=file, line=head_no)
     parsed = [_channel_heading(header[j]) for j in channel_cols]
-    counts = data[:, channel_cols]
     corrected = _poisson_state(counts)
     return SimsProfile(
         counts=counts,
@@ -596,12 +919,27 @@ def read_ita(
 
 
 # --------------------------------------------------------------------------- dispatch
-def _looks_like_surfacelab(text: str) -> bool:
-    head = [line for line in text.splitlines()[:12] if line.strip()]
-    return bool(head) and head[0].lstrip().startswith("#") and any("\t" in x for x in head)
+def _looks_like_surfacelab(lines: Sequence[str]) -> bool:
+    """``#`` lines first and TABs; or ``#`` lines over numbers with another separator (a
+    SurfaceLab layout saved with commas or semicolons, for the reader to name the problem)."""
+    head = [line for line in lines[:12] if line.strip()]
+    if not head or not head[0].lstrip().startswith("#"):
+        return False
+    if any("\t" in x for x in head):
+        return True
+    hashed = [x for x in head if x.lstrip().startswith("#")]
+    rows = [x for x in head if not x.lstrip().startswith("#")]
+    first = re.split(r"[,;]", rows[0])[0] if rows else ""
+    return len(hashed) >= 2 and _to_float(first) is not None and first.strip() != ""
 
 
-def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:
+def read_profile(
+    path: PathArg,
+    *,
+    format: str = "auto",
+    channels: Sequence[str | float] | None = None,
+    mass_tolerance: float | None = None,
+) -> SimsProfile:
     """Read a depth profile in any supported format.
 
     Parameters
@@ -610,7 +948,11 @@ def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:
         The file.
     format : {"auto", "surfacelab", "table", "ita"}
         ``"auto"`` picks ``"ita"`` for ``.ita``/``.itm``, ``"surfacelab"`` for text that
-        starts with ``#`` lines and has TABs, and ``"table"`` otherwise.
+        starts with ``#`` lines and has TABs, and ``"table"`` otherwise. Only the first
+        lines are looked at to decide; the file is then read once.
+    channels, mass_tolerance : optional
+        For SurfaceLab exports, keep only these channels (see :func:`read_surfacelab`);
+        tables and ITA files are read whole.
 
     Returns
     -------
@@ -624,10 +966,10 @@ def read_profile(path: PathArg, *, format: str = "auto") -> SimsProfile:
         if file.suffix.lower() in (".ita", ".itm"):
             fmt = "ita"
         else:
-            _, text = _read_text(file)
-            fmt = "surfacelab" if _looks_like_surfacelab(text) else "table"
+            _, lines, _ = _read_head(file)  # the first lines only: no second pass
+            fmt = "surfacelab" if _looks_like_surfacelab(lines) else "table"
     if fmt == "ita":
         return read_ita(file)
     if fmt == "surfacelab":
-        return read_surfacelab(file)
+        return read_surfacelab(file, channels=channels, mass_tolerance=mass_tolerance)
     return read_table(file)
