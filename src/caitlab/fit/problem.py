@@ -121,7 +121,7 @@ def broaden(
         return apply_response(depth_m, values, measured_m, response)
     shift = 2.0 * response.half_width() + 2.0 * depth_m[0]
     depth = np.concatenate(([shift - depth_m[0]], depth_m + shift))
-    top = values[..., :1] if surface == "extend" else np.zeros(values.shape[:-1] + (1,))
+    top = values[..., :1] if surface == "extend" else np.zeros((*values.shape[:-1], 1))
     padded = np.concatenate([top, values], axis=-1)
     out = apply_response(depth, padded, measured_m + shift, response)
     if surface == "truncate":
