@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from caitlab import OutputOptions
 from caitlab.cli import _register_commands, app
-from caitlab.video import StageClock, frame_states, render_frames, write_video
+from caitlab.video import MIN_FRAMES, StageClock, frame_states, render_frames, write_video
 
 _register_commands()
 runner = CliRunner()
@@ -71,14 +71,21 @@ def test_frames_change_and_fit_macro_blocks(result):
     assert images[0].dtype == np.uint8 and not np.array_equal(images[0], images[-1])
 
 
-def test_mp4_has_one_frame_per_snapshot_and_plays(result, tmp_path):
-    out = write_video(result, tmp_path / "evolution.mp4", fps=10)
+def test_mp4_of_few_snapshots_is_resampled_and_plays(result, tmp_path):
+    out = write_video(result, tmp_path / "evolution.mp4", fps=10, dpi=50)
     assert out == tmp_path / "evolution.mp4"
-    assert mp4_frames(out) == result.data.sizes["time"]
+    assert result.data.sizes["time"] < MIN_FRAMES
+    assert mp4_frames(out) == MIN_FRAMES  # resampled, never a file of a few frames
     with imageio.get_reader(out, format="FFMPEG") as reader:
         assert reader.get_meta_data()["fps"] == pytest.approx(10)
         frame = reader.get_data(3)
-    assert frame.shape == (480, 800, 3) and frame.std() > 5
+    assert frame.shape == (240, 400, 3) and frame.std() > 5
+
+
+def test_first_frames_of_a_resampled_video_are_not_flat(result):
+    _, _, fractions = frame_states(result, MIN_FRAMES)
+    first = np.abs(np.diff(fractions[:4], axis=0)).max(axis=(1, 2))
+    assert np.all(first > 2e-3), first  # each of the first frames shows a visible change
 
 
 def test_gif_and_ffmpeg_fallback(result, tmp_path, monkeypatch):
