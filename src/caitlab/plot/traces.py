@@ -141,6 +141,8 @@ def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None 
         ax.set_xscale("log")
     else:
         ax.set_xlim(0, hours[-1] * _TIME_MARGIN)
+    if log_time:  # from 1 ms: the first microseconds of a step carry no information
+        ax.set_xlim(left=max(float(hours[keep].min()), 1e-3 / SECONDS_PER_HOUR))
     mark_stages(ax, result, scale=SECONDS_PER_HOUR, label=not log_time)
     ax.set_xlabel("time (h)")
     return ax
