@@ -485,3 +485,41 @@ def test_estimated_weights_scale_the_errors_and_the_posterior_agrees(
     assert width == pytest.approx(slope.stderr, rel=0.3)  # not the 4x overconfident width
     assert result.mcmc["noise_scale"] == pytest.approx(math.sqrt(result.result.redchi), rel=0.3)
     assert post["lower_2sigma"] < post["lower_1sigma"] < post["median"] < post["upper_1sigma"]
+
+
+def test_fit_file_with_an_electrometer_curve_and_progress(tmp_path, profiles, truth):
+    write_fractions_table(tmp_path / "stage2.csv", profiles[1])
+    _write_log(tmp_path / "log.tsv", truth, every=10)
+    text = FIT_TOML.format(path=D_CS, charge=truth.stage("Rb-CAIT").charge_C * 1e3)
+    text = text.replace("[[parameters]]", '[[electrometer]]\nfile = "log.tsv"\n'
+                        'sigma = "0.1 nA"\n\n[[parameters]]', 1)
+    (tmp_path / "fit.toml").write_text(text)
+    result = _cli(["fit", str(tmp_path / "fit.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "evaluations, best χ²" in result.output  # the progress line
+    data = json.loads((tmp_path / "out" / "fit.json").read_text())
+    assert data["electrometer"]["electrometer"]["quantity"] == "current"
+    assert data["n_data"] == 150 * 3 + 1 + data["electrometer"]["electrometer"]["n_points"]
+    bad = text.replace('sigma = "0.1 nA"', "sigma = 0.1")
+    (tmp_path / "fit.toml").write_text(bad)
+    result = _cli(["fit", str(tmp_path / "fit.toml")])
+    assert result.exit_code == 2 and "electrometer[0].sigma" in result.output
+
+
+def test_estimated_counting_statistics_are_named():
+    import xarray as xr
+
+    from caitlab.fit.data import estimated_statistics
+
+    def dataset(notes, sigma=True):
+        data = {"fraction": (("species", "depth"), np.ones((1, 2)))}
+        if sigma:
+            data["fraction_sigma"] = (("species", "depth"), np.ones((1, 2)))
+        return xr.Dataset(data, attrs={"notes": notes})
+
+    assert estimated_statistics(dataset("Poisson correction with N = 10 shots per scan")) is None
+    assert "shots per scan unknown" in estimated_statistics(
+        dataset("raw counts left uncorrected: shots per scan unknown"))
+    assert "already Poisson corrected" in estimated_statistics(
+        dataset("intensities already Poisson corrected"))
+    assert "fallback" in estimated_statistics(dataset("", sigma=False))

@@ -131,3 +131,22 @@ def test_cli_video_errors_are_one_line(tmp_path):
     )
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no result at") and "Traceback" not in result.output
+
+
+def test_cli_video_resamples_by_default_and_shows_measured_data(result_dir, result, tmp_path):
+    from caitlab.fit import synthetic_profile, write_fractions_table
+
+    profile = synthetic_profile(result, "Rb-CAIT", np.arange(2.0, 60.0, 2.0) * 1e-9, rng=1)
+    write_fractions_table(tmp_path / "rb.csv", profile)
+    out = tmp_path / "v.gif"
+    run = runner.invoke(app, ["video", str(result_dir), "--out", str(out), "--dpi", "20",
+                              "--data", str(tmp_path / "rb.csv"), "--stage", "Rb-CAIT"])
+    assert run.exit_code == 0, run.output
+    assert f"{MIN_FRAMES} frames" in run.stdout and "resampled" in run.stderr
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == MIN_FRAMES
+    # the markers appear from the end of the measured stage on: the last frames differ
+    # from the same video without them
+    plain = list(render_frames(result, 4, dpi=20))
+    marked = list(render_frames(result, 4, dpi=20, measured=[profile]))
+    assert np.array_equal(plain[0], marked[0]) and not np.array_equal(plain[-1], marked[-1])
