@@ -205,7 +205,7 @@ def test_report_renders_in_a_headless_browser(result, tmp_path):
     assert (pixels[..., :3] > 240).all(axis=-1).mean() > 0.3
 
 
-# --------------------------------------------------------------------------- a real fit, measured data
+# ------------------------------------------------------------------ a real fit, measured data
 @pytest.fixture(scope="module")
 def real_fit(result, tmp_path_factory):
     """A small real fit of the quick run: D_Cs and the response width, with intervals."""
