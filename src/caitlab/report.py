@@ -447,21 +447,24 @@ def build_report(
                                "measured_charges": measured_charges}
     if electrometer is not None:
         options["electrometer"] = electrometer
-    figures = caitlab.plot.standard_figures(result, **options)
+    from caitlab.plot.style import paper
+
     sample = result.experiment.sample
     fit_html, fit_pictures = "", ""
-    if fit is not None:
-        fit_html = fit_tables(fit)
-        if fit.get("fit_png"):
-            fit_pictures = _figure_html("fit", base64.b64encode(fit["fit_png"]).decode("ascii"),
-                                        CAPTIONS["fit"])
-        fit_pictures += _figures_html(fit_figures(fit), dpi)
+    with paper():  # the paper style: no offset text, nothing clipped
+        figures = _figures_html(caitlab.plot.standard_figures(result, **options), dpi)
+        if fit is not None:
+            fit_html = fit_tables(fit)
+            if fit.get("fit_png"):
+                fit_pictures = _figure_html(
+                    "fit", base64.b64encode(fit["fit_png"]).decode("ascii"), CAPTIONS["fit"])
+            fit_pictures += _figures_html(fit_figures(fit), dpi)
     return _templates().get_template("report.html.j2").render(
         title=title, stages=" → ".join(result.stage_names), n0=sample.mobile_ion_density,
         thickness_mm=sample.thickness * 1e3, area_mm2=sample.area * 1e6,
         summary=summary_tables(result, measured_charges), fit=fit_html,
         fit_figures=fit_pictures, measured=_measured_html(measured, electrometer),
-        figures=_figures_html(figures, dpi), inputs=result.experiment.to_toml(),
+        figures=figures, inputs=result.experiment.to_toml(),
     )  # fmt: skip
 
 
