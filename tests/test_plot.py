@@ -320,3 +320,11 @@ def test_standard_figures_all_saved_as_png(result, tmp_path):
     assert [p.name for p in paths] == ["profiles_Rb-CAIT.png", "traces.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 2000
+
+
+def test_standard_profiles_are_one_panel_per_stage(result):
+    figures = plot.standard_figures(result)
+    panels = [ax for ax in figures["profiles"].axes]
+    assert [ax.get_title() for ax in panels] == [f"after {s}" for s in result.stage_names]
+    assert panels[0].get_legend() is None and panels[-1].get_legend() is not None
+    assert all("(nm)" in ax.get_xlabel() for ax in panels) and "(1)" in panels[0].get_ylabel()

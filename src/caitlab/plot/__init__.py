@@ -77,8 +77,8 @@ def standard_figures(
         figures[name] = new_figure(size)
         return figures[name].add_subplot()
 
-    profiles(result, ax=panel("profiles"))
-    profiles(result, log=True, ax=panel("profiles_log"))
+    for name, log in (("profiles", False), ("profiles_log", True)):
+        figures[name] = profiles_by_stage(result, log=log)
     for profile in _measured_profiles(measured):
         response = None
         if rms_nm is None and any(v for k, v in profile.response.items() if k != "model"):
@@ -98,6 +98,40 @@ def standard_figures(
            axes=fig.subplots(2, 1))
     potential_profile(result, ax=panel("potential"))
     return figures
+
+
+def profiles_by_stage(result: Result, *, log: bool = False) -> Figure:
+    """The end of each stage in a panel of its own (paper style), the legend beside the last.
+
+    Parameters
+    ----------
+    result : caitlab.Result
+        A run.
+    log : bool
+        Logarithmic fraction axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Outside pyplot.
+    """
+    from caitlab.plot._common import zone_depth
+    from caitlab.plot.style import legend_outside
+
+    names = result.stage_names
+    fig = new_figure((3.4 * len(names) + 1.6, 4.0))
+    axes = fig.subplots(1, len(names), sharey=True, squeeze=False)[0]
+    depth_nm = zone_depth(result) * 1e9  # one depth range for all panels
+    for k, (ax, stage) in enumerate(zip(axes, names)):
+        profiles(result, [stage], log=log, depth_max_nm=depth_nm, ax=ax)
+        ax.set_title(f"after {stage}")
+        ax.get_legend().remove()
+        if k == len(names) - 1:  # the panel's title names the stage: species alone
+            handles, labels = ax.get_legend_handles_labels()
+            legend_outside(ax, handles, [label.split(",")[0] for label in labels])
+        if k:
+            ax.set_ylabel("")
+    return fig
 
 
 def _measured_profiles(measured: Any) -> list[Any]:
@@ -137,6 +171,7 @@ __all__ = [
     "misfit_map",
     "potential_profile",
     "profiles",
+    "profiles_by_stage",
     "save_figures",
     "space_charge_fraction",
     "standard_figures",
