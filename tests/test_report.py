@@ -282,3 +282,17 @@ def test_cli_figures_take_measured_profiles_and_the_electrometer_log(result_dir,
     bad = runner.invoke(app, ["figures", str(result_dir), "--data", str(tmp_path / "cs.csv"),
                               "--out", str(tmp_path / "f2")])
     assert bad.exit_code == 2 and "one --stage for each --data" in bad.stderr
+
+
+def test_corner_plot_uses_the_corner_package_without_offset_text(fit_dir):
+    from caitlab.report import corner_figure
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = corner_figure(load_fit(fit_dir))
+    FigureCanvasAgg(fig).draw()  # offset texts are set when drawn
+    labels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
+    assert any("$10^{-23}$" in label and label.startswith("D_Cs") for label in labels)
+    assert all(not ax.xaxis.get_offset_text().get_text() for ax in fig.axes)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("D_Cs") and "0.00" not in titles[0]  # a readable median

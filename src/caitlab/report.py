@@ -289,14 +289,20 @@ def corner_figure(fit: Mapping[str, Any]) -> Figure:
     names = fit.get("sample_names") or [f"p{i}" for i in range(samples.shape[1])]
     params = fit.get("parameters", {})
     labels, factors = [], []
-    for name in names:
+    for k, name in enumerate(names):
         unit, factor = _unit(params.get(name, {}))
-        labels.append(f"{name} ({unit})" if unit else name)
-        factors.append(factor)
+        median = abs(float(np.median(samples[:, k]))) * factor
+        # a power of ten in the label, not an offset text such as "1e-23" on the axis
+        power = int(np.floor(np.log10(median))) if median > 0 else 0
+        power = power if abs(power) >= 3 else 0
+        scale = f"$10^{{{power}}}$" if power else ""
+        unit_text = " (" + " ".join(t for t in (scale, unit) if t) + ")" if scale or unit else ""
+        labels.append(f"{name}{unit_text}")
+        factors.append(factor * 10.0**-power)
     k = samples.shape[1]
     fig = Figure(figsize=(2.3 * k + 1.0, 2.3 * k + 1.0))
     corner_package.corner(samples * np.asarray(factors), labels=labels, fig=fig,
-                          quantiles=[0.16, 0.5, 0.84], show_titles=True,
+                          quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g",
                           title_kwargs={"fontsize": 9}, label_kwargs={"fontsize": 9})  # fmt: skip
     return fig
 
