@@ -285,9 +285,9 @@ def test_cli_figures_take_measured_profiles_and_the_electrometer_log(result_dir,
 
 
 def test_corner_plot_uses_the_corner_package_without_offset_text(fit_dir):
-    from caitlab.report import corner_figure
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from caitlab.report import corner_figure
 
     fig = corner_figure(load_fit(fit_dir))
     FigureCanvasAgg(fig).draw()  # offset texts are set when drawn
