@@ -296,3 +296,27 @@ def test_corner_plot_uses_the_corner_package_without_offset_text(fit_dir):
     assert all(not ax.xaxis.get_offset_text().get_text() for ax in fig.axes)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0].startswith("D_Cs") and "0.00" not in titles[0]  # a readable median
+
+
+def test_cli_report_takes_the_profiles_of_a_fit_file(result_dir, real_fit, tmp_path,
+                                                       few_figures):
+    from caitlab.fit import write_fractions_table
+
+    _, profile = real_fit
+    write_fractions_table(tmp_path / "cs.csv", profile)
+    (tmp_path / "FIT.toml").write_text(
+        'experiment = "quick-double-cait.toml"\n[[profiles]]\nstage = "Cs-CAIT"\n'
+        'file = "cs.csv"\nmin_depth = "10 nm"\nresponse = { model = "gaussian", rms = "8 nm" }\n')
+    out = runner.invoke(app, ["report", str(result_dir), "--data", str(tmp_path / "FIT.toml"),
+                              "--out", str(tmp_path / "r.html"), "--dpi", "20"])
+    assert out.exit_code == 0, out.output
+    (measured,) = few_figures["measured"]
+    assert measured.stage == "Cs-CAIT" and measured.depth_m.min() >= 9.99e-9
+    assert measured.response["rms"] == pytest.approx(8e-9)
+    assert "profile" in (tmp_path / "r.html").read_text()
+    (tmp_path / "FIT.toml").write_text('[[profiles]]\nstage = "Cs-CAIT"\nfile = "cs.csv"\n'
+                                       'min_depth = 10\n')
+    bad = runner.invoke(app, ["report", str(result_dir), "--data", str(tmp_path / "FIT.toml"),
+                              "--out", str(tmp_path / "r.html")])
+    assert bad.exit_code == 2 and "profiles[0]" in bad.stderr and "min_depth" in bad.stderr
+    assert "unit" in bad.stderr  # a bare number is refused, as in FIT.toml

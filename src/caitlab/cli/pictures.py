@@ -44,28 +44,45 @@ def _depth_nm(text: str | None) -> float | None:
 def load_measured(data: list[Path] | None, stage: list[str] | None, rms: str | None,
                   min_depth: str | None = None) -> list[Any]:
     """Measured profiles from ``--data FILE --stage NAME`` pairs, read as FIT.toml's
-    ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table)."""
-    data, stage = list(data or []), list(stage or [])
-    if len(data) != len(stage):
-        raise PictureError(f"give one --stage for each --data ({len(data)} --data, "
+    ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table); a
+    ``--data`` that is a TOML file (a FIT.toml) gives all its ``[[profiles]]`` instead,
+    with no ``--stage`` of its own."""
+    tables = [p for p in data or [] if p.suffix.lower() != ".toml"]
+    stage = list(stage or [])
+    if len(tables) != len(stage):
+        raise PictureError(f"give one --stage for each --data table ({len(tables)} --data, "
                            f"{len(stage)} --stage), e.g. --data stage1.csv --stage Rb-CAIT")
-    from pydantic import ValidationError
-
-    from caitlab.fit.config import ProfileSpec
-
-    profiles = []
-    for k, (path, name) in enumerate(zip(data, stage)):
-        spec = {"stage": name, "file": str(path), "name": f"{name}-{k + 1}" if
-                stage.count(name) > 1 else None, "min_depth": min_depth}
+    specs: list[tuple[str, dict[str, Any], Path]] = []
+    for k, (path, name) in enumerate(zip(tables, stage)):
+        spec: dict[str, Any] = {"stage": name, "file": str(path), "min_depth": min_depth,
+                                "name": f"{name}-{k + 1}" if stage.count(name) > 1 else None}
         if rms is not None:
             spec["response"] = {"model": "gaussian", "rms": rms}
-        try:
-            profiles.append(ProfileSpec.model_validate(spec).load(Path.cwd()))
-        except ValidationError as exc:
-            raise PictureError(f"--data {path}: {exc.errors()[0]['msg']}") from None
-        except (ValueError, OSError) as exc:
-            raise PictureError(f"--data {path}: {exc}") from None
-    return profiles
+        specs.append((f"--data {path}", spec, Path.cwd()))
+    for path in (p for p in data or [] if p.suffix.lower() == ".toml"):
+        from caitlab.fit.config import read_toml
+
+        raw = read_toml(path)
+        entries = raw.get("profiles") or []
+        if not entries:
+            raise PictureError(f"--data {path}: no [[profiles]] in the file")
+        specs += [(f"--data {path}: profiles[{k}]", entry, path.resolve().parent)
+                  for k, entry in enumerate(entries)]
+    return [_load_profile(where, spec, base) for where, spec, base in specs]
+
+
+def _load_profile(where: str, spec: dict[str, Any], base: Path) -> Any:
+    """One profile spec validated as FIT.toml's (units required) and loaded."""
+    from caitlab.config import ConfigError
+    from caitlab.fit.config import ProfileSpec, validate
+
+    spec = {k: v for k, v in spec.items() if v is not None}
+    try:
+        return validate(ProfileSpec, spec, where).load(base)
+    except ConfigError as exc:
+        raise PictureError(f"{where}: {'; '.join(exc.problems)}") from None
+    except (ValueError, OSError) as exc:
+        raise PictureError(f"{where}: {exc}") from None
 
 
 def load_electrometer(path: Path | None) -> Any:
@@ -103,7 +120,7 @@ DataOpt = Annotated[
     list[Path] | None,
     typer.Option("--data", help="Measured profile (fraction table: depth_nm, one column per "
                  "species, optional <species>_sigma), as FIT.toml's [[profiles]] file; "
-                 "repeat, each with its --stage."),
+                 "repeat, each with its --stage. A FIT.toml gives all its [[profiles]]."),
 ]
 StageOpt = Annotated[
     list[str] | None,
