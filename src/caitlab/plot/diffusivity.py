@@ -109,7 +109,7 @@ def diffusivities(
     handles += [Line2D([], [], marker="v", color="0.3", ls="none"),
                 Line2D([], [], color="0.3", lw=7, alpha=0.2)]
     labels += ["fall-off threshold", "visited in the run"]
-    ax.legend(handles, labels, fontsize="small")
+    legend_outside(ax, handles, labels)
     return ax
 
 
