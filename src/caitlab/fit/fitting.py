@@ -73,6 +73,8 @@ class Evaluator:
         Where the Jacobian columns run.
     step : float
         Relative finite-difference step.
+    progress : callable, optional
+        Told ``(simulations, best chi-square so far, elapsed s)`` after each batch.
     """
 
     problem: FitProblem

@@ -302,9 +302,9 @@ def fit_figure(fit: FitResult) -> Any:
 
 
 def _fitted_values_text(fit: FitResult) -> str:
-    data = {"parameters": _parameter_entries(fit)}
-    return "\n".join(parameter_lines(data | {"parameters": {
-        k: v for k, v in data["parameters"].items() if v["vary"]}}))
+    """The varied parameters with their units, one per line (under the fit figure)."""
+    varied = {k: v for k, v in _parameter_entries(fit).items() if v["vary"]}
+    return "\n".join(parameter_lines({"parameters": varied}))
 
 
 def plot_fit(fit: FitResult, axes: Any = None) -> Any:
