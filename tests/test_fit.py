@@ -154,13 +154,16 @@ def test_fit_recovers_known_parameters_within_uncertainty(fitted):
 def test_fit_files(fitted, tmp_path):
     fitted.save(tmp_path)
     data = json.loads((tmp_path / "fit.json").read_text())
-    entry = data["parameters"][D_CS]
+    entry = data["parameters"]["D_Cs"]  # keyed by the name given, the path kept
+    assert entry["path"] == D_CS and entry["unit"] == "m^2/s"
     assert set(entry) >= {"value", "stderr", "initial", "min", "max"}
     assert entry["initial"] == pytest.approx(5e-23) and entry["min"] == 1e-24
+    assert D_RB1 in data["parameters"]  # no name given: keyed by path
     assert set(data) >= {"redchi", "success", "n_simulations", "wall_time_s",
                          "caitlab_version", "created", "input", "correlations"}  # fmt: skip
-    assert abs(data["correlations"][D_CS][D_RB2]) <= 1
-    assert "D_Cs" in (tmp_path / "report.txt").read_text()
+    assert abs(data["correlations"]["D_Cs"]["D_Rb"]) <= 1
+    report = (tmp_path / "report.txt").read_text()
+    assert "D_Cs = " in report and " m²/s" in report
     assert (tmp_path / "best" / "result.nc").exists()
     assert (tmp_path / "best" / "summary.json").exists()
     assert (tmp_path / "fit.png").stat().st_size > 1000
@@ -210,7 +213,9 @@ def test_cli_fit_writes_results(tmp_path, profiles, truth):
     result = _cli(["fit", str(fit_file), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "fit.json").read_text())
-    assert data["parameters"][D_CS]["value"] == pytest.approx(3.1e-23, rel=0.05)
+    assert data["parameters"]["D_Cs"]["value"] == pytest.approx(3.1e-23, rel=0.05)
+    assert "D_Cs = 3." in result.output and "m²/s" in result.output  # name and unit
+    assert "stages.Cs-CAIT.diffusivity.Cs.d =" not in result.output  # never a bare path
     assert data["charges"]["Rb-CAIT"]["model_C"] > 0
     assert data["input"]["fit_config"]["parameters"][0]["name"] == "D_Cs"
 
@@ -282,7 +287,7 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(
     result.save(tmp_path, figure=False)
     saved = load_fit(tmp_path)
     assert saved["samples"].shape == samples.shape
-    assert saved["sample_names"] == result.mcmc["sample_names"]
+    assert saved["sample_names"] == ["slope", "icpt"]  # keyed by name in fit.json
 
 
 def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):
@@ -330,3 +335,191 @@ def test_a_tie_to_an_unknown_name_is_refused(config):
     free = [FREE[0], FreeParameter(D_RB1, expr="D_Csx * 10")]
     with pytest.raises(ValueError, match="D_Csx"):
         build_parameters(free, {s.path: get_value(config, s.path) for s in free})
+
+
+# --------------------------------------------------------------------------- surface, min_depth
+def test_surface_conventions_agree_deep_and_differ_at_the_surface():
+    from caitlab.fit.problem import broaden
+    from caitlab.sims import GaussianResponse
+
+    depth = np.linspace(0.25e-9, 200e-9, 400)
+    values = np.exp(-depth / 10e-9)[None, :]
+    measured = np.arange(0.5, 150.0) * 1e-9
+    rms = GaussianResponse(8e-9)
+    out = {s: broaden(depth, values, measured, rms, s)[0] for s in ("reflect", "extend",
+                                                                  "truncate")}  # fmt: skip
+    deep = measured > 40e-9
+    for s in ("extend", "truncate"):
+        assert np.allclose(out[s][deep], out["reflect"][deep], rtol=1e-3)  # fine-grid offsets
+        assert np.max(np.abs(out[s] - out["reflect"])[:20]) > 0.01  # they differ near the surface
+    flat = broaden(depth, np.ones((1, depth.size)), measured, rms, "truncate")
+    assert np.allclose(flat, 1.0)  # renormalised: a uniform profile stays uniform
+    with pytest.raises(ValueError, match="surface must be one of"):
+        broaden(depth, values, measured, rms, "mirror")
+
+
+def test_min_depth_removes_the_bias_of_another_surface_convention(config, truth):
+    """Data made with the surface value extended above the surface, fitted with caitlab's
+    reflection: the Rb occupancy is biased by many standard errors; leaving out the first
+    20 nm removes the bias."""
+    from caitlab.fit.data import within_depths
+
+    occupancy = "stages.Cs-CAIT.diffusivity.Rb.occupancy"
+    true = get_value(config, occupancy)
+    data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 160.0) * 1e-9,
+                             response={"rms": 8e-9}, counts=3000, rng=101, surface="extend")
+    free = [FreeParameter(occupancy, value=0.9, min=0.5, max=1.0, name="occ_Rb")]
+    bias = {}
+    for min_depth in (None, 20e-9):
+        result = fit(FitProblem(config, [within_depths(data, min_depth)]), free)
+        par = result.result.params["occ_Rb"]
+        bias[min_depth] = (par.value - true) / par.stderr
+    assert abs(bias[None]) > 5, bias
+    assert abs(bias[20e-9]) < 2, bias
+    # the same fit, told the data's convention, is unbiased on all points
+    result = fit(FitProblem(config, [data], surface="extend"), free)
+    par = result.result.params["occ_Rb"]
+    assert abs(par.value - true) < 2 * par.stderr
+
+
+def test_fit_file_min_depth_and_surface(tmp_path, profiles):
+    from caitlab.fit import load_fit_config
+
+    write_fractions_table(tmp_path / "stage2.csv", profiles[1])
+    text = FIT_TOML.format(path=D_CS, charge=2.5).replace(
+        'max_depth = "150 nm"', 'min_depth = "20 nm"\nmax_depth = "150 nm"\nsurface = "truncate"')
+    (tmp_path / "fit.toml").write_text(text)
+    _, problem, _, _ = load_fit_config(tmp_path / "fit.toml")
+    profile = problem.profiles[0]
+    assert profile.depth_m.min() > 19.99e-9 and profile.depth_m.max() < 150.01e-9
+    assert profile.depth_m.size == 131  # 20, 21 ... 150 nm
+    assert problem.surface_of(profile.name) == "truncate"
+    (tmp_path / "fit.toml").write_text(text.replace('"truncate"', '"mirror"'))
+    from caitlab.config import ConfigError
+
+    with pytest.raises(ConfigError, match="surface"):
+        load_fit_config(tmp_path / "fit.toml")
+
+
+# --------------------------------------------------------------------------- electrometer
+def _write_log(path, truth, every=25, unit="nA", noise=0.0, rng=0):
+    time, first = np.unique(np.asarray(truth.traces["time"].values)[1:], return_index=True)
+    time = time[::every]
+    current = np.asarray(truth.traces["current"].values)[1:][first][::every]
+    current = current + np.random.default_rng(rng).normal(0.0, noise, current.size)
+    scale = {"nA": 1e9, "A": 1.0}[unit]
+    rows = "\n".join(f"{t:.17g}\t{i * scale:.17g}" for t, i in zip(time, current))
+    path.write_text(f"# electrometer log\ntime [s]\tcurrent [{unit}]\n{rows}\n")
+    return time, current
+
+
+def test_electrometer_log_reader(tmp_path, truth):
+    from caitlab.electrometer import ElectrometerError, read_electrometer
+
+    time, current = _write_log(tmp_path / "log.tsv", truth, every=2)
+    log = read_electrometer(tmp_path / "log.tsv")
+    assert np.allclose(log.time_s, time, rtol=1e-9) and np.allclose(log.current_A, current)
+    assert log.derived == ("charge",) and log.columns["current"] == "current [nA]"
+    charge = truth.traces["charge"].values  # integrated from the first logged time
+    assert log.charge_C[-1] == pytest.approx(charge[-1] - charge[1], rel=0.05)
+    (tmp_path / "q.csv").write_text("t (h), Q (mC)\n0, 0\n1, 1.5\n2, 2.5\n")
+    log = read_electrometer(tmp_path / "q.csv")
+    assert np.allclose(log.time_s, [0, 3600, 7200]) and log.charge_C[-1] == pytest.approx(2.5e-3)
+    assert log.current_A[0] == pytest.approx(1.5e-3 / 3600) and log.derived == ("current",)
+    for text, message in (("time,current\n0,1\n1,2\n", "has no unit"),
+                          ("time [s],current [mC]\n0,1\n1,2\n", "current"),
+                          ("time [s],voltage [V]\n0,1\n1,2\n", "no current or charge"),
+                          ("time [s],current [nA]\n1,1\n0,2\n", "increasing")):
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(ElectrometerError, match=message):
+            read_electrometer(tmp_path / "bad.csv")
+
+
+def test_electrometer_curve_as_a_fit_observation(tmp_path, config, truth):
+    from caitlab.electrometer import read_electrometer
+    from caitlab.fit import MeasuredTrace
+
+    _write_log(tmp_path / "log.tsv", truth, noise=0.05e-9)
+    trace = MeasuredTrace(read_electrometer(tmp_path / "log.tsv"), "current", sigma=0.05e-9)
+    free = [FreeParameter(D_CS, value=5e-23, min=1e-24, max=1e-21, log=True, name="D_Cs")]
+    seen = []
+    result = fit(FitProblem(config, [], traces=[trace]), free,
+                 progress=lambda n, best, elapsed: seen.append((n, best, elapsed)))
+    par = result.result.params["D_Cs"]
+    assert abs(par.value - TRUE[D_CS]) < 3 * par.stderr, (par.value, par.stderr)
+    assert result.problem.n_data == trace.time_s.size
+    # progress: evaluations count up, the best chi-square only goes down
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen) and len(seen) >= 2
+    assert seen[-1][1] <= seen[0][1] and seen[-1][2] >= 0
+    result.save(tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "fit.json").read_text())
+    assert data["electrometer"]["electrometer"]["n_points"] == trace.time_s.size
+    assert (tmp_path / "out" / "fit.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- noise scale
+class ScaledLineProblem(LineProblem):
+    """The line with weights 4x too large (sigma 0.025 for noise 0.1): reduced chi2 ~ 16."""
+
+    def residual(self, values):
+        return super().residual(values) * 4.0
+
+
+def test_estimated_weights_scale_the_errors_and_the_posterior_agrees(
+    config, profiles, monkeypatch
+):
+    problem = ScaledLineProblem(config, profiles[:1], estimated={"x": "shots per scan unknown"})
+    monkeypatch.setattr(LineProblem, "run", lambda self, values: None)
+    free = [
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.fwhm", value=1.0, name="slope"),
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.occupancy", value=0.0, name="icpt"),
+    ]
+    result = fit(problem, free, mcmc={"steps": 400, "burn": 100, "walkers": 12, "seed": 2})
+    assert result.covariance_scaled and result.result.redchi > 8
+    slope = result.result.params["slope"]
+    x = LineProblem.X
+    unscaled = 0.025 / math.sqrt(np.sum((x - x.mean()) ** 2))
+    assert slope.stderr == pytest.approx(unscaled * math.sqrt(result.result.redchi), rel=1e-3)
+    post = result.mcmc["parameters"]["stages.Rb-CAIT.diffusivity.Li.fwhm"]
+    width = (post["upper_1sigma"] - post["lower_1sigma"]) / 2
+    assert width == pytest.approx(slope.stderr, rel=0.3)  # not the 4x overconfident width
+    assert result.mcmc["noise_scale"] == pytest.approx(math.sqrt(result.result.redchi), rel=0.3)
+    assert post["lower_2sigma"] < post["lower_1sigma"] < post["median"] < post["upper_1sigma"]
+
+
+def test_fit_file_with_an_electrometer_curve_and_progress(tmp_path, profiles, truth):
+    write_fractions_table(tmp_path / "stage2.csv", profiles[1])
+    _write_log(tmp_path / "log.tsv", truth, every=10)
+    text = FIT_TOML.format(path=D_CS, charge=truth.stage("Rb-CAIT").charge_C * 1e3)
+    text = text.replace("[[parameters]]", '[[electrometer]]\nfile = "log.tsv"\n'
+                        'sigma = "0.1 nA"\n\n[[parameters]]', 1)
+    (tmp_path / "fit.toml").write_text(text)
+    result = _cli(["fit", str(tmp_path / "fit.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "evaluations, best χ²" in result.output  # the progress line
+    data = json.loads((tmp_path / "out" / "fit.json").read_text())
+    assert data["electrometer"]["electrometer"]["quantity"] == "current"
+    assert data["n_data"] == 150 * 3 + 1 + data["electrometer"]["electrometer"]["n_points"]
+    bad = text.replace('sigma = "0.1 nA"', "sigma = 0.1")
+    (tmp_path / "fit.toml").write_text(bad)
+    result = _cli(["fit", str(tmp_path / "fit.toml")])
+    assert result.exit_code == 2 and "electrometer[0].sigma" in result.output
+
+
+def test_estimated_counting_statistics_are_named():
+    import xarray as xr
+
+    from caitlab.fit.data import estimated_statistics
+
+    def dataset(notes, sigma=True):
+        data = {"fraction": (("species", "depth"), np.ones((1, 2)))}
+        if sigma:
+            data["fraction_sigma"] = (("species", "depth"), np.ones((1, 2)))
+        return xr.Dataset(data, attrs={"notes": notes})
+
+    assert estimated_statistics(dataset("Poisson correction with N = 10 shots per scan")) is None
+    assert "shots per scan unknown" in estimated_statistics(
+        dataset("raw counts left uncorrected: shots per scan unknown"))
+    assert "already Poisson corrected" in estimated_statistics(
+        dataset("intensities already Poisson corrected"))
+    assert "fallback" in estimated_statistics(dataset("", sigma=False))

@@ -183,7 +183,30 @@ def test_current_charge_ends_at_the_summary_charge(result):
     np.testing.assert_allclose(measured.get_ydata(), [2.52, 4.80])
     assert ax.get_xlabel() == "time (h)" and "(nA)" in ax.get_ylabel()
     assert "(mC)" in twin.get_ylabel()
-    assert ax.get_xlim()[1] == pytest.approx(result.data["trace_time"].values[-1] / 3600)
+    end_h = result.data["trace_time"].values[-1] / 3600
+    assert end_h < ax.get_xlim()[1] < 1.05 * end_h  # a margin: the last marker is not cut
+    # paper style: twin axes aligned at zero, the legend off the data
+    zeros = [(0 - a.get_ylim()[0]) / (a.get_ylim()[1] - a.get_ylim()[0]) for a in (ax, twin)]
+    assert zeros[0] == pytest.approx(zeros[1], abs=1e-9)
+    legend = twin.get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > twin.bbox.x1
+
+
+def test_electrometer_log_overlaid_on_the_traces(result, tmp_path):
+    from caitlab.electrometer import read_electrometer
+
+    time = np.linspace(10.0, result.data["trace_time"].values[-1], 50)
+    current = np.interp(time, result.traces["time"].values, result.traces["current"].values)
+    rows = "\n".join(f"{t / 3600:.12g},{i * 1e9:.12g}" for t, i in zip(time, current))
+    (tmp_path / "log.csv").write_text("time (h),current (nA)\n" + rows + "\n")
+    log = read_electrometer(tmp_path / "log.csv")
+    axes = plot.traces(result, electrometer=log)
+    png_bytes(axes[0].figure)
+    twin = next(a for a in axes[0].figure.axes if a not in axes)
+    assert labelled(axes[0], "current (electrometer)").get_xdata()[-1] == pytest.approx(
+        time[-1] / 3600)
+    assert labelled(twin, "charge (electrometer)") is not None
+    assert axes[1].get_xscale() == "log"  # potential versus log time by default
 
 
 def test_surface_potential_and_traces(result):
@@ -297,3 +320,11 @@ def test_standard_figures_all_saved_as_png(result, tmp_path):
     assert [p.name for p in paths] == ["profiles_Rb-CAIT.png", "traces.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 2000
+
+
+def test_standard_profiles_are_one_panel_per_stage(result):
+    figures = plot.standard_figures(result)
+    panels = [ax for ax in figures["profiles"].axes]
+    assert [ax.get_title() for ax in panels] == [f"after {s}" for s in result.stage_names]
+    assert panels[0].get_legend() is None and panels[-1].get_legend() is not None
+    assert all("(nm)" in ax.get_xlabel() for ax in panels) and "(1)" in panels[0].get_ylabel()

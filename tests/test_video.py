@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from caitlab import OutputOptions
 from caitlab.cli import _register_commands, app
-from caitlab.video import StageClock, frame_states, render_frames, write_video
+from caitlab.video import MIN_FRAMES, StageClock, frame_states, render_frames, write_video
 
 _register_commands()
 runner = CliRunner()
@@ -71,14 +71,21 @@ def test_frames_change_and_fit_macro_blocks(result):
     assert images[0].dtype == np.uint8 and not np.array_equal(images[0], images[-1])
 
 
-def test_mp4_has_one_frame_per_snapshot_and_plays(result, tmp_path):
-    out = write_video(result, tmp_path / "evolution.mp4", fps=10)
+def test_mp4_of_few_snapshots_is_resampled_and_plays(result, tmp_path):
+    out = write_video(result, tmp_path / "evolution.mp4", fps=10, dpi=50)
     assert out == tmp_path / "evolution.mp4"
-    assert mp4_frames(out) == result.data.sizes["time"]
+    assert result.data.sizes["time"] < MIN_FRAMES
+    assert mp4_frames(out) == MIN_FRAMES  # resampled, never a file of a few frames
     with imageio.get_reader(out, format="FFMPEG") as reader:
         assert reader.get_meta_data()["fps"] == pytest.approx(10)
         frame = reader.get_data(3)
-    assert frame.shape == (480, 800, 3) and frame.std() > 5
+    assert frame.shape == (240, 400, 3) and frame.std() > 5
+
+
+def test_first_frames_of_a_resampled_video_are_not_flat(result):
+    _, _, fractions = frame_states(result, MIN_FRAMES)
+    first = np.abs(np.diff(fractions[:4], axis=0)).max(axis=(1, 2))
+    assert np.all(first > 2e-3), first  # each of the first frames shows a visible change
 
 
 def test_gif_and_ffmpeg_fallback(result, tmp_path, monkeypatch):
@@ -124,3 +131,22 @@ def test_cli_video_errors_are_one_line(tmp_path):
     )
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no result at") and "Traceback" not in result.output
+
+
+def test_cli_video_resamples_by_default_and_shows_measured_data(result_dir, result, tmp_path):
+    from caitlab.fit import synthetic_profile, write_fractions_table
+
+    profile = synthetic_profile(result, "Rb-CAIT", np.arange(2.0, 60.0, 2.0) * 1e-9, rng=1)
+    write_fractions_table(tmp_path / "rb.csv", profile)
+    out = tmp_path / "v.gif"
+    run = runner.invoke(app, ["video", str(result_dir), "--out", str(out), "--dpi", "20",
+                              "--data", str(tmp_path / "rb.csv"), "--stage", "Rb-CAIT"])
+    assert run.exit_code == 0, run.output
+    assert f"{MIN_FRAMES} frames" in run.stdout and "resampled" in run.stderr
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == MIN_FRAMES
+    # the markers appear from the end of the measured stage on: the last frames differ
+    # from the same video without them
+    plain = list(render_frames(result, 4, dpi=20))
+    marked = list(render_frames(result, 4, dpi=20, measured=[profile]))
+    assert np.array_equal(plain[0], marked[0]) and not np.array_equal(plain[-1], marked[-1])

@@ -55,8 +55,9 @@ def result_html(result: Any) -> str:
 def fit_html(fit: Any) -> str:
     """Parameter values (SI, by path) and standard errors of a fit."""
     data = fit.to_dict()
-    rows = [[name, p.get("value"), p.get("stderr") if p.get("stderr") is not None else "–",
-             p.get("initial")] for name, p in data["parameters"].items()]
+    rows = [[name if name == p.get("path", name) else f"{name} ({p['path']})", p.get("value"),
+             p.get("stderr") if p.get("stderr") is not None else "–", p.get("initial")]
+            for name, p in data["parameters"].items()]
     state = "converged" if data["success"] else "NOT converged"
     return table(f"Fit: reduced χ² = {data['redchi']:.4g}, {state}",
                  ["parameter (SI)", "value", "std. error", "initial"], rows)

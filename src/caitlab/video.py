@@ -1,10 +1,14 @@
 """A video of the density evolution across all stages (the paper's ESI density_evolution.mp4).
 
 Frames are the saved snapshots of a result (``[output] frames = 60`` saves 60 log-spaced
-ones per stage), or any number resampled from them. Time runs on a *stage-log* axis: stage k
-occupies [k, k+1], and inside it the position grows with the logarithm of the time since the
-stage started, so the first seconds and the last days of every stage get their share of
-frames. Densities between snapshots are interpolated linearly in that coordinate.
+ones per stage), or any number resampled from them; a run with fewer than
+:data:`MIN_FRAMES` snapshots is resampled to that many by default, so a video never has a
+handful of frames. Time runs on a *stage-log* axis: stage k occupies [k, k+1], and inside it
+the position grows with the logarithm of the time since the stage started, so the first
+seconds and the last days of every stage get their share of frames. Densities between
+snapshots are interpolated linearly in that coordinate. A resampled video starts with the
+initial state and then at the last snapshot before the profiles visibly change: the first
+microseconds of a log axis, where nothing moves yet, would otherwise fill the first frames.
 
 MP4 is written with imageio-ffmpeg (H.264); a ``.gif`` name, or a failing ffmpeg, gives an
 animated GIF (Pillow).
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
 
 #: a video frame is padded to a multiple of this (H.264 macro blocks)
 MACRO_BLOCK = 16
+#: fewest frames of a video by default (a run with fewer snapshots is resampled)
+MIN_FRAMES = 60
+#: a change of a fraction smaller than this is not visible in a frame
+_VISIBLE = 2e-3
 _TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (36000.0, "10 h"), (86400.0, "1 d"),
           (864000.0, "10 d"))
 
@@ -122,7 +130,10 @@ def frame_states(result: Result, frames: int | None = None
     pos = clock.position(saved)
     # the end of stage k and the start of stage k+1 share position k+1: keep them ordered
     pos = np.maximum.accumulate(pos + 1e-9 * np.arange(pos.size))
-    target = np.linspace(pos[0], pos[-1], frames)
+    change = np.abs(frac - frac[:1]).max(axis=(1, 2))
+    moving = np.flatnonzero(change > _VISIBLE)
+    start = pos[max(int(moving[0]) - 1, 0)] if moving.size else pos[0]
+    target = np.concatenate(([pos[0]], np.linspace(start, pos[-1], frames)[1:]))
     right = np.clip(np.searchsorted(pos, target, side="left"), 1, pos.size - 1)
     left = right - 1
     weight = np.clip((target - pos[left]) / (pos[right] - pos[left]), 0.0, 1.0)
@@ -133,7 +144,8 @@ def frame_states(result: Result, frames: int | None = None
 class _Canvas:
     """The video's figure: profiles above, the stage-log time line below."""
 
-    def __init__(self, result: Result, depth_max_nm: float | None, log: bool, dpi: int):
+    def __init__(self, result: Result, depth_max_nm: float | None, log: bool, dpi: int,
+                 measured: Any = (), electrometer: Any = None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -149,6 +161,13 @@ class _Canvas:
         self.lines = [top.plot(x_nm, np.zeros_like(x_nm), color=species_colour(names[k], k),
                                lw=2, label=names[k])[0] for k in self.shown]
         self.total = top.plot(x_nm, np.zeros_like(x_nm), color="k", lw=1, label="sum")[0]
+        self.markers = []  # (end of the profile's stage s, its marker lines): shown after it
+        ends = {name: end for name, _, end in result.stage_bounds}
+        for profile in measured:
+            lines = [top.plot(profile.depth_m * 1e9, frac, "o", ms=3, mfc="none",
+                              color=species_colour(name, k), visible=False)[0]
+                     for k, (name, frac) in enumerate(profile.fractions.items())]
+            self.markers.append((ends[profile.stage], lines))
         top.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9)
         if log:
             top.set_yscale("log")
@@ -158,20 +177,24 @@ class _Canvas:
         top.legend(loc="upper right", fontsize="small", ncols=len(self.lines) + 1)
         self.label = top.text(0.01, 0.98, "X" * 30 + "\nX", transform=top.transAxes, va="top",
                               family="monospace", bbox={"fc": "w", "ec": "0.7", "alpha": 0.9})
-        self.cursor = self._timeline(bottom)
+        self.cursor = self._timeline(bottom, electrometer)
         # blitting: draw the static parts once, then only the moving artists per frame
-        self.moving = [*self.lines, self.total, self.label, self.cursor]
+        self.moving = [*self.lines, self.total, self.label, self.cursor,
+                       *(line for _, lines in self.markers for line in lines)]
         for artist in self.moving:
             artist.set_animated(True)
         self.canvas.draw()
         self.fig.set_layout_engine("none")
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
-    def _timeline(self, ax: Any) -> Any:
+    def _timeline(self, ax: Any, electrometer: Any = None) -> Any:
         traces, clock = self.result.traces, self.clock
         t = np.asarray(traces["time"].values, dtype=float)
         ax.plot(clock.position(t), np.asarray(traces["current"].values) * 1e9, color="0.3",
                 lw=1)
+        if electrometer is not None:
+            ax.plot(clock.position(electrometer.time_s), electrometer.current_A * 1e9,
+                    color="tab:red", lw=0.8, ls="--")  # fmt: skip
         ticks, labels = [], []
         for k, (name, start, end) in enumerate(self.result.stage_bounds):
             ax.text(k + 0.5, 0.95, name, transform=ax.get_xaxis_transform(), ha="center",
@@ -201,6 +224,9 @@ class _Canvas:
         name = self.result.stage_names[stage]
         self.label.set_text(f"{name:<10s} t = {time / SECONDS_PER_HOUR:8.3f} h\n"
                             f"{'':<10s} Q = {charge * 1e3:8.4f} mC")
+        for end, lines in self.markers:
+            for line in lines:
+                line.set_visible(time >= end * (1 - 1e-9))
         self.canvas.restore_region(self.background)
         for artist in self.moving:
             artist.axes.draw_artist(artist)
@@ -217,9 +243,14 @@ def _pad(image: np.ndarray) -> np.ndarray:
 
 
 def render_frames(result: Result, frames: int | None = None, *, depth_max_nm: float | None = None,
-                  log: bool = False, dpi: int = 100) -> Iterator[np.ndarray]:
-    """Yield the RGB frames (h, w, 3, uint8) of the density-evolution video."""
-    canvas = _Canvas(result, depth_max_nm, log, dpi)
+                  log: bool = False, dpi: int = 100, measured: Any = (),
+                  electrometer: Any = None) -> Iterator[np.ndarray]:
+    """Yield the RGB frames (h, w, 3, uint8) of the density-evolution video.
+
+    Measured profiles (:class:`caitlab.sims.MeasuredProfile`) appear as markers from the end
+    of their stage on; the electrometer log's current is drawn on the time line.
+    """
+    canvas = _Canvas(result, depth_max_nm, log, dpi, measured, electrometer)
     for t, stage, frac in zip(*frame_states(result, frames)):
         yield canvas.render(float(t), int(stage), frac)
 
@@ -233,6 +264,8 @@ def write_video(
     depth_max_nm: float | None = None,
     log: bool = False,
     dpi: int = 100,
+    measured: Any = (),
+    electrometer: Any = None,
 ) -> Path:
     """Write the density evolution of all species across all stages as MP4 or GIF.
 
@@ -245,13 +278,18 @@ def write_video(
     fps : float
         Frames per second.
     frames : int, optional
-        Resample to this many frames; default one per saved snapshot.
+        Resample to this many frames; default one per saved snapshot, or
+        :data:`MIN_FRAMES` resampled ones when fewer were saved.
     depth_max_nm : float, optional
         Right end of the depth axis, nm; default the replacement zone with a margin.
     log : bool
         Logarithmic fraction axis.
     dpi : int
         Resolution: the frame is 8 x 4.8 inches (800 x 480 pixels at 100 dpi).
+    measured : sequence of MeasuredProfile
+        Shown as markers from the end of their stage on.
+    electrometer : caitlab.electrometer.ElectrometerLog, optional
+        Its current drawn (dashed red) on the time line.
 
     Returns
     -------
@@ -261,7 +299,9 @@ def write_video(
     out = Path(out)
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    images = render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi)
+    frames = default_frames(result) if frames is None else frames
+    images = render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi,
+                           measured=measured, electrometer=electrometer)
     if out.suffix.lower() == ".gif":
         return _write_gif(out, list(images), fps)
     images = list(images)
@@ -274,6 +314,11 @@ def write_video(
                       RuntimeWarning, stacklevel=2)
         return _write_gif(gif, images, fps)
     return out
+
+
+def default_frames(result: Result) -> int | None:
+    """None (the saved snapshots) if there are at least :data:`MIN_FRAMES`, else that many."""
+    return None if result.data.sizes["time"] >= MIN_FRAMES else MIN_FRAMES
 
 
 def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
@@ -294,4 +339,5 @@ def _write_gif(out: Path, images: list[np.ndarray], fps: float) -> Path:
     return out
 
 
-__all__ = ["StageClock", "frame_states", "render_frames", "write_video"]
+__all__ = ["MIN_FRAMES", "StageClock", "default_frames", "frame_states", "render_frames",
+           "write_video"]

@@ -38,20 +38,29 @@ def fit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("fit-out"),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show evaluations, best χ², elapsed time.")
+                        ] = True,
 ) -> None:
     """Fit experiment parameters to measured profiles (writes fit.json, report.txt, best/)."""
 
     def body() -> None:
-        from caitlab.fit.config import run_fit_config
+        from caitlab.fit.config import load_fit_config, run_fit_config
+        from caitlab.fit.report import parameter_lines, uncertainty_notes
 
+        load_fit_config(config)  # refuse a bad file before any progress display
         typer.echo(f"fitting {config} ...", err=True)
-        result = run_fit_config(config, out, scheduler=scheduler, workers=workers,
-                                announce=_announce)  # fmt: skip
+        options = {"scheduler": scheduler, "workers": workers, "announce": _announce}
+        if progress:
+            bar, update = _fit_progress()
+            with bar:
+                result = run_fit_config(config, out, progress=update, **options)
+        else:
+            result = run_fit_config(config, out, **options)
         data = result.to_dict()
-        for path, entry in data["parameters"].items():
-            err = entry["stderr"]
-            shown = f" +/- {err:.3g}" if err is not None else ""
-            typer.echo(f"{path} = {entry['value']:.6g}{shown}")
+        for line in parameter_lines(data):
+            typer.echo(line)
+        for line in uncertainty_notes(data):
+            typer.echo(line, err=True)
         typer.echo(
             f"reduced chi-square {data['redchi']:.4g}; {data['n_simulations']} simulations "
             f"({data['n_failed']} failed) in {data['wall_time_s']:.1f} s; wrote {out}"
@@ -60,6 +69,22 @@ def fit_command(
             typer.echo(f"warning: the fit did not converge: {data['message']}", err=True)
 
     _run(body)
+
+
+def _fit_progress() -> tuple[Any, Callable[[int, float, float], None]]:
+    """A rich live line: simulations evaluated, best chi-square so far, elapsed time."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(), TextColumn("fit: {task.fields[n]} evaluations, best χ² "
+                                    "{task.fields[best]}"), TimeElapsedColumn(),
+    )  # fmt: skip
+    task = bar.add_task("fit", total=None, n=0, best="–")
+
+    def update(evaluations: int, best: float, elapsed_s: float) -> None:
+        bar.update(task, n=evaluations, best=f"{best:.6g}")
+
+    return bar, update
 
 
 def _progress_bar() -> tuple[Any, Callable[[int, int, int], None]]:

@@ -41,6 +41,69 @@ def _depth_nm(text: str | None) -> float | None:
     return value * 1e9
 
 
+def load_measured(data: list[Path] | None, stage: list[str] | None, rms: str | None,
+                  min_depth: str | None = None) -> list[Any]:
+    """Measured profiles from ``--data FILE --stage NAME`` pairs, read as FIT.toml's
+    ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table); a
+    ``--data`` that is a TOML file (a FIT.toml) gives all its ``[[profiles]]`` instead,
+    with no ``--stage`` of its own."""
+    tables = [p for p in data or [] if p.suffix.lower() != ".toml"]
+    stage = list(stage or [])
+    if len(tables) != len(stage):
+        raise PictureError(f"give one --stage for each --data table ({len(tables)} --data, "
+                           f"{len(stage)} --stage), e.g. --data stage1.csv --stage Rb-CAIT")
+    specs: list[tuple[str, dict[str, Any], Path]] = []
+    for k, (path, name) in enumerate(zip(tables, stage)):
+        spec: dict[str, Any] = {"stage": name, "file": str(path), "min_depth": min_depth,
+                                "name": f"{name}-{k + 1}" if stage.count(name) > 1 else None}
+        if rms is not None:
+            spec["response"] = {"model": "gaussian", "rms": rms}
+        specs.append((f"--data {path}", spec, Path.cwd()))
+    for path in (p for p in data or [] if p.suffix.lower() == ".toml"):
+        from caitlab.fit.config import read_toml
+
+        raw = read_toml(path)
+        entries = raw.get("profiles") or []
+        if not entries:
+            raise PictureError(f"--data {path}: no [[profiles]] in the file")
+        specs += [(f"--data {path}: profiles[{k}]", entry, path.resolve().parent)
+                  for k, entry in enumerate(entries)]
+    return [_load_profile(where, spec, base) for where, spec, base in specs]
+
+
+def _load_profile(where: str, spec: dict[str, Any], base: Path) -> Any:
+    """One profile spec validated as FIT.toml's (units required) and loaded."""
+    from caitlab.config import ConfigError
+    from caitlab.fit.config import ProfileSpec, validate
+
+    spec = {k: v for k, v in spec.items() if v is not None}
+    try:
+        return validate(ProfileSpec, spec, where).load(base)
+    except ConfigError as exc:
+        raise PictureError(f"{where}: {'; '.join(exc.problems)}") from None
+    except (ValueError, OSError) as exc:
+        raise PictureError(f"{where}: {exc}") from None
+
+
+def load_electrometer(path: Path | None) -> Any:
+    """The electrometer log of ``--electrometer FILE`` (None if not given)."""
+    if path is None:
+        return None
+    from caitlab.electrometer import read_electrometer
+
+    try:
+        return read_electrometer(path)
+    except OSError as exc:
+        raise PictureError(f"--electrometer {path}: {exc.strerror or exc}") from None
+
+
+def _check_stages(result: Any, profiles: list[Any]) -> None:
+    for p in profiles:
+        if p.stage not in result.stage_names:
+            raise PictureError(f"--stage {p.stage!r}: no such stage in the run; use one of "
+                               f"{result.stage_names}")
+
+
 def _run(action: Callable[[], Any]) -> Any:
     """Run a command body (figures off-screen); bad input becomes one message, exit 2."""
     import matplotlib
@@ -52,6 +115,25 @@ def _run(action: Callable[[], Any]) -> Any:
 ResultArg = Annotated[Path, typer.Argument(help="Result folder (with result.nc) or a .nc file.")]
 DepthOpt = Annotated[
     str | None, typer.Option("--depth-max", help="Right end of the depth axis, e.g. '100 nm'.")
+]
+DataOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--data", help="Measured profile (fraction table: depth_nm, one column per "
+                 "species, optional <species>_sigma), as FIT.toml's [[profiles]] file; "
+                 "repeat, each with its --stage. A FIT.toml gives all its [[profiles]]."),
+]
+StageOpt = Annotated[
+    list[str] | None,
+    typer.Option("--stage", help="Stage after which the matching --data was measured."),
+]
+RmsOpt = Annotated[
+    str | None, typer.Option("--rms", help="Gaussian response of the --data profiles, "
+                             "e.g. '5 nm' (the model is broadened with it).")
+]
+ElectrometerOpt = Annotated[
+    Path | None,
+    typer.Option("--electrometer", help="Electrometer log: CSV/TSV with units in the header, "
+                 "e.g. 'time [s], current [nA]' (and/or 'charge [mC]')."),
 ]
 ChargeOpt = Annotated[
     list[str] | None,
@@ -67,27 +149,35 @@ def video_command(
         "evolution.mp4"),
     fps: Annotated[float, typer.Option(help="Frames per second.", min=0.1)] = 20.0,
     frames: Annotated[
-        int | None, typer.Option(help="Resample to N frames (default: the saved snapshots).",
-                                 min=2)
+        int | None, typer.Option(help="Resample to N frames (default: the saved snapshots, "
+                                 "resampled to 60 when fewer were saved).", min=2)
     ] = None,
     depth_max: DepthOpt = None,
     log: Annotated[bool, typer.Option("--log", help="Logarithmic fraction axis.")] = False,
     dpi: Annotated[int, typer.Option(help="Resolution (100: 800 x 480 pixels).", min=20)] = 100,
+    data: DataOpt = None,
+    stage: StageOpt = None,
+    rms: RmsOpt = None,
+    electrometer: ElectrometerOpt = None,
 ) -> None:
     """Video of all normalised densities across all stages, with clock, stage and charge."""
 
     def body() -> None:
-        from caitlab.video import write_video
+        from caitlab.video import default_frames, write_video
 
         result = open_result(result_dir)
-        n_saved = result.data.sizes["time"]
-        if frames is None and n_saved < 10:
-            typer.echo(f"note: only {n_saved} saved states; run with --frames 60 (caitlab run) "
-                       "or resample here with --frames N", err=True)
-        written = write_video(result, out, fps=fps, frames=frames,
-                              depth_max_nm=_depth_nm(depth_max),
-                              log=log, dpi=dpi)
-        typer.echo(f"wrote {written} ({frames or n_saved} frames at {fps:g} fps)")
+        measured = load_measured(data, stage, rms)
+        _check_stages(result, measured)
+        log_data = load_electrometer(electrometer)
+        n_frames = frames or default_frames(result)
+        if n_frames is not None and frames is None:
+            typer.echo(f"note: only {result.data.sizes['time']} saved states; resampled to "
+                       f"{n_frames} frames", err=True)
+        written = write_video(result, out, fps=fps, frames=n_frames,
+                              depth_max_nm=_depth_nm(depth_max), log=log, dpi=dpi,
+                              measured=measured, electrometer=log_data)  # fmt: skip
+        shown = n_frames or result.data.sizes["time"]
+        typer.echo(f"wrote {written} ({shown} frames at {fps:g} fps)")
 
     _run(body)
 
@@ -102,6 +192,10 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file.")] = Path("report.html"),
     charge: ChargeOpt = None,
     dpi: Annotated[int, typer.Option(help="Resolution of the embedded figures.", min=20)] = 110,
+    data: DataOpt = None,
+    stage: StageOpt = None,
+    rms: RmsOpt = None,
+    electrometer: ElectrometerOpt = None,
 ) -> None:
     """One self-contained HTML page: inputs, summary tables, all figures, the fit."""
 
@@ -110,7 +204,13 @@ def report_command(
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi)
+        measured = load_measured(data, stage, rms)
+        _check_stages(result, measured)
+        extra = {"measured": measured} if measured else {}
+        if electrometer is not None:
+            extra["electrometer"] = load_electrometer(electrometer)
+        written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi,
+                               **extra)  # fmt: skip
         typer.echo(f"wrote {written}")
 
     _run(body)
@@ -123,16 +223,28 @@ def figures_command(
         "figures"),
     charge: ChargeOpt = None,
     dpi: Annotated[int, typer.Option(help="Resolution of the PNGs.", min=20)] = 150,
+    data: DataOpt = None,
+    stage: StageOpt = None,
+    rms: RmsOpt = None,
+    electrometer: ElectrometerOpt = None,
 ) -> None:
-    """Write every figure of a result as PNG into OUT."""
+    """Write every figure of a result as PNG into OUT (paper style)."""
 
     def body() -> None:
         from caitlab.plot import save_figures, standard_figures
+        from caitlab.plot.style import paper
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        for path in save_figures(standard_figures(result, measured_charges=charges), out, dpi=dpi):
-            typer.echo(f"wrote {path}")
+        measured = load_measured(data, stage, rms)
+        _check_stages(result, measured)
+        extra = {"measured": measured} if measured else {}
+        if electrometer is not None:
+            extra["electrometer"] = load_electrometer(electrometer)
+        with paper():
+            figures = standard_figures(result, measured_charges=charges, **extra)
+            for path in save_figures(figures, out, dpi=dpi):
+                typer.echo(f"wrote {path}")
 
     _run(body)
 

@@ -2,8 +2,8 @@
 
 Modules
 -------
-data        measured profiles and charges; weights; fraction tables
-problem     the fit problem: config + observations, simulation, residual
+data        measured profiles, charges and electrometer curves; weights; fraction tables
+problem     the fit problem: config + observations, simulation, surface treatment, residual
 parameters  free parameters (bounds, log scale, ties) and their lmfit form
 fitting     the minimiser with a parallel finite-difference Jacobian; intervals; MCMC
 executors   serial or dask.distributed execution of simulations
@@ -26,19 +26,22 @@ from caitlab.fit.config import FitConfig, load_fit_config, run_fit_config
 from caitlab.fit.data import (
     MeasuredCharge,
     MeasuredProfile,
+    MeasuredTrace,
     fallback_sigma,
     profile_from_dataset,
     read_fractions_table,
+    within_depths,
     write_fractions_table,
 )
 from caitlab.fit.executors import DaskExecutor, SerialExecutor, open_executor
 from caitlab.fit.fitting import Failure, FitResult, fit
 from caitlab.fit.parameters import FreeParameter, build_parameters, path_values
-from caitlab.fit.problem import FitProblem, SimulationFailed
+from caitlab.fit.problem import SURFACES, FitProblem, SimulationFailed
 from caitlab.fit.report import fit_report, fit_to_dict, plot_fit, save_fit
 from caitlab.fit.synthetic import synthetic_profile
 
 __all__ = [
+    "SURFACES",
     "DaskExecutor",
     "Failure",
     "FitConfig",
@@ -47,6 +50,7 @@ __all__ = [
     "FreeParameter",
     "MeasuredCharge",
     "MeasuredProfile",
+    "MeasuredTrace",
     "SerialExecutor",
     "SimulationFailed",
     "build_parameters",
@@ -63,5 +67,6 @@ __all__ = [
     "run_fit_config",
     "save_fit",
     "synthetic_profile",
+    "within_depths",
     "write_fractions_table",
 ]

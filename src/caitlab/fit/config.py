@@ -7,13 +7,20 @@ Example::
     [[profiles]]                             # measured after stage "Rb-CAIT"
     stage = "Rb-CAIT"
     file = "data/stage1.csv"                 # depth_nm, Li, Rb[, Li_sigma, Rb_sigma]
+    min_depth = "20 nm"                      # the first nanometres are not quantitative
     max_depth = "150 nm"
+    surface = "reflect"                      # or "extend", "truncate" (caitlab.fit.problem)
     response = { model = "gaussian", rms = "5 nm" }
 
     [[profiles]]                             # an instrument export, processed by caitlab.sims
     stage = "Cs-CAIT"
     sims = { file = "stage2.txt", crater_depth = "310 nm" }
     response = { model = "gaussian", rms = "20 nm" }
+
+    [[electrometer]]                         # optional: the whole logged I(t) curve
+    file = "electrometer.csv"                # header with units: time [s], current [nA]
+    quantity = "current"
+    sigma = "0.2 nA"                         # its own weight: sd of one logged point
 
     [[charges]]                              # optional extra observation
     stage = "Rb-CAIT"
@@ -64,8 +71,11 @@ from caitlab.fit.data import (
     FALLBACK_COUNTS,
     MeasuredCharge,
     MeasuredProfile,
+    MeasuredTrace,
+    estimated_statistics,
     profile_from_dataset,
     read_fractions_table,
+    within_depths,
 )
 from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
@@ -130,7 +140,9 @@ class ProfileSpec(Frozen):
     sims: dict[str, Any] | None = None
     species: list[str] | None = None
     counts: float = Field(default=FALLBACK_COUNTS, gt=0)
+    min_depth: Length | None = None
     max_depth: Length | None = None
+    surface: Literal["reflect", "extend", "truncate"] = "reflect"
     response: ResponseConfig = ResponseConfig()
 
     @model_validator(mode="after")
@@ -143,6 +155,11 @@ class ProfileSpec(Frozen):
 
     def load(self, base_dir: Path) -> MeasuredProfile:
         """Read and process the profile (relative paths against ``base_dir``)."""
+        return self.load_with_notes(base_dir)[0]
+
+    def load_with_notes(self, base_dir: Path) -> tuple[MeasuredProfile, str | None]:
+        """The profile, and why its counting uncertainties are estimates (or None)."""
+        estimated = None
         options = {"response": self.response.fields(), "name": self.name or ""}
         if self.sims is not None:
             bare = bare_numbers(self.sims, _sims_model())
@@ -155,11 +172,39 @@ class ProfileSpec(Frozen):
             from caitlab.sims import SimsProfileConfig
 
             dataset = SimsProfileConfig.model_validate(self.sims).load(base_dir)
+            estimated = estimated_statistics(dataset)
             profile = profile_from_dataset(dataset, self.stage, fallback_counts=self.counts,
                                            **options)  # fmt: skip
         if self.species is not None:
             profile = profile.select(self.species)
-        return profile.limited(self.max_depth)
+        return within_depths(profile, self.min_depth, self.max_depth), estimated
+
+
+class ElectrometerSpec(Frozen):
+    """The electrometer log as an observation: the whole I(t) or Q(t) curve, its own weight."""
+
+    file: Path
+    quantity: Literal["current", "charge"] = "current"
+    sigma: float = Field(gt=0)
+    name: str = "electrometer"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sigma_unit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("sigma") is not None:
+            kind = "charge" if data.get("quantity") == "charge" else "current"
+            try:
+                data = dict(data) | {"sigma": to_canonical(data["sigma"], kind,
+                                                           units_required=True)}
+            except UnitError as exc:
+                raise ValueError(f"sigma: {exc}") from None
+        return data
+
+    def build(self, base_dir: Path) -> MeasuredTrace:
+        from caitlab.electrometer import read_electrometer
+
+        path = self.file if self.file.is_absolute() else base_dir / self.file
+        return MeasuredTrace(read_electrometer(path), self.quantity, self.sigma, self.name)
 
 
 class ChargeSpec(Frozen):
@@ -230,6 +275,7 @@ class FitConfig(Frozen):
     experiment: Path
     profiles: list[ProfileSpec] = Field(default_factory=list)
     charges: list[ChargeSpec] = Field(default_factory=list)
+    electrometer: list[ElectrometerSpec] = Field(default_factory=list)
     parameters: list[ParameterSpec] = Field(min_length=1)
     options: FitOptions = FitOptions()
     landscape: dict[str, Any] | None = None  # read by caitlab.landscape.study
@@ -274,25 +320,35 @@ def validate(
 
 def load_observations(
     profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any],
-    base_dir: Path, source: str,
+    base_dir: Path, source: str, electrometer: list[ElectrometerSpec] = (),
 ) -> FitProblem:  # fmt: skip
-    """Read every profile and charge into a :class:`FitProblem` on ``config``."""
+    """Read every profile, charge and electrometer curve into a :class:`FitProblem`."""
     problems = observation_problems(config, profiles, charges)
     if problems:
         raise ConfigError(source, problems)
-    loaded = []
+    loaded, estimated, traces = [], {}, []
     for k, spec in enumerate(profiles):
         try:
-            loaded.append(spec.load(base_dir))
+            profile, why = spec.load_with_notes(base_dir)
+            loaded.append(profile)
+            if why:
+                estimated[profile.name] = why
         except ValidationError as exc:  # the `sims` table
             lines = format_validation_error(exc, spec.sims, _sims_model())
             problems += [f"profiles[{k}].sims.{line}" for line in lines]
         except (ValueError, OSError) as exc:
             problems.append(f"profiles[{k}]: {exc}")
+    for k, spec in enumerate(electrometer):
+        try:
+            traces.append(spec.build(base_dir))
+        except (ValueError, OSError) as exc:
+            problems.append(f"electrometer[{k}]: {exc}")
     if problems:
         raise ConfigError(source, problems)
+    surface = {p.name: spec.surface for p, spec in zip(loaded, profiles)}
     try:
-        return FitProblem(config, loaded, [c.build() for c in charges])
+        return FitProblem(config, loaded, [c.build() for c in charges], traces, surface,
+                          estimated)  # fmt: skip
     except ValueError as exc:
         raise ConfigError(source, [str(exc)]) from None
 
@@ -346,9 +402,10 @@ def load_fit_config(
     """
     path = Path(path)
     cfg, base, config, raw, exp_path = read_study_file(path, FitConfig)
-    if not cfg.profiles and not cfg.charges:
+    if not cfg.profiles and not cfg.charges and not cfg.electrometer:
         raise ConfigError(str(path), ["profiles: required: add at least one [[profiles]]"])
-    problem = load_observations(cfg.profiles, cfg.charges, config, base, str(path))
+    problem = load_observations(cfg.profiles, cfg.charges, config, base, str(path),
+                                cfg.electrometer)  # fmt: skip
     try:
         free = [p.build() for p in cfg.parameters]
     except ValueError as exc:
@@ -370,6 +427,7 @@ def run_fit_config(
     scheduler: str | None = None,
     workers: int | None = None,
     announce: Any = None,
+    progress: Any = None,
 ) -> Any:
     """Load FIT.toml, fit, and (if ``out`` is given) save everything there.
 
@@ -383,6 +441,8 @@ def run_fit_config(
         Override ``options.scheduler`` / ``options.workers``.
     announce : callable, optional
         Told where a dask cluster runs (its dashboard).
+    progress : callable, optional
+        ``progress(evaluations, best_chisqr, elapsed_s)`` during the fit.
 
     Returns
     -------
@@ -401,6 +461,7 @@ def run_fit_config(
             problem, free, executor=executor, method=opts.method, step=opts.step,
             tolerance=opts.tolerance, max_nfev=opts.max_nfev, scale_covar=opts.scale_covar,
             conf_interval=opts.conf_interval, sigmas=opts.sigmas, mcmc=mcmc, input=record,
+            progress=progress,
         )  # fmt: skip
     if out is not None:
         result.save(out, figure=opts.figure)
@@ -409,6 +470,7 @@ def run_fit_config(
 
 __all__ = [
     "ChargeSpec",
+    "ElectrometerSpec",
     "FitConfig",
     "FitOptions",
     "ParameterSpec",

@@ -72,6 +72,42 @@ def write_fractions_table(path: str | os.PathLike, profile: MeasuredProfile) -> 
     np.savetxt(path, table, delimiter=",", header=",".join(header), comments="", fmt="%.8g")
 
 
+def within_depths(
+    profile: MeasuredProfile, min_depth_m: float | None = None, max_depth_m: float | None = None
+) -> MeasuredProfile:
+    """The profile restricted to ``min_depth_m <= depth <= max_depth_m`` (None: no limit).
+
+    The first nanometres of a SIMS profile are not quantitative (pre-equilibrium sputtering,
+    surface contamination, the response near the surface): ``min_depth`` leaves them out.
+    """
+    keep = np.ones(profile.depth_m.size, bool)
+    if min_depth_m is not None:
+        keep &= profile.depth_m >= min_depth_m
+    if max_depth_m is not None:
+        keep &= profile.depth_m <= max_depth_m
+    if not keep.any():
+        raise ValueError(f"no measured point of profile {profile.name!r} lies between "
+                         f"min_depth and max_depth")  # fmt: skip
+    return profile._part(profile.species, keep)
+
+
+def estimated_statistics(dataset: Any) -> str | None:
+    """Why the counting uncertainties of a processed SIMS profile are only estimates, or None.
+
+    They are estimates when the shots per scan are unknown (the Poisson law of the raw counts
+    is assumed) or when the export was already Poisson corrected (the corrected intensities
+    are not counts).
+    """
+    notes = str(getattr(dataset, "attrs", {}).get("notes", "")).lower()
+    if "fraction_sigma" not in getattr(dataset, "data_vars", {}):
+        return "no counting uncertainties: fallback weights"
+    if "shots per scan unknown" in notes:
+        return "shots per scan unknown: counting uncertainties estimated"
+    if "already" in notes and "corrected" in notes:
+        return "export already Poisson corrected: counting uncertainties estimated"
+    return None
+
+
 @dataclass(frozen=True)
 class MeasuredCharge:
     """Charge through the back electrode measured during one stage.
@@ -95,13 +131,70 @@ class MeasuredCharge:
             raise ValueError(f"charge sigma must be positive, got {self.sigma_C} C")
 
 
+@dataclass(frozen=True, eq=False)
+class MeasuredTrace:
+    """The electrometer log as a fit observation: the whole I(t) or Q(t) curve.
+
+    Its residual is ``(model - measured) / sigma`` at every logged time inside the run, the
+    model interpolated linearly in the simulated traces; ``sigma`` is the curve's own weight.
+
+    Attributes
+    ----------
+    log : caitlab.electrometer.ElectrometerLog
+        The measured curve.
+    quantity : {"current", "charge"}
+        Which curve is fitted.
+    sigma : float
+        Standard deviation of one logged point, A (current) or C (charge).
+    name : str
+        Label in reports.
+    """
+
+    log: Any
+    quantity: str = "current"
+    sigma: float = 0.0
+    name: str = "electrometer"
+
+    def __post_init__(self) -> None:
+        if self.quantity not in ("current", "charge"):
+            raise ValueError(f"quantity must be 'current' or 'charge', got {self.quantity!r}")
+        if not self.sigma > 0:
+            unit = "A" if self.quantity == "current" else "C"
+            raise ValueError(f"electrometer sigma must be positive, got {self.sigma} {unit}")
+
+    @property
+    def time_s(self) -> np.ndarray:
+        return self.log.time_s
+
+    @property
+    def values(self) -> np.ndarray:
+        """Measured values, A or C."""
+        return self.log.values(self.quantity)
+
+    def model(self, result: Any) -> np.ndarray:
+        """The simulated curve at the logged times (A or C); NaN outside the run."""
+        traces = result.traces
+        time = np.asarray(traces["time"].values, dtype=float)
+        model = np.asarray(traces[self.quantity].values, dtype=float)
+        out = np.interp(self.time_s, time, model)
+        return np.where((self.time_s < time[0]) | (self.time_s > time[-1]), np.nan, out)
+
+    def residual(self, result: Any) -> np.ndarray:
+        """``(model - measured) / sigma`` at the logged times inside the run."""
+        diff = (self.model(result) - self.values) / self.sigma
+        return np.where(np.isfinite(diff), diff, 0.0)
+
+
 __all__ = [
     "FALLBACK_COUNTS",
     "FALLBACK_FLOOR",
     "MeasuredCharge",
     "MeasuredProfile",
+    "MeasuredTrace",
+    "estimated_statistics",
     "fallback_sigma",
     "profile_from_dataset",
     "read_fractions_table",
+    "within_depths",
     "write_fractions_table",
 ]

@@ -14,8 +14,17 @@ The three parts stay apart, as lmfit intends:
 
 The Jacobian uses forward differences with a relative step (default 1e-3; the simulator's
 adaptive time stepping is smooth at that scale); where the forward point fails, the
-backward point is tried. Standard errors and correlations come from that Jacobian (lmfit
-scales them by the reduced chi-square).
+backward point is tried. Standard errors and correlations come from that Jacobian.
+
+Uncertainties
+-------------
+With absolute weights (counting statistics known) the covariance is the inverse of
+``J^T J``. Where the weights are only estimates (:attr:`FitProblem.estimated`: fallback
+weights, shots per scan unknown, an export already Poisson corrected) it is scaled by the
+reduced chi-square (``scale_covar``, the default then), and the MCMC posterior samples a
+noise scale ``s`` with the parameters (lmfit's ``is_weighted=False`` with ``__lnsigma``:
+the weighted residual is taken as ``N(0, s**2)``), so its widths agree with the scaled
+covariance instead of being overconfident.
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ class Evaluator:
         Where the Jacobian columns run.
     step : float
         Relative finite-difference step.
+    progress : callable, optional
+        Told ``(simulations, best chi-square so far, elapsed s)`` after each batch.
     """
 
     problem: FitProblem
@@ -72,7 +83,10 @@ class Evaluator:
     step: float = 1e-3
     n_simulations: int = 0
     failures: list[Failure] = field(default_factory=list)
+    progress: Any = None
+    best_chisqr: float = math.inf
     _cache: dict[tuple, np.ndarray] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter)
 
     def _key(self, values: Mapping[str, float]) -> tuple:
         return tuple(sorted(values.items()))
@@ -88,7 +102,12 @@ class Evaluator:
                 self.failures.append(Failure(dict(values), reason))
                 _LOG.warning("simulation failed (bad point, penalised) at %s: %s", values, reason)
                 residual = np.full(self.problem.n_data, PENALTY)
+            else:
+                self.best_chisqr = min(self.best_chisqr, float(np.sum(residual**2)))
             self._cache[self._key(values)] = residual
+        if self.progress is not None and unique:
+            self.progress(self.n_simulations, self.best_chisqr,
+                          time.perf_counter() - self._clock)  # fmt: skip
         return [self._cache[self._key(v)] for v in batch]
 
     def failed(self, values: Mapping[str, float]) -> bool:
@@ -165,6 +184,10 @@ class FitResult:
         Path -> profile-likelihood intervals.
     mcmc : dict or None
         Posterior summary.
+    input : dict
+        What produced the fit (the fit config).
+    covariance_scaled : bool
+        Whether the standard errors were scaled by the reduced chi-square.
     """
 
     problem: FitProblem
@@ -179,6 +202,7 @@ class FitResult:
     conf_intervals: dict[str, Any] = field(default_factory=dict)
     mcmc: dict[str, Any] | None = None
     input: dict[str, Any] = field(default_factory=dict)
+    covariance_scaled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         from caitlab.fit.report import fit_to_dict
@@ -223,6 +247,7 @@ def minimise(
     tolerance: float = 1e-4,
     max_nfev: int | None = None,
     scale_covar: bool | None = None,
+    progress: Any = None,
 ) -> tuple[lmfit.Minimizer, lmfit.minimizer.MinimizerResult, Evaluator]:
     """Run the minimiser; return it (for confidence intervals), its result, the evaluator.
 
@@ -245,14 +270,18 @@ def minimise(
     max_nfev : int, optional
         Most residual evaluations of the minimiser (Jacobians not counted).
     scale_covar : bool, optional
-        Scale the covariance by the reduced chi-square. Default: only if some profile
-        uses the fallback weights (with counting uncertainties the weights are absolute).
+        Scale the covariance by the reduced chi-square. Default: when some weights are
+        only estimates (``problem.estimated``); with counting uncertainties they are
+        absolute.
+    progress : callable, optional
+        Called as ``progress(evaluations, best_chisqr, elapsed_s)`` after each batch.
     """
     config_values = {s.path: problem.initial_value(s.path) for s in free}
     params = build_parameters(free, config_values)
     if not any(p.vary and not p.expr for p in params.values()):
         raise ValueError("no parameter is free to vary")
-    evaluator = Evaluator(problem, tuple(free), executor or SerialExecutor(), step)
+    evaluator = Evaluator(problem, tuple(free), executor or SerialExecutor(), step,
+                          progress=progress)  # fmt: skip
     if method not in ("least_squares", "leastsq"):
         raise ValueError(f"method must be 'least_squares' or 'leastsq', got {method!r}")
     # Dfun: understood by both methods, and by the leastsq refits of conf_interval
@@ -260,7 +289,7 @@ def minimise(
     import lmfit
 
     if scale_covar is None:
-        scale_covar = not all(p.sigma_given for p in problem.profiles)
+        scale_covar = bool(problem.estimated)
     minimizer = lmfit.Minimizer(
         lambda p: evaluator.residual(p), params, nan_policy="raise", max_nfev=max_nfev,
         scale_covar=scale_covar, **kws,
@@ -320,21 +349,38 @@ def sample_posterior(
     thin: int = 1,
     walkers: int | None = None,
     seed: int = 0,
+    noise_scale: bool | None = None,
 ) -> dict[str, Any]:
     """MCMC posterior with emcee (lmfit's ``emcee`` method), started at the best fit.
+
+    Parameters
+    ----------
+    noise_scale : bool, optional
+        Sample a noise scale ``s`` (the weighted residual ~ N(0, s**2)) with the parameters,
+        as lmfit's ``is_weighted=False``: the posterior widths then agree with the covariance
+        scaled by the reduced chi-square. Default: when that covariance is scaled
+        (``minimizer.scale_covar``).
 
     Returns
     -------
     dict
-        ``median``, ``lower_1sigma``, ``upper_1sigma`` per path (in its unit),
+        ``parameters``: ``median``, ``lower_1sigma``, ``upper_1sigma``, ``lower_2sigma``,
+        ``upper_2sigma`` per path (in its unit); ``noise_scale`` (its median, or None),
         ``acceptance_fraction`` (mean), ``steps``, ``burn``, ``walkers``, and the flat
         chain: ``samples`` (n, k) in the parameters' units with ``sample_names`` (paths).
     """
     n_var = len(result.var_names)
+    if noise_scale is None:
+        noise_scale = bool(getattr(minimizer, "scale_covar", False))
+    params = result.params.copy()
+    if noise_scale:
+        start = 0.5 * math.log(max(float(result.redchi), 1e-12))
+        params.add("__lnsigma", value=start, min=start - 5.0, max=start + 5.0)
+        n_var += 1
     nwalkers = walkers or max(2 * n_var + 2, 8)
     mc = minimizer.emcee(
-        params=result.params, steps=steps, burn=burn, thin=thin, nwalkers=nwalkers,
-        is_weighted=True, seed=seed, progress=False,
+        params=params, steps=steps, burn=burn, thin=thin, nwalkers=nwalkers,
+        is_weighted=not noise_scale, seed=seed, progress=False,
     )  # fmt: skip
     summary: dict[str, Any] = {}
     columns = []
@@ -344,14 +390,18 @@ def sample_posterior(
         chain = np.asarray(mc.flatchain[spec.lmfit_name])
         values = 10.0**chain if spec.log else chain
         columns.append(values)
-        q = np.percentile(values, [15.865, 50, 84.135])
+        q = np.percentile(values, [2.275, 15.865, 50, 84.135, 97.725])
         summary[spec.path] = {
-            "median": float(q[1]),
-            "lower_1sigma": float(q[0]),
-            "upper_1sigma": float(q[2]),
+            "median": float(q[2]),
+            "lower_1sigma": float(q[1]),
+            "upper_1sigma": float(q[3]),
+            "lower_2sigma": float(q[0]),
+            "upper_2sigma": float(q[4]),
         }
+    lnsigma = mc.flatchain.get("__lnsigma") if noise_scale else None
     return {
         "parameters": summary,
+        "noise_scale": None if lnsigma is None else float(np.exp(np.median(lnsigma))),
         "acceptance_fraction": float(np.mean(mc.acceptance_fraction)),
         "steps": steps, "burn": burn, "thin": thin, "walkers": nwalkers,
         "sample_names": list(summary),
@@ -396,6 +446,7 @@ def fit(
     sigmas: Sequence[float] = (1.0, 2.0),
     mcmc: Mapping[str, Any] | None = None,
     input: Mapping[str, Any] | None = None,
+    progress: Any = None,
 ) -> FitResult:
     """Fit the free parameters of ``problem`` jointly to all its observations.
 
@@ -417,6 +468,8 @@ def fit(
         Keyword arguments of :func:`sample_posterior` to sample the posterior.
     input : dict, optional
         What produced the fit (the fit config), recorded in the saved files.
+    progress : callable, optional
+        ``progress(evaluations, best_chisqr, elapsed_s)``, see :func:`minimise`.
 
     Returns
     -------
@@ -429,7 +482,7 @@ def fit(
     start = initial_values(problem, free)
     minimizer, result, evaluator = minimise(
         problem, free, executor=executor, method=method, step=step, tolerance=tolerance,
-        max_nfev=max_nfev, scale_covar=scale_covar,
+        max_nfev=max_nfev, scale_covar=scale_covar, progress=progress,
     )  # fmt: skip
     ci = (
         confidence_intervals(minimizer, result, free, conf_interval, sigmas)
@@ -444,7 +497,7 @@ def fit(
         best_run=best_run,
         n_simulations=evaluator.n_simulations + 1, failures=evaluator.failures,
         wall_time_s=time.perf_counter() - clock, conf_intervals=ci, mcmc=posterior,
-        input=dict(input or {}),
+        input=dict(input or {}), covariance_scaled=bool(minimizer.scale_covar),
     )  # fmt: skip
 
 

@@ -6,9 +6,28 @@ The residual of parameter values ``{path: value}`` is computed in three pure ste
    (:func:`caitlab.params.with_values`): a :class:`caitlab.Result`;
 2. :func:`model_profile` broadens a stage's final fractions (``result.stage(name).fractions``)
    with the profile's instrument response and samples them at the measured depths
-   (:func:`caitlab.sims.apply_response`, mirrored at the surface so the inventory is kept);
+   (:func:`caitlab.sims.apply_response`), the surface treated as chosen (:data:`SURFACES`);
 3. :meth:`FitProblem.residual_from` stacks ``(model - measured) / sigma`` for every profile
-   and species, then ``(Q_sim - Q_meas) / sigma_Q`` for every measured charge.
+   and species, then ``(Q_sim - Q_meas) / sigma_Q`` for every measured charge, then
+   ``(model - measured) / sigma`` at every time of each electrometer curve.
+
+Surface treatment
+-----------------
+The response kernel reaches above the surface (z < 0), where there is no sample. How the
+model fills that gap is a convention of the instrument model, chosen per profile:
+
+``"reflect"`` (default)
+    the method of images: what the kernel moves above the surface is folded back. Keeps
+    the inventory (broadening creates or loses no ions).
+``"extend"``
+    the profile above the surface continues with its surface value (a kernel that sees a
+    uniform overlayer); the inventory is not kept.
+``"truncate"``
+    the kernel is cut at the surface and renormalised to unit weight:
+    ``I(z) = int_0^inf X g(z - z') dz' / int_0^inf g(z - z') dz'``.
+
+The three agree deeper than the kernel's reach (a few rms) and differ in the first
+nanometres, which is one reason for a profile's ``min_depth``.
 
 Paths ``profiles.<name>.<field>`` address the instrument response of a profile (e.g.
 ``profiles.Cs-CAIT.rms``); every other path addresses the experiment config.
@@ -23,12 +42,15 @@ from typing import Any
 import numpy as np
 
 from caitlab.config import ConfigError, experiment_from_dict
-from caitlab.fit.data import MeasuredCharge, MeasuredProfile
+from caitlab.fit.data import MeasuredCharge, MeasuredProfile, MeasuredTrace
 from caitlab.params import get_value, with_values
 from caitlab.results import Result
 from caitlab.solver import ConvergenceError
 
 RESPONSE_PREFIX = "profiles."
+
+#: how the response treats the surface (see the module docstring)
+SURFACES = ("reflect", "extend", "truncate")
 
 
 class SimulationFailed(RuntimeError):
@@ -81,9 +103,37 @@ def build_response(response: Mapping[str, Any]) -> Any:
     return ResponseConfig.model_validate(dict(response)).build()
 
 
+def broaden(
+    depth_m: np.ndarray, values: np.ndarray, measured_m: np.ndarray, response: Any,
+    surface: str = "reflect",
+) -> np.ndarray:  # fmt: skip
+    """:func:`caitlab.sims.apply_response` with a choice of surface treatment.
+
+    ``"extend"`` and ``"truncate"`` shift the sample down by more than the kernel's reach,
+    fill the gap above it with one cell (the surface value, or zero and a renormalisation),
+    and broaden there, where the image fold of ``apply_response`` no longer reaches.
+    """
+    from caitlab.sims import apply_response
+
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {SURFACES}, got {surface!r}")
+    if surface == "reflect" or not response.scales():
+        return apply_response(depth_m, values, measured_m, response)
+    shift = 2.0 * response.half_width() + 2.0 * depth_m[0]
+    depth = np.concatenate(([shift - depth_m[0]], depth_m + shift))
+    top = values[..., :1] if surface == "extend" else np.zeros((*values.shape[:-1], 1))
+    padded = np.concatenate([top, values], axis=-1)
+    out = apply_response(depth, padded, measured_m + shift, response)
+    if surface == "truncate":
+        inside = np.concatenate(([0.0], np.ones(depth_m.size)))
+        out = out / apply_response(depth, inside, measured_m + shift, response)
+    return out
+
+
 def model_profile(
-    result: Result, profile: MeasuredProfile, response: Mapping[str, Any]
-) -> dict[str, np.ndarray]:
+    result: Result, profile: MeasuredProfile, response: Mapping[str, Any],
+    surface: str = "reflect",
+) -> dict[str, np.ndarray]:  # fmt: skip
     """Simulated fractions of ``profile``'s species, broadened, at its measured depths.
 
     Parameters
@@ -94,17 +144,18 @@ def model_profile(
         Where (stage, depths) and which species.
     response : dict
         Instrument response fields (``model``, ``rms`` ... in m).
+    surface : {"reflect", "extend", "truncate"}
+        How the response treats the surface (module docstring).
 
     Returns
     -------
     dict of str to ndarray
         Species -> model fraction at each measured depth, dimensionless.
     """
-    from caitlab.sims import apply_response
-
     final = result.stage(profile.stage).fractions.sel(species=list(profile.species))
     depth_m = final["depth"].values * 1e-9
-    broadened = apply_response(depth_m, final.values, profile.depth_m, build_response(response))
+    broadened = broaden(depth_m, final.values, profile.depth_m, build_response(response),
+                        surface)  # fmt: skip
     return dict(zip(profile.species, broadened, strict=True))
 
 
@@ -120,17 +171,38 @@ class FitProblem:
         Measured profiles, each after a named stage; fitted jointly.
     charges : tuple of MeasuredCharge
         Measured transferred charges (optional extra observations).
+    traces : tuple of MeasuredTrace
+        Electrometer curves I(t) or Q(t), each with its own weight.
+    surface : str or dict
+        Surface treatment of the response (:data:`SURFACES`), one for all profiles or by
+        profile name (default ``"reflect"``).
+    estimated : dict
+        Profile name -> why its counting uncertainties are only estimates; such weights
+        are relative, and the covariance is scaled by the reduced chi-square by default.
+        Profiles on the fallback weights are added on construction.
     """
 
     config: Mapping[str, Any]
     profiles: tuple[MeasuredProfile, ...]
     charges: tuple[MeasuredCharge, ...] = field(default=())
+    traces: tuple[MeasuredTrace, ...] = field(default=())
+    surface: str | Mapping[str, str] = "reflect"
+    estimated: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profiles", tuple(self.profiles))
         object.__setattr__(self, "charges", tuple(self.charges))
-        if not self.profiles and not self.charges:
-            raise ValueError("a fit problem needs at least one measured profile or charge")
+        object.__setattr__(self, "traces", tuple(self.traces))
+        if not self.profiles and not self.charges and not self.traces:
+            raise ValueError("a fit problem needs at least one measured profile, charge or "
+                             "electrometer curve")  # fmt: skip
+        estimated = {p.name: "no counting uncertainties: fallback weights"
+                     for p in self.profiles if not p.sigma_given}  # fmt: skip
+        object.__setattr__(self, "estimated", estimated | dict(self.estimated))
+        for p in self.profiles:
+            if self.surface_of(p.name) not in SURFACES:
+                raise ValueError(f"surface of profile {p.name!r} must be one of {SURFACES}, "
+                                 f"got {self.surface_of(p.name)!r}")  # fmt: skip
         problems = observation_problems(self.config, self.profiles, self.charges)
         if problems:
             raise ValueError("; ".join(problems))
@@ -138,7 +210,14 @@ class FitProblem:
     @property
     def n_data(self) -> int:
         """Number of residual elements."""
-        return sum(p.depth_m.size * len(p.species) for p in self.profiles) + len(self.charges)
+        return (sum(p.depth_m.size * len(p.species) for p in self.profiles) + len(self.charges)
+                + sum(t.time_s.size for t in self.traces))  # fmt: skip
+
+    def surface_of(self, name: str) -> str:
+        """Surface treatment of profile ``name``."""
+        if isinstance(self.surface, str):
+            return self.surface
+        return self.surface.get(name, "reflect")
 
     def profile(self, name: str) -> MeasuredProfile:
         for p in self.profiles:
@@ -202,7 +281,8 @@ class FitProblem:
     def models(self, result: Result, values: Mapping[str, float]) -> dict[str, dict]:
         """Profile name -> species -> model fractions on the measured depths."""
         responses = self.responses(values)
-        return {p.name: model_profile(result, p, responses[p.name]) for p in self.profiles}
+        return {p.name: model_profile(result, p, responses[p.name], self.surface_of(p.name))
+                for p in self.profiles}  # fmt: skip
 
     def residual_from(self, result: Result, values: Mapping[str, float]) -> np.ndarray:
         """Weighted residual ``(model - data) / sigma`` of a finished run."""
@@ -216,6 +296,7 @@ class FitProblem:
             np.array([(result.stage(c.stage).charge_C - c.charge_C) / c.sigma_C])
             for c in self.charges
         ]
+        parts += [t.residual(result) for t in self.traces]
         return np.concatenate(parts)
 
     def residual(self, values: Mapping[str, float]) -> np.ndarray:
@@ -242,8 +323,10 @@ def evaluate(values: Mapping[str, float], problem: FitProblem) -> tuple[Any, str
 
 
 __all__ = [
+    "SURFACES",
     "FitProblem",
     "SimulationFailed",
+    "broaden",
     "build_response",
     "evaluate",
     "model_profile",

@@ -29,6 +29,7 @@ def synthetic_profile(
     rng: np.random.Generator | int | None = 0,
     name: str = "",
     sigma_from: str = "observed",
+    surface: str = "reflect",
 ) -> MeasuredProfile:
     """A noisy profile of ``result`` after ``stage``, with Poisson counting noise.
 
@@ -54,6 +55,9 @@ def synthetic_profile(
     sigma_from : {"observed", "expected"}
         Counting uncertainties from the drawn counts (as from a measurement; biased low
         where counts are few) or from the expected counts (the true variances).
+    surface : {"reflect", "extend", "truncate"}
+        How the response treats the surface (:mod:`caitlab.fit.problem`); data made with
+        another convention than the fit's show the fit's surface bias.
 
     Returns
     -------
@@ -67,7 +71,7 @@ def synthetic_profile(
     present = [str(s) for s in final["species"].values if np.any(final.sel(species=s) > 0)]
     chosen = tuple(species or present)
     template = MeasuredProfile(stage, depth_m, {s: np.zeros(len(depth_m)) for s in chosen})
-    truth = model_profile(result, template, response)
+    truth = model_profile(result, template, response, surface)
     expected = np.clip(np.array([truth[s] for s in chosen]), 0.0, None) * counts
     counted = rng.poisson(expected).astype(float)
     total = counted.sum(axis=0)

@@ -10,6 +10,7 @@ diffusivity  D(n) per species and stage (Figs 4, 6, 7); the site-energy landscap
 traces       current, cumulative charge and surface potential versus time
 fields       potential and space charge versus depth
 fitting      a sweep's misfit map; an MCMC corner plot
+style        the one species palette, stage line styles and paper layout of every figure
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ if TYPE_CHECKING:
 def standard_figures(
     result: Result,
     *,
-    measured: Mapping[str, Any] | None = None,
+    measured: Any = None,
     rms_nm: float | None = None,
     measured_charges: Mapping[str, float] | Sequence[float] | None = None,
+    electrometer: Any = None,
 ) -> dict[str, Figure]:
     """Every figure of a result, by file stem (what ``caitlab figures`` writes).
 
@@ -52,13 +54,17 @@ def standard_figures(
     ----------
     result : caitlab.Result
         A run.
-    measured : mapping of str to profile, optional
-        Measured profiles by stage name (each as :func:`profiles` accepts); each gives a
-        ``profiles_<stage>`` figure comparing it with the end of that stage.
+    measured : sequence of MeasuredProfile, or mapping of str to profile, optional
+        Measured profiles (:class:`caitlab.sims.MeasuredProfile`, or by stage name as
+        :func:`profiles` accepts); each gives a ``profiles_<name>`` figure comparing it with
+        the end of its stage, the simulation broadened by the profile's response.
     rms_nm : float, optional
-        Gaussian broadening (nm rms) of the simulation in those comparisons.
+        Gaussian broadening (nm rms) of the simulation in those comparisons, for profiles
+        without a response of their own.
     measured_charges : mapping or sequence, optional
         Measured charge per stage, C.
+    electrometer : caitlab.electrometer.ElectrometerLog, optional
+        The measured current and charge, overlaid on the traces.
 
     Returns
     -------
@@ -71,20 +77,72 @@ def standard_figures(
         figures[name] = new_figure(size)
         return figures[name].add_subplot()
 
-    profiles(result, ax=panel("profiles"))
-    profiles(result, log=True, ax=panel("profiles_log"))
-    for stage, data in (measured or {}).items():
-        profiles(result, [stage], measured=data, rms_nm=rms_nm,
-                 ax=panel(f"profiles_{_slug(stage)}"))
+    for name, log in (("profiles", False), ("profiles_log", True)):
+        figures[name] = profiles_by_stage(result, log=log)
+    for profile in _measured_profiles(measured):
+        response = None
+        if rms_nm is None and any(v for k, v in profile.response.items() if k != "model"):
+            from caitlab.fit.problem import build_response
+
+            response = build_response(profile.response)
+        profiles(result, [profile.stage], measured=profile, rms_nm=rms_nm, response=response,
+                 depth_max_nm=float(profile.depth_m.max() * 1e9),
+                 ax=panel(f"profiles_{_slug(profile.name)}", (7.4, 4.2)))
     diffusivities(result, ax=panel("diffusivity"))
     if has_site_energy(result):
         n_states = 1 + len(result.stages)
         fig = figures["energy_landscape"] = new_figure((4.0 * n_states, 5.0))
         energy_landscapes(result, axes=fig.subplots(1, n_states, sharey=True, squeeze=False)[0])
-    fig = figures["traces"] = new_figure((7.0, 6.0))
-    traces(result, measured_charges=measured_charges, axes=fig.subplots(2, 1, sharex=True))
+    fig = figures["traces"] = new_figure((7.4, 6.0))
+    traces(result, measured_charges=measured_charges, electrometer=electrometer,
+           axes=fig.subplots(2, 1))
     potential_profile(result, ax=panel("potential"))
     return figures
+
+
+def profiles_by_stage(result: Result, *, log: bool = False) -> Figure:
+    """The end of each stage in a panel of its own (paper style), the legend beside the last.
+
+    Parameters
+    ----------
+    result : caitlab.Result
+        A run.
+    log : bool
+        Logarithmic fraction axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Outside pyplot.
+    """
+    from caitlab.plot._common import zone_depth
+    from caitlab.plot.style import legend_outside
+
+    names = result.stage_names
+    fig = new_figure((3.4 * len(names) + 1.6, 4.0))
+    axes = fig.subplots(1, len(names), sharey=True, squeeze=False)[0]
+    depth_nm = zone_depth(result) * 1e9  # one depth range for all panels
+    for k, (ax, stage) in enumerate(zip(axes, names)):
+        profiles(result, [stage], log=log, depth_max_nm=depth_nm, ax=ax)
+        ax.set_title(f"after {stage}")
+        ax.get_legend().remove()
+        if k == len(names) - 1:  # the panel's title names the stage: species alone
+            handles, labels = ax.get_legend_handles_labels()
+            legend_outside(ax, handles, [label.split(",")[0] for label in labels])
+        if k:
+            ax.set_ylabel("")
+    return fig
+
+
+def _measured_profiles(measured: Any) -> list[Any]:
+    """Measured profiles as :class:`caitlab.sims.MeasuredProfile` (a mapping by stage too)."""
+    from caitlab.sims.measured import as_measured_profile
+
+    if measured is None:
+        return []
+    if isinstance(measured, Mapping):
+        return [as_measured_profile(v, stage) for stage, v in measured.items()]
+    return [as_measured_profile(m) for m in measured]
 
 
 def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int = 150
@@ -95,7 +153,7 @@ def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int 
     paths = []
     for name, fig in figures.items():
         path = directory / f"{name}.png"
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)  # nothing clipped
         paths.append(path)
     return paths
 
@@ -113,6 +171,7 @@ __all__ = [
     "misfit_map",
     "potential_profile",
     "profiles",
+    "profiles_by_stage",
     "save_figures",
     "space_charge_fraction",
     "standard_figures",

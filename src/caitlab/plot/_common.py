@@ -12,16 +12,9 @@ if TYPE_CHECKING:
 
     from caitlab.results import Result
 
-#: colours of the species in every figure (the paper: Li blue, Rb green, Cs purple)
-SPECIES_COLOURS = {"Li": "tab:blue", "Rb": "tab:green", "Cs": "tab:purple", "K": "tab:orange",
-                   "Na": "tab:olive"}
-_FALLBACK_COLOURS = ("tab:red", "tab:brown", "tab:pink", "tab:cyan", "tab:gray")
-STAGE_STYLES = ("-", "--", ":", "-.")
-SECONDS_PER_HOUR = 3600.0
+from caitlab.plot.style import SPECIES_COLOURS, STAGE_STYLES, species_colour  # noqa: F401
 
-def species_colour(name: str, index: int = 0) -> str:
-    """The colour of species ``name`` (fixed for the alkali ions, else by ``index``)."""
-    return SPECIES_COLOURS.get(name, _FALLBACK_COLOURS[index % len(_FALLBACK_COLOURS)])
+SECONDS_PER_HOUR = 3600.0
 
 
 def get_ax(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.2)) -> Axes:

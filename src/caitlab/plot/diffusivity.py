@@ -16,6 +16,7 @@ from caitlab.plot._common import (
     stage_end_index,
     time_indices,
 )
+from caitlab.plot.style import SPECIES_HATCHES, legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -108,7 +109,7 @@ def diffusivities(
     handles += [Line2D([], [], marker="v", color="0.3", ls="none"),
                 Line2D([], [], color="0.3", lw=7, alpha=0.2)]
     labels += ["fall-off threshold", "visited in the run"]
-    ax.legend(handles, labels, fontsize="small")
+    legend_outside(ax, handles, labels)
     return ax
 
 
@@ -198,10 +199,14 @@ def energy_landscape(
         ax.axhline(e_f, color=colour, ls="--", lw=1)
         ax.text(1.0, e_f, f" $E_F$({name})", transform=ax.get_yaxis_transform(),
                 color=colour, va="center", fontsize="small")
-        if model.activation_energy is not None:
-            ax.axhline(model.activation_energy, color=colour, ls=":", lw=1)
-            ax.text(1.0, model.activation_energy, f" $E_{{DC}}$({name})", va="center",
+        e_dc = model.activation_energy
+        if e_dc is not None and e_dc <= energy[-1]:
+            ax.axhline(e_dc, color=colour, ls=":", lw=1)
+            ax.text(1.0, e_dc, f" $E_{{DC}}$({name})", va="center",
                     transform=ax.get_yaxis_transform(), color=colour, fontsize="small")
+        elif e_dc is not None:  # above the populated range: named at the top, not drawn
+            ax.text(1.0, 1.0, f" $E_{{DC}}$({name}) = {e_dc:.2f} eV ↑", va="top",
+                    transform=ax.transAxes, color=colour, fontsize="small")
     if host is not None:
         _replacement(ax, names, sed[host], host, frac, energy, n0, set(sed))
     ax.set_xlim(left=0)
@@ -210,7 +215,7 @@ def energy_landscape(
     ax.set_ylabel("site energy $E - E_F(n_{ref})$ (eV)")
     ax.set_title(title, fontsize="medium")
     if sed:
-        ax.legend(fontsize="x-small", loc="upper right")
+        legend_outside(ax, loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize="x-small")
     else:
         ax.text(0.5, 0.5, "no site-energy model\nin this stage", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")
@@ -226,12 +231,24 @@ def has_site_energy(result: Result) -> bool:
 
 
 def _energy_grid(models: Any, n0: float) -> np.ndarray:
+    """Energies spanning the populated part of every distribution (S(E) above 0.5 % of its
+    peak) and the Fermi levels, with a margin; a far transport threshold is left out."""
+    models = list(models)
     low, high = -0.1, 0.1
     for model in models:
         low = min(low, float(model.fermi_shift(0.0, n0)) - 0.05)
-        high = max(high, (model.activation_energy or 0.0) + 0.05,
-                   float(model.fermi_shift(1.0 / model.occupancy, n0)) + 0.05)
-    return np.linspace(low, high, 1200)
+        high = max(high, float(model.fermi_shift(1.0 / model.occupancy, n0)) + 0.05)
+    wide = np.linspace(low - 1.0, high + 1.0, 4000)
+    for model in models:
+        s = model.site_distribution(wide, n0)
+        populated = wide[s > 5e-3 * s.max()] if s.max() > 0 else wide[:0]
+        if populated.size:
+            low, high = min(low, populated[0]), max(high, populated[-1])
+        e_dc = model.activation_energy
+        if e_dc is not None and e_dc <= high + 0.15:  # near: keep it in view
+            high = max(high, e_dc)
+    margin = 0.05 * (high - low)
+    return np.linspace(low - margin, high + margin, 1200)
 
 
 def _replacement(ax: Axes, names: list[str], model: Any, host: str, frac: np.ndarray,
@@ -247,9 +264,12 @@ def _replacement(ax: Axes, names: list[str], model: Any, host: str, frac: np.nda
         if name in skip or frac[k] <= 1e-4:
             continue
         band = (energy > e_f) & (cumulative >= start) & (cumulative <= start + frac[k])
-        ax.fill_betweenx(energy[band], 0, s[band], color=species_colour(name, k), alpha=0.45,
-                         lw=0, hatch="//",
+        # hatch only, no face: a filled distribution underneath stays readable
+        colour = species_colour(name, k)
+        ax.fill_betweenx(energy[band], 0, s[band], facecolor="none", edgecolor=colour, lw=0.0,
+                         hatch=SPECIES_HATCHES.get(name) or "////", zorder=3,
                          label=f"{name} on {host} sites, {frac[k]:.2f} $n_0$ (constant D)")
+        ax.plot(s[band], energy[band], color=colour, lw=0.8, zorder=3)
         start += frac[k]
 
 

@@ -15,6 +15,7 @@ from caitlab.plot._common import (
     time_label,
     zone_depth,
 )
+from caitlab.plot.style import align_zero, legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,8 +82,9 @@ def potential_profile(
     ax.set_ylabel("potential $\\varphi$ (V)")
     twin.set_ylabel("space charge $\\rho/(e n_0)$ (‰)", color=SPACE_CHARGE_COLOUR)
     twin.tick_params(axis="y", colors=SPACE_CHARGE_COLOUR)
+    align_zero(ax, twin)
     lines, more = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small")
+    legend_outside(twin, lines[0] + more[0], lines[1] + more[1], bbox_to_anchor=(1.15, 1.0))
     return ax
 
 

@@ -16,6 +16,7 @@ from caitlab.plot._common import (
     time_label,
     zone_depth,
 )
+from caitlab.plot.style import MEASURED_MARKER, legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -113,8 +114,7 @@ def profiles(
     ax.set_xlabel("depth (nm)")
     ax.set_ylabel("fraction $n_i/n_0$ (1)")
     title = "broadened, " + (f"{rms_nm:g} nm rms" if rms_nm is not None else "instrument response")
-    ax.legend(fontsize="small", title=title if response is not None else None,
-              title_fontsize="small")
+    legend_outside(ax, title=title if response is not None else None, title_fontsize="small")
     return ax
 
 
@@ -126,8 +126,8 @@ def _draw_measured(ax: Axes, measured: Any, names: list[str], show_sum: bool) ->
     total = np.zeros_like(depth)
     for name, frac in values.items():
         index = names.index(name) if name in names else len(names)
-        ax.plot(depth * 1e9, frac, "o", ms=3.5, mfc="none", color=species_colour(name, index),
-                label=f"{name}, measured")
+        ax.errorbar(depth * 1e9, frac, yerr=profile.sigma[name], color=species_colour(name, index),
+                    label=f"{name}, measured", **MEASURED_MARKER)  # fmt: skip
         total += frac
     if show_sum and len(values) > 1:
         ax.plot(depth * 1e9, total, "o", ms=3.5, mfc="none", color="k", label="sum, measured")

@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from caitlab.plot.style import SPECIES_COLOURS as _COLOURS
 from caitlab.sims.compare import Comparison
 from caitlab.sims.profile import SimsProfile
-
-_COLOURS = {"Li": "tab:green", "Rb": "tab:red", "Cs": "tab:blue"}
 
 
 def _figure(n_rows: int) -> Any:
