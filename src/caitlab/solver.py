@@ -106,6 +106,10 @@ class StageSystem(NamedTuple):
     background : float
         The fixed negative charge of the network in units of e n0: sum of z_i times the
         initial fractions (1 for monovalent ions).
+    coupling : ndarray (S, S)
+        Onsager coupling constants κ_ij (symmetric, zero diagonal; :mod:`caitlab.coupling`).
+    coupled : bool
+        Whether any κ_ij ≠ 0: only then are the cross fluxes assembled.
     """
 
     widths: np.ndarray
@@ -123,6 +127,8 @@ class StageSystem(NamedTuple):
     front_coefficient: float
     debye2: float
     background: float
+    coupling: np.ndarray = np.zeros((1, 1))
+    coupled: bool = False
 
     @property
     def n_species(self) -> int:
@@ -332,6 +338,8 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
             blk[k, s, m + s] -= c
     _assemble_front(x, sy, wk, jacobian, block)
     _assemble_back(x, sy, wk, jacobian, block)
+    if sy.coupled:
+        _assemble_coupling(x, sy, wk, jacobian, block)
 
 
 @numba.njit(cache=True, inline="always")
@@ -393,6 +401,104 @@ def _assemble_back(x, sy, wk, jacobian, block):
         if jacobian:
             blk[last, i, m + i] += f_n
             blk[last, i, m + s] += f_u
+
+
+@numba.njit(cache=True)
+def _assemble_coupling(x, sy, wk, jacobian, block):
+    """Onsager cross fluxes on the interior faces (:mod:`caitlab.coupling`), added to the
+    Scharfetter-Gummel fluxes of :func:`_assemble` (which must have filled ``wk.d``).
+
+    On the face between cells j and k = j+1 the cross flux of species i driven by l is
+
+        F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
+
+    with the arithmetic face mean D_f, the harmonic face mean n_i,f = 2 n_i,j n_i,k /
+    (n_i,j + n_i,k) (so that no cross flux drains a cell without species i: positivity)
+    and Δ_l = z_l (u_k - u_j): the
+    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u), finite as
+    n_l → 0 and exponentially fitted at strong fields; n_i,f → 0 switches the flux off
+    where species i is absent. One flux per face: conservative.
+    """
+    m = len(block)
+    s = m - 1
+    inv_spacing, charge, kappa = sy.inv_spacing, sy.charge, sy.coupling
+    res, blk, d, dd = wk.res, wk.blk, wk.d, wk.dd
+    for j in range(sy.widths.size - 1):
+        k = j + 1
+        bj = 1 + j * m
+        bk = bj + m
+        g = inv_spacing[j]
+        du = x[bk + s] - x[bj + s]
+        for l in range(s):
+            bp, dbp = _bernoulli(charge[l] * du)
+            bm, dbm = bp + charge[l] * du, -1.0 - dbp
+            nlj = x[bj + l]
+            nlk = x[bk + l]
+            core = g * (bp * nlj - bm * nlk)
+            core_u = g * charge[l] * (dbp * nlj + dbm * nlk)  # d core / d u_k
+            dl = 0.5 * (d[l, j] + d[l, k])
+            for i in range(s):
+                kap = kappa[i, l]
+                if i == l or kap == 0.0:
+                    continue
+                di = 0.5 * (d[i, j] + d[i, k])
+                root = math.sqrt(di * dl)
+                # harmonic face mean of n_i: second order where smooth, 0 next to an
+                # empty cell (a cross flux cannot drain a cell that holds no species i)
+                aj = max(x[bj + i], 0.0)
+                ak = max(x[bk + i], 0.0)
+                total = aj + ak
+                rj = aj / total if total > 0.0 else 0.0
+                rk = ak / total if total > 0.0 else 0.0
+                ni = 2.0 * aj * rk
+                wj = 2.0 * rk * rk  # d n_i,f / d n_i,j
+                wk_ = 2.0 * rj * rj
+                coef = kap * root
+                flux = coef * ni * core
+                res[bj + i] += flux
+                res[bk + i] -= flux
+                if not jacobian:
+                    continue
+                # d flux / d(unknown) of cell j (col offset m) and cell k (2m), rows j, k
+                f_ij = flux * 0.25 * dd[i, j] / di + coef * wj * core
+                f_ik = flux * 0.25 * dd[i, k] / di + coef * wk_ * core
+                f_lj = flux * 0.25 * dd[l, j] / dl + coef * ni * g * bp
+                f_lk = flux * 0.25 * dd[l, k] / dl - coef * ni * g * bm
+                f_u = coef * ni * core_u
+                blk[j, i, m + i] += f_ij
+                blk[j, i, 2 * m + i] += f_ik
+                blk[j, i, m + l] += f_lj
+                blk[j, i, 2 * m + l] += f_lk
+                blk[j, i, 2 * m + s] += f_u
+                blk[j, i, m + s] -= f_u
+                blk[k, i, i] -= f_ij
+                blk[k, i, m + i] -= f_ik
+                blk[k, i, l] -= f_lj
+                blk[k, i, m + l] -= f_lk
+                blk[k, i, m + s] -= f_u
+                blk[k, i, s] += f_u
+
+
+@numba.njit(cache=True)
+def _coupling_eigenvalue_bound(x, sy, block):
+    """Smallest eigenvalue of C = [δ_il + (1-δ_il) κ_il √(x_i x_l)] over the faces, from
+    below (Gershgorin: exact for one coupled pair); ≥ 0 means L is positive
+    semi-definite, i.e. the entropy production is ≥ 0 on every face."""
+    m = len(block)
+    s = m - 1
+    kappa = sy.coupling
+    lowest = 1.0
+    for j in range(sy.widths.size - 1):
+        bj = 1 + j * m
+        for i in range(s):
+            xi = max(0.5 * (x[bj + i] + x[bj + m + i]), 0.0)
+            row = 0.0
+            for l in range(s):
+                if l != i:
+                    xl = max(0.5 * (x[bj + l] + x[bj + m + l]), 0.0)
+                    row += abs(kappa[i, l]) * math.sqrt(xi * xl)
+            lowest = min(lowest, 1.0 - row)
+    return lowest
 
 
 @numba.njit(cache=True)
@@ -745,6 +851,8 @@ class StageTrajectory:
     n_newton: int = 0
     n_factor: int = 0
     min_density: float = 0.0
+    #: coupled stages: lower bound of the smallest eigenvalue of C over faces and steps
+    min_coupling_eigenvalue: float = 1.0
 
 
 #: observer(t_stage_s, t_end_s): called after every accepted step
@@ -929,6 +1037,10 @@ def integrate_stage(
             keep = 3 if traj.n_steps else 1
             del times[:-keep], states[:-keep], q_in[:-keep], q_out[:-keep]
         traj.n_steps += 1
+        if system.coupled:
+            traj.min_coupling_eigenvalue = min(
+                traj.min_coupling_eigenvalue, _coupling_eigenvalue(x, system, work.block)
+            )
         _check_step_budget(traj, control, stage_name, t, duration)
         _record_trace(traj, system, t, x, fout, q_out[-1])
         if hits_target:
@@ -983,6 +1095,11 @@ def check_invariants(
             )
     if not traj.min_density >= -control.negative_tolerance:
         problems.append(f"a density went to {traj.min_density:.3g} n0")
+    if not traj.min_coupling_eigenvalue >= 0.0:
+        problems.append(
+            "the Onsager matrix lost positive semi-definiteness (smallest eigenvalue bound "
+            f"{traj.min_coupling_eigenvalue:.3g}): negative entropy production"
+        )
     if problems:
         raise InvariantError(
             f"stage {stage_name!r} finished with numbers that cannot be trusted: "
@@ -991,6 +1108,20 @@ def check_invariants(
             "inputs are far outside the physical range (temperature, permittivity, "
             "thickness, source potential), check them."
         )
+
+
+def _coupling_eigenvalue(x: np.ndarray, system: StageSystem, block: tuple) -> float:
+    """Smallest eigenvalue of the coupling's C on the faces: the cheap Gershgorin bound,
+    and only where that is negative the exact eigenvalues."""
+    bound = _coupling_eigenvalue_bound(x, system, block)
+    if bound >= 0.0:
+        return bound
+    density = np.clip(system.unpack(x)[0], 0.0, None)
+    face = 0.5 * (density[:, 1:] + density[:, :-1])
+    root = np.sqrt(face).T  # (faces, S)
+    c = system.coupling * root[:, :, None] * root[:, None, :]
+    c[:, np.arange(system.n_species), np.arange(system.n_species)] = 1.0
+    return float(np.linalg.eigvalsh(c).min())
 
 
 def _check_step_budget(
