@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from test_solver_numerics import dense_jacobian, residual_and_jacobian
 
-from caitlab import coupling, solver
+from caitlab import coupling
+from caitlab.config import experiment_from_dict, experiment_to_dict
 from caitlab.examples import load_example
 from caitlab.experiment import build_system
 from caitlab.params import get_value, with_values
-from caitlab.config import experiment_from_dict, experiment_to_dict
-from test_solver_numerics import dense_jacobian, residual_and_jacobian
 
 
 def test_one_pair_is_admissible_on_the_simplex_for_kappa_up_to_one():

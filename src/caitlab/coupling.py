@@ -194,7 +194,7 @@ def stage_entropy_production(result) -> dict[str, float]:
     out = {}
     previous = None
     for stage, record in zip(experiment.stages, result.stages):
-        times = [record.start] + list(record.time)
+        times = [record.start, *record.time]
         rates = [0.0 if previous is None else
                  state_entropy_production(experiment, stage, *previous, centres)]  # fmt: skip
         for density, potential in zip(record.density, record.potential):

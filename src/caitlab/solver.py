@@ -408,14 +408,14 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
     """Onsager cross fluxes on the interior faces (:mod:`caitlab.coupling`), added to the
     Scharfetter-Gummel fluxes of :func:`_assemble` (which must have filled ``wk.d``).
 
-    On the face between cells j and k = j+1 the cross flux of species i driven by l is
+    On the face between cells j and k = j+1 the cross flux of species i driven by q is
 
         F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
 
     with the arithmetic face mean D_f, the harmonic face mean n_i,f = 2 n_i,j n_i,k /
     (n_i,j + n_i,k) (so that no cross flux drains a cell without species i: positivity)
     and Δ_l = z_l (u_k - u_j): the
-    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u), finite as
+    Scharfetter-Gummel core of species q is its discrete -(∇n_l + z_l n_l ∇u), finite as
     n_l → 0 and exponentially fitted at strong fields; n_i,f → 0 switches the flux off
     where species i is absent. One flux per face: conservative.
     """
@@ -429,17 +429,17 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
         bk = bj + m
         g = inv_spacing[j]
         du = x[bk + s] - x[bj + s]
-        for l in range(s):
-            bp, dbp = _bernoulli(charge[l] * du)
-            bm, dbm = bp + charge[l] * du, -1.0 - dbp
-            nlj = x[bj + l]
-            nlk = x[bk + l]
+        for q in range(s):
+            bp, dbp = _bernoulli(charge[q] * du)
+            bm, dbm = bp + charge[q] * du, -1.0 - dbp
+            nlj = x[bj + q]
+            nlk = x[bk + q]
             core = g * (bp * nlj - bm * nlk)
-            core_u = g * charge[l] * (dbp * nlj + dbm * nlk)  # d core / d u_k
-            dl = 0.5 * (d[l, j] + d[l, k])
+            core_u = g * charge[q] * (dbp * nlj + dbm * nlk)  # d core / d u_k
+            dl = 0.5 * (d[q, j] + d[q, k])
             for i in range(s):
-                kap = kappa[i, l]
-                if i == l or kap == 0.0:
+                kap = kappa[i, q]
+                if i == q or kap == 0.0:
                     continue
                 di = 0.5 * (d[i, j] + d[i, k])
                 root = math.sqrt(di * dl)
@@ -462,19 +462,19 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
                 # d flux / d(unknown) of cell j (col offset m) and cell k (2m), rows j, k
                 f_ij = flux * 0.25 * dd[i, j] / di + coef * wj * core
                 f_ik = flux * 0.25 * dd[i, k] / di + coef * wk_ * core
-                f_lj = flux * 0.25 * dd[l, j] / dl + coef * ni * g * bp
-                f_lk = flux * 0.25 * dd[l, k] / dl - coef * ni * g * bm
+                f_lj = flux * 0.25 * dd[q, j] / dl + coef * ni * g * bp
+                f_lk = flux * 0.25 * dd[q, k] / dl - coef * ni * g * bm
                 f_u = coef * ni * core_u
                 blk[j, i, m + i] += f_ij
                 blk[j, i, 2 * m + i] += f_ik
-                blk[j, i, m + l] += f_lj
-                blk[j, i, 2 * m + l] += f_lk
+                blk[j, i, m + q] += f_lj
+                blk[j, i, 2 * m + q] += f_lk
                 blk[j, i, 2 * m + s] += f_u
                 blk[j, i, m + s] -= f_u
                 blk[k, i, i] -= f_ij
                 blk[k, i, m + i] -= f_ik
-                blk[k, i, l] -= f_lj
-                blk[k, i, m + l] -= f_lk
+                blk[k, i, q] -= f_lj
+                blk[k, i, m + q] -= f_lk
                 blk[k, i, m + s] -= f_u
                 blk[k, i, s] += f_u
 
@@ -493,10 +493,10 @@ def _coupling_eigenvalue_bound(x, sy, block):
         for i in range(s):
             xi = max(0.5 * (x[bj + i] + x[bj + m + i]), 0.0)
             row = 0.0
-            for l in range(s):
-                if l != i:
-                    xl = max(0.5 * (x[bj + l] + x[bj + m + l]), 0.0)
-                    row += abs(kappa[i, l]) * math.sqrt(xi * xl)
+            for q in range(s):
+                if q != i:
+                    xl = max(0.5 * (x[bj + q] + x[bj + m + q]), 0.0)
+                    row += abs(kappa[i, q]) * math.sqrt(xi * xl)
             lowest = min(lowest, 1.0 - row)
     return lowest
 
