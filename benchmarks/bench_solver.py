@@ -3,6 +3,7 @@
     python benchmarks/bench_solver.py            # the paper's double-CAIT, default mesh
     python benchmarks/bench_solver.py --refine   # also twice the resolution (convergence)
     python benchmarks/bench_solver.py --half-tolerance   # also half the time-step tolerance
+    python benchmarks/bench_solver.py --coupled 0.5      # also with Onsager κ_RbCs = 0.5
 
 Prints the wall time of the simulation itself (JIT compilation excluded by a warm-up run),
 steps, Newton iterations and where the time goes, and the observables that the convergence
@@ -69,6 +70,10 @@ def main() -> None:
     parser.add_argument(
         "--half-tolerance", action="store_true", help="also run with half the step tolerance"
     )
+    parser.add_argument(
+        "--coupled", type=float, metavar="KAPPA",
+        help="also run with the Onsager coupling Rb-Cs = KAPPA in the Cs stage (cost ratio)",
+    )  # fmt: skip
     args = parser.parse_args()
     experiment = load_example("double-cait")
     clock = time.perf_counter()
@@ -81,8 +86,16 @@ def main() -> None:
     if args.half_tolerance:
         solver = experiment.solver.with_(tolerance=experiment.solver.tolerance / 2)
         variants.append(("half the step tolerance", experiment.with_(solver=solver)))
+    if args.coupled is not None:
+        stages = list(experiment.stages)
+        stages[-1] = stages[-1].with_(coupling={"Rb-Cs": args.coupled})
+        coupled = experiment.with_(stages=tuple(stages))
+        label = f"Onsager coupling Rb-Cs = {args.coupled:g} in the Cs stage"
+        variants.append((label, coupled))
     for label, variant in variants:
         fine = report(label, variant.run())
+        ratio = sum(f["wall_s"] for f in fine) / sum(b["wall_s"] for b in base)
+        print(f"  cost relative to the default: {ratio:.2f}x")
         for b, f in zip(base, fine):
             print(
                 f"  {b['stage']}: charge differs by {abs(b['charge_mC'] / f['charge_mC'] - 1):.2%},"

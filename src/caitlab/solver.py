@@ -408,14 +408,14 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
     """Onsager cross fluxes on the interior faces (:mod:`caitlab.coupling`), added to the
     Scharfetter-Gummel fluxes of :func:`_assemble` (which must have filled ``wk.d``).
 
-    On the face between cells j and k = j+1 the cross flux of species i driven by q is
+    On the face between cells j and k = j+1 the cross flux of species i driven by l is
 
         F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
 
     with the arithmetic face mean D_f, the harmonic face mean n_i,f = 2 n_i,j n_i,k /
     (n_i,j + n_i,k) (so that no cross flux drains a cell without species i: positivity)
     and Δ_l = z_l (u_k - u_j): the
-    Scharfetter-Gummel core of species q is its discrete -(∇n_l + z_l n_l ∇u), finite as
+    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u), finite as
     n_l → 0 and exponentially fitted at strong fields; n_i,f → 0 switches the flux off
     where species i is absent. One flux per face: conservative.
     """
