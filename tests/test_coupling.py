@@ -136,3 +136,16 @@ def test_coupled_run_conserves_every_species_and_moves_the_fronts(kappa):
     assert np.abs(cs - cs_base).max() > 1e-3 * 1.4e28
     rate = coupling.stage_entropy_production(coupled)
     assert all(v > 0.0 for v in rate.values())
+
+
+def test_paper_case_kappa_zero_both_ways_and_conservation_with_kappa():
+    """The paper case (default mesh, ~1 s a run): κ = 0 given explicitly is today's run to
+    the last bit; κ_RbCs = 0.5 closes every ion balance to 1e-12."""
+    experiment = load_example("double-cait")
+    base = experiment.run()
+    zero = _with_coupling(experiment, {"Rb-Cs": 0.0}).run()
+    for a, b in zip(base.stages, zero.stages):
+        assert np.array_equal(a.density, b.density) and a.charge_C == b.charge_C
+    coupled = _with_coupling(experiment, {"Rb-Cs": 0.5}).run()
+    assert max(r.conservation_rel_error for r in coupled.stages) <= 1e-12
+    assert coupled.stages[1].charge_C != base.stages[1].charge_C

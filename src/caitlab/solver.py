@@ -430,6 +430,11 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
         g = inv_spacing[j]
         du = x[bk + s] - x[bj + s]
         for q in range(s):
+            drives = False  # does species q drive any cross flux?
+            for i in range(s):
+                drives = drives or kappa[i, q] != 0.0
+            if not drives:
+                continue
             bp, dbp = _bernoulli(charge[q] * du)
             bm, dbm = bp + charge[q] * du, -1.0 - dbp
             nlj = x[bj + q]
