@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 from test_solver_numerics import dense_jacobian, residual_and_jacobian
 
-from caitlab import coupling
+from caitlab import coupling, solver
 from caitlab.config import experiment_from_dict, experiment_to_dict
 from caitlab.examples import load_example
 from caitlab.experiment import build_system
@@ -149,3 +149,31 @@ def test_paper_case_kappa_zero_both_ways_and_conservation_with_kappa():
     coupled = _with_coupling(experiment, {"Rb-Cs": 0.5}).run()
     assert max(r.conservation_rel_error for r in coupled.stages) <= 1e-12
     assert coupled.stages[1].charge_C != base.stages[1].charge_C
+
+
+def test_run_monitor_sees_an_indefinite_onsager_matrix(coupled_system):
+    system, x = coupled_system
+    block = (0,) * (system.n_species + 1)
+    assert solver._coupling_eigenvalue(x, system, block) >= 0.0
+    crowded = system.pack(np.full((3, system.n_cells), 1.5), np.zeros(system.n_cells), 0.0)
+    # κ_RbCs = 0.7 at x_Rb = x_Cs = 1.5 (far outside Σx ≤ 1): C has the eigenvalue < 0
+    exact = solver._coupling_eigenvalue(crowded, system, block)
+    kappa = system.coupling
+    c = np.eye(3) + 1.5 * kappa
+    assert exact == pytest.approx(np.linalg.eigvalsh(c).min(), rel=1e-12)
+    assert exact < 0.0
+
+
+def test_entropy_production_rate_is_positive_and_grows_with_the_driving_field():
+    kappa = coupling.coupling_matrix({"Rb-Cs": -0.9}, ["Li", "Rb", "Cs"])
+    centres = np.linspace(0.5e-9, 99.5e-9, 100)
+    density = np.array([np.full(100, 0.2), np.full(100, 0.4), np.full(100, 0.4)]) * 1.4e28
+    d = np.full((3, 100), 1e-22)
+    rates = [
+        coupling.entropy_production_rate(
+            kappa, d, density, np.linspace(v, 0.0, 100), centres, np.ones(3), 1.4e28, 323.0
+        )
+        for v in (0.0, 0.1, 0.2)
+    ]
+    assert rates[0] == 0.0 and 0.0 < rates[1] < rates[2]
+    assert rates[2] == pytest.approx(4 * rates[1], rel=1e-9)  # quadratic in the force
