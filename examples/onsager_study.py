@@ -281,20 +281,26 @@ def profile_likelihood(design: Design, truth: dict[str, float], grid: np.ndarray
     return chi2
 
 
-def interval(grid: np.ndarray, chi2: list[float], level: float) -> list[float | None]:
-    """Where Δχ²(κ) crosses ``level`` either side of its minimum (linear interpolation on
-    the grid; None where the grid ends first)."""
-    d = np.asarray(chi2) - np.min(chi2)
-    best = int(np.argmin(d))
+def interval(grid: np.ndarray, chi2: list[float], level: float,
+             best: tuple[float, float]) -> list[float | None]:  # fmt: skip
+    """Where Δχ²(κ) crosses ``level`` (1: 1σ, 4: 2σ) either side of the best fit
+    ``best = (κ̂, χ²_min)``: the profile's points with the best fit added, interpolated
+    linearly in the signed root ±√Δχ² (exact for a quadratic profile); None where the
+    grid ends first."""
+    k_hat, c_min = best
+    points = sorted([*zip(grid.tolist(), chi2), (k_hat, c_min)])
+    kappa = np.array([p[0] for p in points])
+    root = np.sign(kappa - k_hat) * np.sqrt(np.clip([p[1] - c_min for p in points], 0, None))
+    target = np.sqrt(level)
     out: list[float | None] = []
-    for side in (range(best, 0, -1), range(best, len(d) - 1)):
-        found = None
-        for k in side:
-            k2 = k - 1 if side.step == -1 else k + 1
-            if d[k2] >= level > d[k]:
-                found = float(grid[k] + (level - d[k]) * (grid[k2] - grid[k]) / (d[k2] - d[k]))
-                break
-        out.append(found)
+    for sign in (-1.0, 1.0):
+        side = np.where(sign * (kappa - k_hat) >= 0)[0]
+        values = sign * root[side]
+        if values.max() < target:
+            out.append(None)
+            continue
+        order = np.argsort(values)
+        out.append(float(np.interp(target, values[order], kappa[side][order])))
     return out
 
 
@@ -371,6 +377,7 @@ def figure_likelihood(grid: np.ndarray, curves: dict, truth: float, path: Path) 
     ax.axhline(4.0, color="grey", lw=1, ls="--")
     ax.axvline(truth, color="k", lw=1)
     ax.set(xlabel="κ_RbCs (D_Cs and Rb parameter refitted)", ylabel="Δχ²", yscale="symlog")
+    ax.set_ylim(0.0, None)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
@@ -451,8 +458,12 @@ def main(argv: list[str] | None = None) -> dict:
             clock = _clock(f"profile likelihood {design.label}", clock, walls)
             kappa0 = float(grid[int(np.argmin(curves[design.label]))])
             fits[design.label] = fit_kappa(design, truth, kappa0)
-            fits[design.label]["interval_1sigma"] = interval(grid, curves[design.label], 1.0)
-            fits[design.label]["interval_2sigma"] = interval(grid, curves[design.label], 4.0)
+            # the fit or a profile point, whichever is lower (the valley is flat and noisy)
+            found = fits[design.label]
+            best = min([(found["chisqr"], found["best"][design.kappa_path]),
+                        *zip(curves[design.label], grid.tolist())])[::-1]  # fmt: skip
+            for name, level in (("interval_1sigma", 1.0), ("interval_2sigma", 4.0)):
+                fits[design.label][name] = interval(grid, curves[design.label], level, best)
             clock = _clock(f"fit {design.label}", clock, walls)
         report["fits"] = fits
         report["profile_likelihood"] = {"grid": grid.tolist(), "chi2": curves}
