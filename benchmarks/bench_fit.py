@@ -29,7 +29,7 @@ import numpy as np
 
 from caitlab import load_experiment
 from caitlab.config import experiment_to_dict
-from caitlab.fit import FitProblem, FreeParameter, Simulation, fit, open_executor
+from caitlab.fit import FitProblem, FreeParameter, fit, open_executor
 from caitlab.fit.config import BUILTIN_EXAMPLES, load_fit_config
 from caitlab.fit.synthetic import synthetic_profile
 from caitlab.sweep import SweepParameter, design_points, run_sweep
@@ -45,7 +45,7 @@ TRUTH = {D_CS: 3.1e-23, D_RB: 2.67e-22, FWHM: 0.225, RMS: 12e-9}
 def quick_problem() -> tuple[FitProblem, list[FreeParameter]]:
     """Synthetic data from the quick case and the four free parameters."""
     path = BUILTIN_EXAMPLES / "quick-double-cait.toml"
-    sim = Simulation.from_result(load_experiment(path).run())
+    sim = load_experiment(path).run()
     profiles = [
         synthetic_profile(sim, "Rb-CAIT", np.arange(1.0, 100.0) * 1e-9,
                           response={"rms": 5e-9}, counts=3000, rng=11),

@@ -9,6 +9,7 @@
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -27,14 +28,12 @@ for stage in result.summary()["stages"]:
           f"conservation error {stage['conservation_rel_error']:.1e}")
 result.save(out / "paper")
 
-# %% The result is an xarray Dataset: fractions of n0 at the end of each stage
-ds = result.to_xarray()
-n0 = ds.attrs["n0"]
+# %% Each stage's final profile: fractions of n0 over depth in nm (an xarray DataArray)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, constrained_layout=True)
 for ax, name in zip(axes, ["Rb-CAIT", "Cs-CAIT"]):
-    end = ds.sel(time=ds["time"][ds["stage"] == name][-1])
-    for species in ds["species"].values:
-        ax.plot(ds["x"] * 1e9, end["density"].sel(species=species) / n0, label=species)
+    final = result.stage(name).fractions
+    for species in final["species"].values:
+        ax.plot(final["depth"], final.sel(species=species), label=species)
     ax.set(xlim=(0, 150), xlabel="depth / nm", title=f"after {name}")
 axes[0].set_ylabel("fraction of n0")
 axes[0].legend()
@@ -46,18 +45,17 @@ for d_cs in (2.4e-23, 3.1e-23, 3.8e-23):
     models = {**cs_stage.diffusivity, "Cs": caitlab.ConstantD(d=d_cs)}
     variant = experiment.with_(stages=[experiment.stages[0], cs_stage.with_(diffusivity=models)])
     run = variant.run()
-    rb = run.stages[1].density[-1][1] / n0
-    peak = rb.argmax()
-    depth_nm = run.mesh.centres[peak] * 1e9
+    rb = run.stage("Cs-CAIT").fractions.sel(species="Rb")
+    peak = int(np.argmax(rb.values))
+    depth_nm = float(rb["depth"][peak])
     charge_mc = run.stages[1].charge_C * 1e3
-    print(f"D_Cs = {d_cs:.1e}: Rb max {rb[peak]:.2f} at {depth_nm:.1f} nm, {charge_mc:.2f} mC")
+    rb_max = float(rb[peak])
+    print(f"D_Cs = {d_cs:.1e}: Rb max {rb_max:.2f} at {depth_nm:.1f} nm, {charge_mc:.2f} mC")
 
 # %% Next to a measured profile: the synthetic SurfaceLab export shipped with caitlab
 from caitlab import sims  # noqa: E402
 
 export = example_path("double-cait").parent / "synthetic_double_cait_stage2.txt"
 measured = sims.process_profile(sims.read_profile(export), crater_depth_m=310e-9)
-comparison = sims.compare_profiles(
-    sims.simulated_fractions(ds, stage="Cs-CAIT"), measured, sims.GaussianResponse(20e-9)
-)
+comparison = sims.compare_profiles(result, measured, sims.GaussianResponse(20e-9), "Cs-CAIT")
 print(f"residual RMS of the fractions after stage 2: {comparison.residual_rms:.3f}")

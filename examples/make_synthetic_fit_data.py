@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from caitlab import load_experiment
-from caitlab.fit import Simulation, synthetic_profile, write_fractions_table
+from caitlab.fit import synthetic_profile, write_fractions_table
 from caitlab.fit.config import BUILTIN_EXAMPLES
 
 OUT = Path(__file__).resolve().parent / "data"
@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parent / "data"
 
 def main() -> None:
     """Simulate the paper case once and write both noisy profiles."""
-    sim = Simulation.from_result(load_experiment(BUILTIN_EXAMPLES / "double-cait.toml").run())
+    sim = load_experiment(BUILTIN_EXAMPLES / "double-cait.toml").run()
     OUT.mkdir(exist_ok=True)
     for k, (stage, rms, top) in enumerate([("Rb-CAIT", 5e-9, 120), ("Cs-CAIT", 12e-9, 200)]):
         depth = np.arange(1.0, top + 0.5, 1.0) * 1e-9

@@ -19,12 +19,6 @@ def quick_result(quick_experiment):
     return quick_experiment.run()
 
 
-def write_result_dir(ds, folder):
-    """Write a result Dataset as ``folder/result.nc`` (what ``caitlab run`` writes)."""
-    ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
-    return folder
-
-
 def stand_in_profile(seed: int):
     """A SurfaceLab-like profile made like the shipped example from the analytic stand-in
     (20 nm rms roughness, 310 nm crater, 200 points)."""

@@ -79,7 +79,8 @@ def test_run_writes_result_and_summary(tmp_path):
     with xr.open_dataset(out / "result.nc", engine="h5netcdf") as ds:
         assert ds["density"].dims == ("time", "species", "x")
         assert list(ds["species"].values) == ["Li", "Rb", "Cs"]
-        assert set(ds["stage"].values) == {"Rb-CAIT", "Cs-CAIT"}
+        assert list(ds["stage"].values) == ["Rb-CAIT", "Cs-CAIT"]
+        assert set(ds["time_stage"].values) == {"Rb-CAIT", "Cs-CAIT"}
         assert ds.attrs["caitlab_version"]
         assert "created" in ds.attrs
         assert "[sample]" in ds.attrs["config_toml"]

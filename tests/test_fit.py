@@ -14,7 +14,6 @@ from caitlab.fit import (
     FitProblem,
     FreeParameter,
     MeasuredProfile,
-    Simulation,
     build_parameters,
     fallback_sigma,
     fit,
@@ -41,8 +40,8 @@ def config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def truth(config) -> Simulation:
-    return Simulation.from_result(load_experiment(QUICK).run())
+def truth(config):
+    return load_experiment(QUICK).run()
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +206,7 @@ def _cli(args: list[str]):
 def test_cli_fit_writes_results(tmp_path, profiles, truth):
     write_fractions_table(tmp_path / "stage2.csv", profiles[1])
     fit_file = tmp_path / "fit.toml"
-    fit_file.write_text(FIT_TOML.format(path=D_CS, charge=truth.charge_C["Rb-CAIT"] * 1e3))
+    fit_file.write_text(FIT_TOML.format(path=D_CS, charge=truth.stage("Rb-CAIT").charge_C * 1e3))
     result = _cli(["fit", str(fit_file), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "fit.json").read_text())
@@ -250,9 +249,7 @@ class LineProblem(FitProblem):
 def test_confidence_intervals_and_posterior_of_a_linear_model(
     config, profiles, monkeypatch, tmp_path
 ):
-    from caitlab.fit import fitting
 
-    monkeypatch.setattr(fitting.Simulation, "from_result", staticmethod(lambda result: None))
     problem = LineProblem(config, profiles[:1])
     monkeypatch.setattr(LineProblem, "run", lambda self, values: None)
     free = [
@@ -276,6 +273,8 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(
     # the chain is kept for the report's corner plot
     samples = result.mcmc["samples"]
     assert samples.shape[1] == 2 and samples.shape[0] >= 10 * 200
+    page = result._repr_html_()  # a compact table in a notebook
+    assert "stages.Rb-CAIT.diffusivity.Li.fwhm" in page and "std. error" in page
     assert result.mcmc["sample_names"][0] == "stages.Rb-CAIT.diffusivity.Li.fwhm"
     assert np.median(samples[:, 0]) == pytest.approx(post["median"])
     from caitlab.report import load_fit
@@ -300,9 +299,9 @@ def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):
 def test_profiles_from_an_instrument_export(config, tmp_path):
     from caitlab.config import ConfigError
     from caitlab.fit.config import ProfileSpec, load_observations
-    from caitlab.sims import example_path
+    from caitlab.sims import example_export_path
 
-    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_path()),
+    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_export_path()),
                                               "crater_depth": "310 nm"},
                        max_depth="200 nm", response={"rms": "20 nm"})  # fmt: skip
     problem = load_observations([spec], [], config, tmp_path, "fit.toml")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caitlab.config import experiment_to_dict, load_experiment
-from caitlab.fit import FitProblem, FreeParameter, Simulation, synthetic_profile
+from caitlab.fit import FitProblem, FreeParameter, synthetic_profile
 from caitlab.fit.config import BUILTIN_EXAMPLES
 from caitlab.fit.executors import open_executor
 from caitlab.fit.fitting import Evaluator
@@ -26,7 +26,7 @@ def config() -> dict:
 
 
 def test_dask_cluster_sweep_and_parallel_jacobian_match_serial(tmp_path, config):
-    truth = Simulation.from_result(load_experiment(QUICK).run())
+    truth = load_experiment(QUICK).run()
     data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9,
                              response={"rms": 5e-9}, counts=3000, rng=5)  # fmt: skip
     problem = FitProblem(config, [data])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 import matplotlib
 
@@ -15,14 +14,14 @@ import pytest
 import xarray as xr
 
 from caitlab import plot
-from caitlab.plot._common import gaussian_response, zone_depth
+from caitlab.plot._common import zone_depth
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def ds(quick_result):
-    return quick_result.to_xarray()
+def result(quick_result):
+    return quick_result
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +43,8 @@ def labelled(ax, label):
 
 
 # ------------------------------------------------------------------ profiles
-def test_profiles_default_is_every_stage_end_with_sum(ds):
-    ax = plot.profiles(ds)
+def test_profiles_default_is_every_stage_end_with_sum(result):
+    ax = plot.profiles(result)
     png_bytes(ax.figure)
     labels = [line.get_label() for line in ax.get_lines()]
     assert len(labels) == 2 * 4  # (Li, Rb, Cs, sum) at the end of each of two stages
@@ -57,10 +56,10 @@ def test_profiles_default_is_every_stage_end_with_sum(ds):
     np.testing.assert_allclose(total, 1.0, atol=5e-3)  # replacement is one to one
 
 
-def test_profiles_log_and_chosen_times(ds):
-    end_of_first = float(ds["time"].values[0]) + 1.0  # the nearest saved state
+def test_profiles_log_and_chosen_times(result):
+    end_of_first = float(result.data["time"].values[0]) + 1.0  # the nearest saved state
     ax = plot.profiles(
-        ds,
+        result,
         times=["Cs-CAIT", end_of_first],
         species=["Li"],
         log=True,
@@ -73,14 +72,14 @@ def test_profiles_log_and_chosen_times(ds):
     assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--"]
 
 
-def test_profiles_with_measured_markers_and_broadening(ds):
-    fractions = ds["density"].isel(time=-1) / ds.attrs["n0"]
-    near = ds["x"].values < 60e-9
+def test_profiles_with_measured_markers_and_broadening(result):
+    fractions = result.data["density"].isel(time=-1) / float(result.data["n0"])
+    near = result.data["x"].values < 60e-9
     measured = {
-        "depth_m": ds["x"].values[near],
+        "depth_m": result.data["x"].values[near],
         **{s: fractions.sel(species=s).values[near] for s in ("Li", "Rb", "Cs")},
     }
-    ax = plot.profiles(ds, ["Cs-CAIT"], measured=measured, rms_nm=5.0)
+    ax = plot.profiles(result, ["Cs-CAIT"], measured=measured, rms_nm=5.0)
     png_bytes(ax.figure)
     markers = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert len(markers) == 4  # three species and their sum
@@ -91,46 +90,35 @@ def test_profiles_with_measured_markers_and_broadening(ds):
     assert ax.get_legend().get_title().get_text() == "broadened, 5 nm rms"
 
 
-def test_profiles_accepts_sims_style_dataarray_and_callable(ds):
+def test_profiles_accepts_sims_style_dataarray_and_a_response(result):
     depth = np.linspace(1e-9, 50e-9, 20)
     measured = xr.DataArray(
         np.full((2, 20), 0.5),
         dims=("species", "depth"),
         coords={"species": ["Li", "Cs"], "depth": depth},
     )
-    ax = plot.profiles(ds, "Cs-CAIT", measured=measured, response=lambda x, f: f * 0 + 0.25)
-    np.testing.assert_allclose(labelled(ax, "Li").get_ydata(), 0.25)
+    from caitlab.sims import GaussianResponse
+
+    ax = plot.profiles(result, "Cs-CAIT", measured=measured, response=GaussianResponse(5e-9))
+    broadened = labelled(ax, "Li").get_ydata()
+    assert broadened.shape == result.mesh.centres.shape and abs(broadened[-1] - 1.0) < 1e-6
     assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 3
 
 
-def test_profiles_unknown_stage_names_the_stages(ds):
+def test_profiles_unknown_stage_names_the_stages(result):
     with pytest.raises(ValueError, match="Rb-CAIT"):
-        plot.profiles(ds, ["K-CAIT"])
+        plot.profiles(result, ["K-CAIT"])
 
 
-def test_gaussian_response_keeps_constants_and_centres_a_step():
-    edges = np.concatenate([np.arange(0, 100.5, 0.5), 100 * 1.1 ** np.arange(1, 40)]) * 1e-9
-    x, width = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-    respond = gaussian_response(5.0)
-    np.testing.assert_allclose(respond(x, np.ones_like(x)), 1.0, rtol=1e-6)
-    step = (x < 30e-9).astype(float)
-    smooth = respond(x, step)
-    assert np.interp(30e-9, x, smooth) == pytest.approx(0.5, abs=0.02)
-    assert np.interp(35e-9, x, smooth) == pytest.approx(0.1587, abs=0.02)  # one sigma
-    # mirrored at the surface: nothing leaves through the front
-    inventory = np.sum(smooth[x < 80e-9] * width[x < 80e-9])
-    assert inventory == pytest.approx(30e-9, rel=1e-3)
-
-
-def test_zone_depth_covers_the_replacement_zone(ds):
-    fractions = ds["density"].sel(species="Cs").isel(time=-1).values / ds.attrs["n0"]
-    deepest = ds["x"].values[fractions > 1e-3].max()
-    assert zone_depth(ds) > deepest
+def test_zone_depth_covers_the_replacement_zone(result):
+    fractions = result.data["fraction"].sel(species="Cs").isel(time=-1).values
+    deepest = result.data["x"].values[fractions > 1e-3].max()
+    assert zone_depth(result) > deepest
 
 
 # ------------------------------------------------------------------ D(n), energy landscape
-def test_diffusivities_curves_falloffs_and_visited_ranges(ds):
-    ax = plot.diffusivities(ds)
+def test_diffusivities_curves_falloffs_and_visited_ranges(result):
+    ax = plot.diffusivities(result)
     png_bytes(ax.figure)
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert "m$^2$/s" in ax.get_ylabel()
@@ -151,15 +139,15 @@ def test_diffusivities_curves_falloffs_and_visited_ranges(ds):
     assert len(bands) == 5
 
 
-def test_diffusivities_selects_species_and_stages(ds):
-    ax = plot.diffusivities(ds, stages=["Rb-CAIT"], visited=False)  # the paper's Fig. 4
+def test_diffusivities_selects_species_and_stages(result):
+    ax = plot.diffusivities(result, stages=["Rb-CAIT"], visited=False)  # the paper's Fig. 4
     assert sorted(
         line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")
     ) == ["Li, Rb-CAIT", "Rb, Rb-CAIT"]
 
 
-def test_energy_landscapes_before_and_after_each_stage(ds):
-    axes = plot.energy_landscapes(ds)
+def test_energy_landscapes_before_and_after_each_stage(result):
+    axes = plot.energy_landscapes(result)
     png_bytes(axes[0].figure)
     assert len(axes) == 3
     assert axes[0].get_title() == "before the first stage"
@@ -175,18 +163,18 @@ def test_energy_landscapes_before_and_after_each_stage(ds):
     assert "eV" in axes[0].get_ylabel() and "eV" in axes[0].get_xlabel()
 
 
-def test_energy_landscape_single_panel_at_a_depth(ds):
-    ax = plot.energy_landscape(ds, "Rb-CAIT", depth_nm=200.0)
+def test_energy_landscape_single_panel_at_a_depth(result):
+    ax = plot.energy_landscape(result, "Rb-CAIT", depth_nm=200.0)
     fermi = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert fermi[0].get_ydata()[0] == pytest.approx(0.0, abs=1e-6)  # untouched bulk
 
 
 # ------------------------------------------------------------------ traces, fields
-def test_current_charge_ends_at_the_summary_charge(ds):
-    ax = plot.current_charge(ds, measured_charges={"Rb-CAIT": 2.52e-3, "Cs-CAIT": 2.28e-3})
+def test_current_charge_ends_at_the_summary_charge(result):
+    ax = plot.current_charge(result, measured_charges={"Rb-CAIT": 2.52e-3, "Cs-CAIT": 2.28e-3})
     png_bytes(ax.figure)
     twin = next(a for a in ax.figure.axes if a is not ax)
-    summary = json.loads(ds.attrs["summary_json"])
+    summary = result.summary()
     charge = labelled(twin, "charge (simulated)")
     assert charge.get_ydata()[-1] == pytest.approx(
         summary["stages"][-1]["cumulative_charge_C"] * 1e3
@@ -195,25 +183,25 @@ def test_current_charge_ends_at_the_summary_charge(ds):
     np.testing.assert_allclose(measured.get_ydata(), [2.52, 4.80])
     assert ax.get_xlabel() == "time (h)" and "(nA)" in ax.get_ylabel()
     assert "(mC)" in twin.get_ylabel()
-    assert ax.get_xlim()[1] == pytest.approx(ds["trace_time"].values[-1] / 3600)
+    assert ax.get_xlim()[1] == pytest.approx(result.data["trace_time"].values[-1] / 3600)
 
 
-def test_surface_potential_and_traces(ds):
-    ax = plot.surface_potential(ds, log_time=True)
+def test_surface_potential_and_traces(result):
+    ax = plot.surface_potential(result, log_time=True)
     assert ax.get_xscale() == "log"
     assert ax.get_lines()[0].get_ydata()[-1] == pytest.approx(15.0, rel=1e-6)
-    axes = plot.traces(ds)
+    axes = plot.traces(result)
     png_bytes(axes[0].figure)
     assert len(axes) == 2 and "(V)" in axes[1].get_ylabel()
 
 
-def test_potential_profile_front_at_the_source_potential(ds):
-    ax = plot.potential_profile(ds)
+def test_potential_profile_front_at_the_source_potential(result):
+    ax = plot.potential_profile(result)
     png_bytes(ax.figure)
     main = [line for line in ax.get_lines()]
     assert len(main) == 2 and main[0].get_ydata()[0] == pytest.approx(15.0, abs=0.1)
-    rho = plot.space_charge_fraction(ds)
-    assert rho.shape == (ds.sizes["time"], ds.sizes["x"])
+    rho = plot.space_charge_fraction(result)
+    assert rho.shape == (result.data.sizes["time"], result.data.sizes["x"])
     assert np.abs(rho[-1, 50:]).max() < 1e-2  # neutral away from the front
     assert "(‰)" in ax.figure.axes[1].get_ylabel()
 
@@ -280,9 +268,9 @@ def test_corner_plot_shape_and_quantiles():
 
 
 # ------------------------------------------------------------------ all at once
-def test_standard_figures_all_saved_as_png(ds, tmp_path):
+def test_standard_figures_all_saved_as_png(result, tmp_path):
     figures = plot.standard_figures(
-        ds,
+        result,
         measured={
             "Rb-CAIT": {
                 "depth_m": [5e-9, 20e-9, 40e-9],

@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from conftest import write_result_dir
 from typer.testing import CliRunner
 
 from caitlab.cli import _register_commands, app
@@ -21,13 +20,13 @@ FIGURES = {"profiles", "profiles_log", "diffusivity", "energy_landscape", "trace
 
 
 @pytest.fixture(scope="module")
-def ds(quick_result):
-    return quick_result.to_xarray()
+def result(quick_result):
+    return quick_result
 
 
 @pytest.fixture(scope="module")
-def result_dir(ds, tmp_path_factory):
-    return write_result_dir(ds, tmp_path_factory.mktemp("result"))
+def result_dir(result, tmp_path_factory):
+    return result.save(tmp_path_factory.mktemp("result"))
 
 
 @pytest.fixture
@@ -63,13 +62,13 @@ def images(page: str) -> dict[str, bytes]:
     return {name: base64.b64decode(data) for name, data in found}
 
 
-def test_report_has_inputs_summary_every_figure_and_the_fit(ds, fit_dir):
-    page = build_report(ds, fit=load_fit(fit_dir), measured_charges=[2.52e-3, 2.28e-3], dpi=40)
+def test_report_has_inputs_summary_every_figure_and_the_fit(result, fit_dir):
+    page = build_report(result, fit=load_fit(fit_dir), measured_charges=[2.52e-3, 2.28e-3], dpi=40)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     pictures = images(page)
     assert set(pictures) == FIGURES | {"corner", "misfit_map"}
     assert all(png.startswith(b"\x89PNG") and len(png) > 2000 for png in pictures.values())
-    summary = json.loads(ds.attrs["summary_json"])
+    summary = result.summary()
     for stage in summary["stages"]:
         assert f'<td class="name">{stage["name"]}</td>' in page
         assert f"{stage['charge_C'] * 1e3:.4g}" in page  # charge per stage, mC
@@ -84,7 +83,7 @@ def test_report_has_inputs_summary_every_figure_and_the_fit(ds, fit_dir):
     assert "Correlations" in page and "-0.42" in page
 
 
-def test_fit_parts(ds, fit_dir):
+def test_fit_parts(result, fit_dir):
     fit = load_fit(fit_dir)
     assert fit["sample_names"] == ["D_Cs", "theta_Rb"] and fit["samples"].shape == (500, 2)
     assert set(fit_figures(fit)) == {"corner", "misfit_map"}
@@ -106,12 +105,12 @@ def few_figures(monkeypatch):
 
     calls = {}
 
-    def quick(ds, **options):
+    def quick(result, **options):
         calls.update(options)
         figures = {"profiles": new_figure((4, 3)), "traces": new_figure((4, 3))}
-        caitlab.plot.profiles(ds, ax=figures["profiles"].add_subplot())
+        caitlab.plot.profiles(result, ax=figures["profiles"].add_subplot())
         caitlab.plot.current_charge(
-            ds, measured_charges=options["measured_charges"], ax=figures["traces"].add_subplot()
+            result, measured_charges=options["measured_charges"], ax=figures["traces"].add_subplot()
         )
         return figures
 
@@ -175,7 +174,7 @@ def test_parse_charge():
     assert parse_charge("2520µC") == pytest.approx(2.52e-3)
 
 
-def test_report_renders_in_a_headless_browser(ds, tmp_path):
+def test_report_renders_in_a_headless_browser(result, tmp_path):
     """Open the report in a real browser; skipped where no Chromium is installed."""
     import shutil
     import subprocess
@@ -184,7 +183,7 @@ def test_report_renders_in_a_headless_browser(ds, tmp_path):
     if browser is None:
         pytest.skip("no chromium on the PATH (see docs/pictures.md for the manual check)")
     page = tmp_path / "report.html"
-    page.write_text(build_report(ds))
+    page.write_text(build_report(result))
     shot = tmp_path / "shot.png"
     subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -16,7 +16,7 @@ def test_stage_ends_and_requested_times_are_saved(quick_experiment):
     times = ds["time"].values
     for t in (*extra, durations[0], sum(durations)):
         assert np.min(np.abs(times - t)) <= 1e-9 * t
-    assert list(ds["stage"].values[times <= durations[0]]) == ["Rb-CAIT"] * 4
+    assert list(ds["time_stage"].values[times <= durations[0]]) == ["Rb-CAIT"] * 4
     # a save just before the end of a stage does not replace the stage's end
     assert result.stages[0].time[-1] == durations[0]
     # the state at 1 h lies between the pristine sample and the end of stage 1

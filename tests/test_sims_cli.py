@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from conftest import stand_in_profile
 from typer.testing import CliRunner
 
 from caitlab.cli import _register_commands, app
+from caitlab.results import open_result
 from caitlab.sims import (
     GaussianResponse,
     MRIResponse,
     SimsError,
     SimsProfileConfig,
     compare_profiles,
-    example_path,
-    load_result,
-    simulated_fractions,
+    example_export_path,
     stand_in_fractions,
     write_surfacelab_export,
 )
 
 _register_commands()
 runner = CliRunner()
-EXAMPLE = str(example_path())
+EXAMPLE = str(example_export_path())
 ELEMENT_ARGS = [
     "--element",
     "Li=^6Li+,Li+",
@@ -45,30 +43,37 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-def make_result(folder, n0=1.4e28):
-    """A small result.nc following the simulator's contract."""
-    edges = 2e-6 * np.linspace(0, 1, 401) ** 2
-    x = 0.5 * (edges[1:] + edges[:-1])
+def make_result(folder):
+    """A saved Result whose stage ends are the analytic stand-in ("rb": Rb only, "cs": all)."""
+    from caitlab.examples import load_example
+    from caitlab.results import D_GRID, Result, StageRecord
+
+    quick = load_example("quick-double-cait")
+    experiment = quick.with_(stages=[s.with_(name=n) for s, n in zip(quick.stages, ["rb", "cs"])])
+    mesh = experiment.mesh.build(experiment.sample.thickness)
+    x, n0 = mesh.centres, experiment.sample.mobile_ion_density
     final = stand_in_fractions(x)
-    species = ["Li", "Rb", "Cs"]
-    density = np.empty((4, 3, x.size))
-    density[0] = np.array([np.ones_like(x), 0 * x, 0 * x]) * n0
-    density[1] = density[2] = np.array([1 - final["Rb"], final["Rb"], 0 * x]) * n0
-    density[3] = np.array([final[s] for s in species]) * n0
-    ds = xr.Dataset(
-        {
-            "density": (("time", "species", "x"), density, {"units": "m^-3"}),
-            "stage": ("time", np.array(["initial", "rb", "rb", "cs"])),
-        },
-        coords={"time": [0.0, 10.0, 20.0, 30.0], "x": ("x", x, {"units": "m"}), "species": species},
-        attrs={"n0": n0},
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        ds.to_netcdf(folder / "result.nc", engine="h5netcdf")
-    except ImportError:  # h5netcdf without h5py: netCDF4 writes the same format
-        ds.to_netcdf(folder / "result.nc", engine="netcdf4")
-    return folder
+    after_rb = np.array([1 - final["Rb"], final["Rb"], 0 * x]) * n0
+    after_cs = np.array([final[s] for s in ("Li", "Rb", "Cs")]) * n0
+
+    def record(name, start, duration, states):
+        time = start + np.linspace(duration, 0, len(states), endpoint=False)[::-1]
+        zeros, end = np.zeros(len(states)), np.array([start + duration])
+        return StageRecord(
+            name=name, start=start, duration=duration, temperature=573.0,
+            species=("Li", "Rb", "Cs"), x=x, n0=n0, time=time, density=np.array(states),
+            potential=np.zeros((len(states), x.size)), current=zeros, charge=zeros,
+            trace_time=end, trace_current=end * 0, trace_charge=end * 0,
+            trace_surface_potential=end * 0, trace_beam_current=end * 0,
+            diffusivity=np.full((3, D_GRID.size), np.nan), inflow_m2=np.zeros(3),
+            outflow_m2=np.zeros(3), inventory_start_m2=np.zeros(3),
+            inventory_end_m2=np.zeros(3), inventory_change_m2=np.zeros(3), n_steps=1,
+            n_rejected=0, n_newton=1, n_factor=1, rejected_by={}, min_density_fraction=0.0,
+            wall_time_s=0.0,
+        )  # fmt: skip
+
+    records = [record("rb", 0.0, 20.0, [after_rb, after_rb]), record("cs", 20.0, 10.0, [after_cs])]
+    return Result(experiment, mesh, tuple(records), 0.0, "2026-01-01T00:00:00+00:00").save(folder)
 
 
 # ------------------------------------------------------------------ sims
@@ -121,7 +126,7 @@ def test_sims_cli_errors(args, message):
 
 
 def test_sims_cli_error_names_line_and_column(tmp_path):
-    lines = example_path().read_bytes().split(b"\r\n")
+    lines = example_export_path().read_bytes().split(b"\r\n")
     cells = lines[10].split(b"\t")
     cells[5] = b"nan"  # the ^6Li+ column of data line 11
     lines[10] = b"\t".join(cells)
@@ -166,24 +171,26 @@ def test_compare_cli(tmp_path):
 def test_compare_cli_errors(tmp_path):
     folder = make_result(tmp_path / "run")
     result = invoke("compare", str(folder), EXAMPLE, "--crater-depth", "310 nm", "--stage", "nope")
-    assert result.exit_code == 2 and "stages: initial, rb, cs" in result.output
+    assert result.exit_code == 2 and "stages: ['rb', 'cs']" in result.output
     result = invoke("compare", str(tmp_path / "none"), EXAMPLE, "--crater-depth", "310 nm")
     assert result.exit_code == 2 and "result.nc" in result.output
 
 
 def test_compare_python_api(tmp_path):
-    result = load_result(make_result(tmp_path / "run"))
-    sim = simulated_fractions(result, "rb")
-    assert sim.dims == ("species", "x") and sim.attrs["time"] == 20.0
+    result = open_result(make_result(tmp_path / "run"))
+    sim = result.stage("rb").fractions
+    assert sim.dims == ("species", "depth") and sim.attrs["time"] == 20.0
     config = SimsProfileConfig(
-        file=example_path(), crater_depth="310 nm", response={"model": "gaussian", "rms": "20 nm"}
+        file=example_export_path(), crater_depth="310 nm",
+        response={"model": "gaussian", "rms": "20 nm"},
     )
     measured = config.load()
-    comparison = compare_profiles(simulated_fractions(result), measured, config.response.build())
+    comparison = compare_profiles(result, measured, config.response.build())
+    assert comparison.stage == "cs"
     assert comparison.species == ("Li", "Rb", "Cs")
     assert comparison.simulated.shape == comparison.measured.shape
     with pytest.raises(SimsError, match="no species in common"):
-        compare_profiles(sim.assign_coords(species=["a", "b", "c"]), measured)
+        compare_profiles(result, measured.assign_coords(species=["a", "b", "c"]))
 
 
 # ------------------------------------------------------------------ config

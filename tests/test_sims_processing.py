@@ -17,7 +17,7 @@ from caitlab.sims import (
     depth_from_layer_rates,
     depth_from_rate,
     element_sums,
-    example_path,
+    example_export_path,
     find_channel,
     fraction_uncertainty,
     normalise_fractions,
@@ -187,7 +187,7 @@ def test_plateau_and_background():
 
 # ------------------------------------------------------------------ pipeline
 def test_process_example():
-    ds = process_profile(read_surfacelab(example_path()), ELEMENTS, crater_depth_m=310e-9)
+    ds = process_profile(read_surfacelab(example_export_path()), ELEMENTS, crater_depth_m=310e-9)
     np.testing.assert_allclose(ds["fraction"].sum("species"), 1.0)
     assert np.isfinite(ds["fraction"]).all() and np.isfinite(ds["fraction_sigma"]).all()
     assert list(ds["species"].values) == ["Li", "Rb", "Cs"]

@@ -15,7 +15,7 @@ from caitlab.sims import (
     SimsError,
     SimsMetadata,
     SimsProfile,
-    example_path,
+    example_export_path,
     read_ita,
     read_profile,
     read_surfacelab,
@@ -104,7 +104,7 @@ def test_real_export_rewritten_is_identical(tmp_path):
 
 # ------------------------------------------------------------------ layout variants
 def test_round_trip_example(tmp_path):
-    p = read_surfacelab(example_path())
+    p = read_surfacelab(example_export_path())
     q = read_surfacelab(write_surfacelab_export(tmp_path / "x.txt", p))
     np.testing.assert_array_equal(q.counts, p.counts)
     np.testing.assert_array_equal(q.sputter_time_s, p.sputter_time_s)

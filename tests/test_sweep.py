@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from caitlab.config import experiment_to_dict, load_experiment
-from caitlab.fit import FitProblem, Simulation, synthetic_profile
+from caitlab.fit import FitProblem, synthetic_profile
 from caitlab.fit.config import BUILTIN_EXAMPLES
 from caitlab.params import with_values
 from caitlab.sweep import SweepParameter, design_points, run_key, run_sweep, run_sweep_config
@@ -61,7 +61,7 @@ def test_run_key_follows_the_full_input(config):
 
 # --------------------------------------------------------------------------- storage
 def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
-    truth = Simulation.from_result(load_experiment(QUICK).run())
+    truth = load_experiment(QUICK).run()
     data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9,
                              response={"rms": 5e-9}, counts=3000, rng=4)  # fmt: skip
     problem = FitProblem(config, [data])
@@ -76,7 +76,7 @@ def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
     assert rows[0]["chisqr"] < rows[1]["chisqr"] and rows[0]["chisqr"] < rows[2]["chisqr"]
     assert "occupancy" in rows[3]["reason"]
     stored = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    for name in ("result.nc", "summary.json", "final.npz", "point.json"):
+    for name in ("result.nc", "summary.json", "point.json"):
         assert all((tmp_path / "runs" / k / name).exists() for k in stored), name
     assert len(stored) == 2
     record = json.loads((tmp_path / "runs" / stored[0] / "point.json").read_text())

@@ -69,8 +69,6 @@ DAMAGE: list[tuple[str, Callable[[Path], None], str]] = [
     ("summary.json", _edit_charge, "summary.json was changed"),
     ("summary.json", lambda p: p.write_text("{garbage"), "summary.json"),
     ("summary.json", Path.unlink, "summary.json is missing"),
-    ("final.npz", _truncate, "final.npz has"),
-    ("final.npz", lambda p: p.write_bytes(b"PK\x03\x04 not a zip at all" * 200), "final.npz"),
     ("point.json", Path.unlink, "point.json is missing"),
     ("point.json", lambda p: p.write_text("not json"), "point.json is not valid JSON"),
     ("point.json", _other_point, "belongs to another run"),

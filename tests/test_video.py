@@ -6,7 +6,6 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import write_result_dir
 from typer.testing import CliRunner
 
 from caitlab import OutputOptions
@@ -19,15 +18,15 @@ FRAMES_PER_STAGE = 6
 
 
 @pytest.fixture(scope="module")
-def ds(quick_experiment):
+def result(quick_experiment):
     """The quick run with a few log-spaced snapshots per stage."""
     output = OutputOptions(frames=FRAMES_PER_STAGE)
-    return quick_experiment.with_(output=output).run().to_xarray()
+    return quick_experiment.with_(output=output).run()
 
 
 @pytest.fixture(scope="module")
-def result_dir(ds, tmp_path_factory):
-    return write_result_dir(ds, tmp_path_factory.mktemp("result"))
+def result_dir(result, tmp_path_factory):
+    return result.save(tmp_path_factory.mktemp("result"))
 
 
 def mp4_frames(path) -> int:
@@ -35,8 +34,8 @@ def mp4_frames(path) -> int:
         return reader.count_frames()
 
 
-def test_stage_clock_is_log_within_each_stage_and_invertible(ds):
-    clock = StageClock.from_dataset(ds)
+def test_stage_clock_is_log_within_each_stage_and_invertible(result):
+    clock = StageClock.from_result(result)
     starts, durations = clock.starts, clock.durations
     ends = starts + durations
     np.testing.assert_allclose(clock.position(ends), [1.0, 2.0])
@@ -47,43 +46,43 @@ def test_stage_clock_is_log_within_each_stage_and_invertible(ds):
     assert list(clock.stage_of(np.array([0.0, 0.5, 1.0, 1.2, 2.0]))) == [0, 0, 0, 1, 1]
 
 
-def test_default_frames_are_the_saved_snapshots(ds):
-    time, stage, fractions = frame_states(ds)
-    assert time.size == ds.sizes["time"] == 2 * FRAMES_PER_STAGE
+def test_default_frames_are_the_saved_snapshots(result):
+    time, stage, fractions = frame_states(result)
+    assert time.size == result.data.sizes["time"] == 2 * FRAMES_PER_STAGE
     assert list(stage) == [0] * FRAMES_PER_STAGE + [1] * FRAMES_PER_STAGE
-    np.testing.assert_allclose(fractions[-1], ds["density"].values[-1] / ds.attrs["n0"])
+    np.testing.assert_allclose(fractions[-1], result.data["fraction"].values[-1])
 
 
-def test_resampled_frames_interpolate_between_snapshots(ds):
-    time, stage, fractions = frame_states(ds, 25)
-    assert time.shape == (25,) and fractions.shape == (25, 3, ds.sizes["x"])
+def test_resampled_frames_interpolate_between_snapshots(result):
+    time, stage, fractions = frame_states(result, 25)
+    assert time.shape == (25,) and fractions.shape == (25, 3, result.data.sizes["x"])
     assert np.all(np.diff(time) > 0) and np.all(np.diff(stage) >= 0)
-    saved = ds["time"].values
+    saved = result.data["time"].values
     assert time[0] == pytest.approx(saved[0]) and time[-1] == pytest.approx(saved[-1])
-    np.testing.assert_allclose(fractions[-1], ds["density"].values[-1] / ds.attrs["n0"])
+    np.testing.assert_allclose(fractions[-1], result.data["fraction"].values[-1])
     np.testing.assert_allclose(fractions.sum(axis=1), 1.0, atol=5e-3)  # convex combinations
     with pytest.raises(ValueError, match="at least 2"):
-        frame_states(ds, 1)
+        frame_states(result, 1)
 
 
-def test_frames_change_and_fit_macro_blocks(ds):
-    images = list(render_frames(ds, 3, dpi=50))
+def test_frames_change_and_fit_macro_blocks(result):
+    images = list(render_frames(result, 3, dpi=50))
     assert all(img.shape[0] % 16 == 0 and img.shape[1] % 16 == 0 for img in images)
     assert images[0].dtype == np.uint8 and not np.array_equal(images[0], images[-1])
 
 
-def test_mp4_has_one_frame_per_snapshot_and_plays(ds, tmp_path):
-    out = write_video(ds, tmp_path / "evolution.mp4", fps=10)
+def test_mp4_has_one_frame_per_snapshot_and_plays(result, tmp_path):
+    out = write_video(result, tmp_path / "evolution.mp4", fps=10)
     assert out == tmp_path / "evolution.mp4"
-    assert mp4_frames(out) == ds.sizes["time"]
+    assert mp4_frames(out) == result.data.sizes["time"]
     with imageio.get_reader(out, format="FFMPEG") as reader:
         assert reader.get_meta_data()["fps"] == pytest.approx(10)
         frame = reader.get_data(3)
     assert frame.shape == (480, 800, 3) and frame.std() > 5
 
 
-def test_gif_and_ffmpeg_fallback(ds, tmp_path, monkeypatch):
-    gif = write_video(ds, tmp_path / "evolution.gif", frames=5, dpi=40)
+def test_gif_and_ffmpeg_fallback(result, tmp_path, monkeypatch):
+    gif = write_video(result, tmp_path / "evolution.gif", frames=5, dpi=40)
     assert iio.imread(gif, index=None).shape[0] == 5
 
     def broken(*args, **kwargs):
@@ -91,7 +90,7 @@ def test_gif_and_ffmpeg_fallback(ds, tmp_path, monkeypatch):
 
     monkeypatch.setattr("caitlab.video._write_mp4", broken)
     with pytest.warns(RuntimeWarning, match="no ffmpeg"):
-        out = write_video(ds, tmp_path / "x.mp4", frames=4, dpi=40)
+        out = write_video(result, tmp_path / "x.mp4", frames=4, dpi=40)
     assert out.suffix == ".gif" and iio.imread(out, index=None).shape[0] == 4
     assert not (tmp_path / "x.mp4").exists()
 

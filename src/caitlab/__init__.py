@@ -11,7 +11,7 @@ mesh         graded cell-centred meshes
 stages       beam and rest stages
 solver       finite volumes, Scharfetter-Gummel fluxes, Newton, adaptive BDF2
 experiment   experiments as data; running their stages in sequence
-results      saved states, traces, summaries; xarray/NetCDF output
+results      one Result in memory and on disk: saved states, traces, D(n) tables, summaries
 config       TOML configuration files
 examples     the built-in example configurations
 sims         ToF-SIMS profiles: reading, calibration, normalisation, instrument response
@@ -21,19 +21,19 @@ sweep        parameter sweeps on dask, resumable
 plot         figures (matplotlib, imported lazily)
 video        the density-evolution video (imageio-ffmpeg)
 report       a self-contained HTML report of a run (and a fit)
+export       a run as CSV files (fractions per stage, traces) for Origin, Igor, Excel
 cli          the ``caitlab`` command
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from caitlab._version import __version__
 from caitlab.config import ConfigError, experiment_to_toml, load_experiment
 from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD
 from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run
 from caitlab.materials import Sample, Species
 from caitlab.mesh import Mesh, MeshSpec
-from caitlab.results import Result, load_result
+from caitlab.results import Result, open_result
 from caitlab.solver import ConvergenceError
 from caitlab.stages import Beam, BeamStage, RestStage
 
@@ -58,6 +58,6 @@ __all__ = [
     "__version__",
     "experiment_to_toml",
     "load_experiment",
-    "load_result",
+    "open_result",
     "run",
 ]

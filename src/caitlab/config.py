@@ -24,6 +24,8 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from caitlab.experiment import Experiment
+from caitlab.mesh import MAX_CELLS
+from caitlab.solver import MAX_STEPS_PER_STAGE as MAX_FORCED_STEPS
 from caitlab.units import CANONICAL, UnitKind, bare_number_message
 
 if sys.version_info >= (3, 11):
@@ -401,9 +403,7 @@ def experiment_from_dict(
 
 #: largest mesh, output and least number of time steps an experiment may ask for (memory
 #: and time stay bounded)
-MAX_CELLS = 200_000
 MAX_FRAMES = 10_000
-MAX_FORCED_STEPS = 10_000_000
 
 
 def check_sizes(experiment: Experiment) -> list[str]:
@@ -459,7 +459,16 @@ def _too_fast(experiment: Experiment) -> list[str]:
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """Read and validate a TOML experiment file (dimensional values need their units)."""
+    """Read and validate a TOML experiment file (dimensional values need their units), or
+    a built-in example by name.
+
+    ``load_experiment("quick-double-cait")`` reads the packaged example of that name
+    (:func:`caitlab.examples.example_names`) unless a file of that name exists.
+    """
+    from caitlab.examples import example_names, example_path
+
+    if not Path(path).exists() and str(path) in example_names():
+        path = example_path(str(path))
     return experiment_from_text(read_text(path), str(path))
 
 

@@ -154,9 +154,43 @@ class Experiment(Frozen):
             )
         return self
 
-    def run(self, observer: StageObserver | None = None) -> Result:
-        """Run all stages; see :func:`run`."""
-        return run(self, observer)
+    def run(self, observer: StageObserver | None = None, *, progress: bool = False) -> Result:
+        """Run all stages; see :func:`run`. ``progress=True`` shows a bar per stage."""
+        if not progress:
+            return run(self, observer)
+        from caitlab._progress import progress_bars
+
+        with progress_bars() as bar_observer:
+            def both(stage: str, t: float, end: float) -> None:
+                bar_observer(stage, t, end)
+                if observer is not None:
+                    observer(stage, t, end)
+
+            return run(self, both)
+
+    def to_dict(self) -> dict:
+        """The full config (every default spelled out, SI numbers) as a TOML-ready dict."""
+        from caitlab.config import experiment_to_dict
+
+        return experiment_to_dict(self)
+
+    def to_toml(self) -> str:
+        """The full config as TOML text; :meth:`from_toml` reads it back to an equal one."""
+        from caitlab.config import experiment_to_toml
+
+        return experiment_to_toml(self)
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "config") -> Experiment:
+        """Parse and validate TOML text (:class:`caitlab.config.ConfigError` if invalid)."""
+        from caitlab.config import experiment_from_text
+
+        return experiment_from_text(text, source)
+
+    def _repr_html_(self) -> str:
+        from caitlab._html import experiment_html
+
+        return experiment_html(self)
 
 
 def _check_coupling(stage: AnyStage, declared: set[str], where: str) -> None:

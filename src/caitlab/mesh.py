@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,9 @@ from pydantic import Field, model_validator
 
 from caitlab._model import Frozen
 from caitlab.units import Length
+
+#: the most cells a mesh may have: ~100 MB of Jacobian blocks for three species
+MAX_CELLS = 200_000
 
 
 class MeshSpec(Frozen):
@@ -46,7 +50,27 @@ class MeshSpec(Frozen):
         return Mesh.from_edges(_graded_edges(self, thickness))
 
 
+def estimated_cells(spec: MeshSpec, thickness: float) -> float:
+    """How many cells :meth:`MeshSpec.build` makes for ``thickness`` (m), computed without
+    building anything (within a cell or two)."""
+    cell = spec.front_cell / spec.refine
+    fine = min(spec.fine_depth, thickness)
+    ratio = spec.growth ** (1.0 / spec.refine)
+    rest = max(thickness - fine, 0.0)
+    # geometric cells cell·r, cell·r², ... fill the rest: n = log(1 + rest (r-1)/(r cell)) / log r
+    graded = math.log1p(rest * (ratio - 1.0) / (ratio * cell)) / math.log(ratio)
+    return fine / cell + graded
+
+
 def _graded_edges(spec: MeshSpec, thickness: float) -> np.ndarray:
+    cells = estimated_cells(spec, thickness)
+    if not cells <= MAX_CELLS:
+        raise ValueError(
+            f"mesh: about {cells:.3g} cells (sample.thickness {thickness:g} m, "
+            f"mesh.front_cell / mesh.refine = {spec.front_cell / spec.refine:g} m, "
+            f"mesh.fine_depth {spec.fine_depth:g} m); at most {MAX_CELLS}: use a larger "
+            "front_cell, a smaller refine or a shallower fine_depth"
+        )
     cell = spec.front_cell / spec.refine
     fine = min(spec.fine_depth, thickness)
     n_fine = max(1, round(fine / cell))

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from caitlab.plot._common import SECONDS_PER_HOUR, new_figure, stage_names
+from caitlab.plot._common import SECONDS_PER_HOUR, new_figure
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.figure import Figure
+
+    from caitlab.results import Result
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -124,23 +125,20 @@ def _number(value: Any) -> str:
     return f"{float(value):.4g}"
 
 
-def summary_tables(ds: xr.Dataset,
+def summary_tables(result: Result,
                    measured_charges: Mapping[str, float] | Sequence[float] | None = None) -> str:
-    """HTML tables from the result's ``summary_json``: per stage, and inventories per species.
+    """HTML tables of the run's summary: per stage, and inventories per species.
 
     Measured charges per stage (C; by stage name or in stage order) add a column.
     """
-    summary = json.loads(ds.attrs.get("summary_json", "{}"))
-    stages = summary.get("stages", [])
+    summary = result.summary()
+    stages = summary["stages"]
     if measured_charges is not None and not isinstance(measured_charges, Mapping):
         measured_charges = {s["name"]: q for s, q in zip(stages, measured_charges)}
-    temperatures = json.loads(ds.attrs.get("stage_temperatures", "[]"))
-    rows = [[html.escape(s["name"]), s["duration_s"] / SECONDS_PER_HOUR,
-             temperatures[k] if k < len(temperatures) else None, s["charge_C"] * 1e3,
-             s["cumulative_charge_C"] * 1e3, s["surface_potential_end_V"],
+    rows = [[html.escape(s["name"]), s["duration_s"] / SECONDS_PER_HOUR, s["temperature_K"],
+             s["charge_C"] * 1e3, s["cumulative_charge_C"] * 1e3, s["surface_potential_end_V"],
              s["conservation_rel_error"], s["min_density_fraction"],
-             f"{s['n_steps']} ({s['n_rejected']})", s["wall_time_s"]] for k, s in
-            enumerate(stages)]
+             f"{s['n_steps']} ({s['n_rejected']})", s["wall_time_s"]] for s in stages]
     header = ["stage", "duration (h)", "T (K)", "charge (mC)", "cumulative (mC)",
               "surface potential at end (V)", "conservation error (rel.)", "min n/n0",
               "steps (rejected)", "wall time (s)"]
@@ -150,7 +148,7 @@ def summary_tables(ds: xr.Dataset,
             q = measured_charges.get(s["name"])
             row.insert(4, None if q is None else q * 1e3)
     out = _table(header, rows, names=1)
-    n0 = float(ds.attrs["n0"])
+    n0 = result.experiment.sample.mobile_ion_density
     rows = []
     for s in stages:
         for species, inventory in s["inventory_m2"].items():
@@ -162,8 +160,8 @@ def summary_tables(ds: xr.Dataset,
                    "in through the front (m⁻²)", "out through the back (m⁻²)"], rows, names=2)
     run = [["cells", summary.get("n_cells")], ["time steps", summary.get("n_steps")],
            ["wall time (s)", summary.get("wall_time_s")],
-           ["caitlab version", html.escape(str(ds.attrs.get("caitlab_version", "?")))],
-           ["created", html.escape(str(ds.attrs.get("created", "?")))]]
+           ["caitlab version", html.escape(result.version)],
+           ["created", html.escape(result.created)]]
     return out + _table(["run", ""], run, names=2)
 
 
@@ -232,7 +230,7 @@ def _figures_html(figures: Mapping[str, Figure], dpi: int) -> str:
 
 
 def build_report(
-    ds: xr.Dataset,
+    result: Result,
     *,
     fit: Mapping[str, Any] | None = None,
     measured: Mapping[str, Any] | None = None,
@@ -245,8 +243,8 @@ def build_report(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     fit : mapping, optional
         A fit as :func:`load_fit` reads it.
     measured, rms_nm, measured_charges : optional
@@ -264,31 +262,30 @@ def build_report(
     """
     from caitlab.plot import standard_figures
 
-    name = json.loads(ds.attrs.get("summary_json", "{}")).get("name", "caitlab run")
-    title = title or f"caitlab report: {name}"
-    figures = standard_figures(ds, measured=measured, rms_nm=rms_nm,
+    title = title or f"caitlab report: {result.experiment.name}"
+    figures = standard_figures(result, measured=measured, rms_nm=rms_nm,
                                measured_charges=measured_charges)
+    sample = result.experiment.sample
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Stages: {html.escape(' → '.join(stage_names(ds)))}. "
-        f"n0 = {float(ds.attrs['n0']):.4g} m⁻³, thickness = "
-        f"{float(ds.attrs['thickness']) * 1e3:.4g} mm, area = "
-        f"{float(ds.attrs['area']) * 1e6:.4g} mm².</p>",
-        "<h2 id=\"summary\">Summary</h2>", summary_tables(ds, measured_charges),
+        f"<p>Stages: {html.escape(' → '.join(result.stage_names))}. "
+        f"n0 = {sample.mobile_ion_density:.4g} m⁻³, thickness = "
+        f"{sample.thickness * 1e3:.4g} mm, area = {sample.area * 1e6:.4g} mm².</p>",
+        "<h2 id=\"summary\">Summary</h2>", summary_tables(result, measured_charges),
     ]
     if fit is not None:
         sections += ['<h2 id="fit">Fit</h2>', fit_tables(fit),
                      _figures_html(fit_figures(fit), dpi)]
     sections += ['<h2 id="figures">Figures</h2>', _figures_html(figures, dpi),
                  '<h2 id="inputs">Inputs</h2>',
-                 f"<pre>{html.escape(ds.attrs.get('config_toml', '(not recorded)'))}</pre>"]
+                 f"<pre>{html.escape(result.experiment.to_toml())}</pre>"]
     body = "\n".join(sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n"
             f"<body>\n{body}\n</body></html>\n")
 
 
-def write_report(ds: xr.Dataset, out: str | os.PathLike, *,
+def write_report(result: Result, out: str | os.PathLike, *,
                  fit_dir: str | os.PathLike | None = None, **options: Any) -> Path:
     """Write :func:`build_report` to ``out`` (UTF-8); ``fit_dir`` is read with :func:`load_fit`.
 
@@ -300,7 +297,7 @@ def write_report(ds: xr.Dataset, out: str | os.PathLike, *,
     fit = load_fit(fit_dir) if fit_dir is not None else None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(ds, fit=fit, **options), encoding="utf-8")
+    out.write_text(build_report(result, fit=fit, **options), encoding="utf-8")
     return out
 
 

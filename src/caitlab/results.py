@@ -1,23 +1,35 @@
-"""Results of a run: saved states, boundary traces and per-stage summaries.
+"""Results of a run: one :class:`Result`, the same in memory and on disk.
 
-:class:`Result` converts to an xarray Dataset (:meth:`Result.to_xarray`) and writes
-``result.nc`` and ``summary.json`` atomically (:meth:`Result.save`). Every file records what
-produced it: the full input as TOML, the caitlab version and the creation date.
+A :class:`Result` holds the experiment, the mesh and one :class:`StageRecord` per stage (saved
+states, boundary traces, the D(n) tables used, statistics). :meth:`Result.save` writes the pair
+``result.nc`` (a self-describing CF-style NetCDF file, :meth:`Result.to_xarray`) and
+``summary.json`` as one unit; :func:`open_result` reads it back into an equal :class:`Result`,
+rebuilt once from the input stored in the file. Every file records the full input as TOML, the
+caitlab version and the creation date.
+
+The pair is committed with a journal: both files are written under temporary names, then a
+small ``.commit.json`` naming them is written atomically (the commit point), then the files are
+renamed into place and the journal removed. A run killed before the journal leaves the old pair
+(and temporary files, removed by the next write); one killed after it is completed by the next
+:func:`open_result` or :meth:`Result.save`. Both files carry the same ``run_id``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from caitlab import __version__
+from caitlab._version import __version__
 from caitlab.constants import ELEMENTARY_CHARGE
 from caitlab.solver import LENGTH_UNIT, TIME_UNIT
 
@@ -29,24 +41,41 @@ if TYPE_CHECKING:
     from caitlab.mesh import Mesh
     from caitlab.solver import StageSystem, StageTrajectory
 
+RESULT_FILE = "result.nc"
+SUMMARY_FILE = "summary.json"
+JOURNAL_FILE = ".commit.json"
+#: densities n/n0 at which the D(n) table of every stage and species is stored
+D_GRID = np.geomspace(1e-4, 2.0, 400)
+#: why time steps were rejected (the solver's counters)
+REJECTION_REASONS = ("newton", "negative", "error")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class StageRecord:
-    """One stage's saved states (SI) and boundary traces, times from the experiment start."""
+    """One stage: saved states (SI), boundary traces, D(n) tables and statistics.
+
+    Times count from the start of the experiment. ``charge`` is the charge through the back
+    electrode since the start of this stage.
+    """
 
     name: str
-    start: float
-    duration: float
+    start: float  # s
+    duration: float  # s
+    temperature: float  # K
+    species: tuple[str, ...]
+    x: np.ndarray  # (x,) m, cell centres
+    n0: float  # m^-3
     time: np.ndarray  # (t,) s
     density: np.ndarray  # (t, species, x) m^-3
     potential: np.ndarray  # (t, x) V
     current: np.ndarray  # (t,) A
-    charge: np.ndarray  # (t,) C through the back electrode since the stage start
+    charge: np.ndarray  # (t,) C
     trace_time: np.ndarray  # (k,) s, every accepted step
-    trace_current: np.ndarray
-    trace_charge: np.ndarray
-    trace_surface_potential: np.ndarray
-    trace_beam_current: np.ndarray
+    trace_current: np.ndarray  # A
+    trace_charge: np.ndarray  # C
+    trace_surface_potential: np.ndarray  # V
+    trace_beam_current: np.ndarray  # A
+    diffusivity: np.ndarray  # (species, D_GRID) m^2/s; NaN for species without a model
     inflow_m2: np.ndarray  # (species,) ions per m^2 in through the front
     outflow_m2: np.ndarray  # (species,) ions per m^2 out through the back
     inventory_start_m2: np.ndarray
@@ -100,6 +129,10 @@ class StageRecord:
             name=stage.name,
             start=start,
             duration=stage.duration,
+            temperature=stage.temperature,
+            species=tuple(sample.species_names),
+            x=mesh.centres,
+            n0=n0,
             time=start + np.asarray(traj.save_times) * TIME_UNIT,
             density=density,
             potential=potential,
@@ -112,6 +145,7 @@ class StageRecord:
             trace_beam_current=np.asarray(traj.trace_beam)
             * (system.beam_fraction @ z)
             * flux_to_current,
+            diffusivity=diffusivity_tables(stage, sample),
             inflow_m2=full(traj.inflow) * areal,
             outflow_m2=full(traj.outflow) * areal,
             inventory_start_m2=full(inventory_start) * areal,
@@ -124,6 +158,40 @@ class StageRecord:
             rejected_by=dict(traj.rejected_by),
             min_density_fraction=traj.min_density,
             wall_time_s=wall_time_s,
+        )
+
+    @property
+    def end(self) -> float:
+        """End of the stage, s from the start of the experiment."""
+        return self.start + self.duration
+
+    @property
+    def fractions(self) -> xr.DataArray:
+        """The final profile n_i/n0: dims (species, depth), depth in nm."""
+        import xarray as xr
+
+        return xr.DataArray(
+            self.density[-1] / self.n0,
+            dims=("species", "depth"),
+            coords={
+                "species": list(self.species),
+                "depth": ("depth", self.x * 1e9, _attrs("nm", "depth of the cell centre")),
+            },
+            name="fraction",
+            attrs=_attrs("1", f"fraction n_i/n0 at the end of {self.name}")
+            | {"stage": self.name, "time": float(self.time[-1])},
+        )
+
+    def d_of_n(self, species: str) -> xr.DataArray:
+        """D(n) of ``species`` in this stage (m^2/s) as used in the run, over n/n0."""
+        import xarray as xr
+
+        return xr.DataArray(
+            self.diffusivity[self.species.index(species)],
+            dims="density_fraction",
+            coords={"density_fraction": D_GRID},
+            name="diffusivity",
+            attrs=_attrs("m^2 s^-1", f"diffusion coefficient of {species} in {self.name}"),
         )
 
     @property
@@ -146,15 +214,31 @@ class StageRecord:
         return float(self.charge[-1])
 
 
-@dataclass(frozen=True)
+def diffusivity_tables(stage: Any, sample: Sample) -> np.ndarray:
+    """D (m^2/s) of every species of ``sample`` in ``stage`` on :data:`D_GRID`; NaN: no model."""
+    table = np.full((len(sample.species), D_GRID.size), np.nan)
+    for k, name in enumerate(sample.species_names):
+        model = stage.diffusivity.get(name)
+        if model is not None:
+            table[k] = model.diffusivity(D_GRID, stage.temperature, sample.mobile_ion_density)
+    return table
+
+
+@dataclass(frozen=True, eq=False)
 class Result:
-    """A finished run: the experiment, the mesh and one :class:`StageRecord` per stage."""
+    """A finished run: the experiment, the mesh and one :class:`StageRecord` per stage.
+
+    Made by :meth:`caitlab.Experiment.run`; written by :meth:`save` and read back by
+    :func:`open_result`. ``result.stage("Cs-CAIT").fractions`` is a stage's final profile.
+    """
 
     experiment: Experiment
     mesh: Mesh
     stages: tuple[StageRecord, ...]
     wall_time_s: float
     created: str
+    version: str = __version__
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
     def from_records(
@@ -167,17 +251,44 @@ class Result:
     def species(self) -> tuple[str, ...]:
         return self.experiment.sample.species_names
 
+    @property
+    def stage_names(self) -> list[str]:
+        """Stage names in run order."""
+        return [r.name for r in self.stages]
+
+    @property
+    def stage_bounds(self) -> list[tuple[str, float, float]]:
+        """(name, start s, end s) of each stage, times from the start of the first stage."""
+        return [(r.name, r.start, r.end) for r in self.stages]
+
     def stage(self, name: str) -> StageRecord:
         """The record of the stage called ``name``."""
         for record in self.stages:
             if record.name == name:
                 return record
-        raise KeyError(f"no stage {name!r}; stages: {[r.name for r in self.stages]}")
+        raise KeyError(f"no stage {name!r}; stages: {self.stage_names}")
+
+    @cached_property
+    def data(self) -> xr.Dataset:
+        """The result as an xarray Dataset (:meth:`to_xarray`, made once)."""
+        return self.to_xarray()
+
+    @property
+    def traces(self) -> xr.Dataset:
+        """Boundary traces at every accepted step, over ``time`` (s): ``current`` (A),
+        cumulative ``charge`` (C), ``surface_potential`` (V), ``beam_current`` (A), ``stage``."""
+        names = ["trace_time", "trace_stage", "trace_current", "trace_charge",
+                 "trace_surface_potential", "trace_beam_current"]  # fmt: skip
+        return self.data[names[2:]].rename({n: n.removeprefix("trace_") for n in names})
+
+    def plot(self, **options: Any) -> Any:
+        """The profiles figure (:func:`caitlab.plot.profiles`); returns the axes."""
+        from caitlab.plot import profiles
+
+        return profiles(self, **options)
 
     def summary(self) -> dict[str, Any]:
         """Per-stage figures, run statistics and the full input (``summary.json``)."""
-        from caitlab.config import experiment_to_dict
-
         total = 0.0
         stages = []
         for record in self.stages:
@@ -186,6 +297,7 @@ class Result:
                 {
                     "name": record.name,
                     "duration_s": record.duration,
+                    "temperature_K": record.temperature,
                     "charge_C": record.charge_C,
                     "cumulative_charge_C": total,
                     "surface_potential_end_V": float(record.trace_surface_potential[-1]),
@@ -208,118 +320,180 @@ class Result:
             "wall_time_s": self.wall_time_s,
             "n_cells": self.mesh.n_cells,
             "n_steps": sum(r.n_steps for r in self.stages),
-            "caitlab_version": __version__,
+            "caitlab_version": self.version,
             "created": self.created,
-            "input": experiment_to_dict(self.experiment),
+            "run_id": self.run_id,
+            "input": self.experiment.to_dict(),
         }
 
     def to_xarray(self) -> xr.Dataset:
-        """All saved states as an xarray Dataset (coordinates time, species, x; SI units)."""
+        """The result as a self-describing (CF-style) Dataset, SI units.
+
+        Dimensions ``time`` (saved states), ``x`` (cells), ``species``, ``stage``,
+        ``trace_time`` (every accepted step) and ``density_fraction`` (of the D(n) tables).
+        """
         import xarray as xr
 
-        from caitlab.config import experiment_to_toml
+        from caitlab._netcdf import describe, result_variables
 
-        time = np.concatenate([r.time for r in self.stages])
-        charge_before = np.cumsum([0.0] + [r.charge_C for r in self.stages[:-1]])
-        charge = np.concatenate([r.charge + q for r, q in zip(self.stages, charge_before)])
-        trace_charge = np.concatenate(
-            [r.trace_charge + q for r, q in zip(self.stages, charge_before)]
-        )
-        sample = self.experiment.sample
+        ds = xr.Dataset(*result_variables(self))
+        ds.attrs = {
+            "Conventions": "CF-1.10",
+            "title": f"caitlab run: {self.experiment.name}",
+            "source": f"caitlab {self.version}",
+            "history": f"{self.created} created by caitlab {self.version}",
+            "caitlab_version": self.version,
+            "created": self.created,
+            "run_id": self.run_id,
+            "experiment_name": self.experiment.name,
+            "config_toml": self.experiment.to_toml(),
+        }
+        return describe(ds)
 
-        def cat(attr: str) -> np.ndarray:
-            return np.concatenate([getattr(r, attr) for r in self.stages])
+    @classmethod
+    def from_xarray(cls, ds: xr.Dataset) -> Result:
+        """The :class:`Result` a Dataset of :meth:`to_xarray` describes."""
+        from caitlab._netcdf import records_from_dataset
+        from caitlab.experiment import Experiment
 
-        def stage_names(attr: str) -> np.ndarray:
-            return np.concatenate([[r.name] * len(getattr(r, attr)) for r in self.stages])
-
-        ds = xr.Dataset(
-            data_vars={
-                "density": (("time", "species", "x"), cat("density"), _attrs("m^-3", "density")),
-                "potential": (("time", "x"), cat("potential"), _attrs("V", "electric potential")),
-                "current": ("time", cat("current"), _attrs("A", "back-electrode current")),
-                "charge": ("time", charge, _attrs("C", "cumulative charge, back electrode")),
-                "stage": ("time", stage_names("time").astype(str)),
-                "cell_width": ("x", self.mesh.widths, _attrs("m", "cell width")),
-                "trace_current": ("trace_time", cat("trace_current"), _attrs("A", "current")),
-                "trace_charge": ("trace_time", trace_charge, _attrs("C", "cumulative charge")),
-                "trace_surface_potential": (
-                    "trace_time",
-                    cat("trace_surface_potential"),
-                    _attrs("V", "surface potential"),
-                ),
-                "trace_beam_current": (
-                    "trace_time",
-                    cat("trace_beam_current"),
-                    _attrs("A", "beam current landing"),
-                ),
-                "trace_stage": ("trace_time", stage_names("trace_time").astype(str)),
-            },
-            coords={
-                "time": ("time", time, _attrs("s", "time from the start of the first stage")),
-                "x": ("x", self.mesh.centres, _attrs("m", "depth of the cell centre")),
-                "species": ("species", list(self.species)),
-                "trace_time": ("trace_time", cat("trace_time"), _attrs("s", "time")),
-            },
-            attrs={
-                "title": f"caitlab run: {self.experiment.name}",
-                "caitlab_version": __version__,
-                "created": self.created,
-                "config_toml": experiment_to_toml(self.experiment),
-                "n0": sample.mobile_ion_density,
-                "area": sample.area,
-                "thickness": sample.thickness,
-                "stage_names": json.dumps([r.name for r in self.stages]),
-                "stage_starts": json.dumps([r.start for r in self.stages]),
-                "stage_durations": json.dumps([r.duration for r in self.stages]),
-                "stage_temperatures": json.dumps([s.temperature for s in self.experiment.stages]),
-                "summary_json": json.dumps(self.summary()),
-            },
-        )
-        return ds
+        experiment = Experiment.from_toml(ds.attrs["config_toml"], source="result.nc")
+        mesh = experiment.mesh.build(experiment.sample.thickness)
+        return cls(
+            experiment, mesh, records_from_dataset(ds), float(ds["wall_time"]),
+            str(ds.attrs["created"]), str(ds.attrs["caitlab_version"]), str(ds.attrs["run_id"]),
+        )  # fmt: skip
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``result.nc`` and ``summary.json`` into ``directory`` atomically."""
+        """Write ``result.nc`` and ``summary.json`` into ``directory`` as one unit.
+
+        Raises
+        ------
+        ResultWriteError
+            If the files cannot be written (a full disk, no permission); the folder then
+            still holds its previous result, if any.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        ds = self.to_xarray()
-        write_atomic(directory / "result.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+        _recover(directory)
+        ds = self.data
         text = json.dumps(self.summary(), indent=2)
-        write_atomic(directory / "summary.json", lambda tmp: Path(tmp).write_text(text))
+        written: dict[str, str] = {}
+        try:
+            written[RESULT_FILE] = _write_temporary(
+                directory, RESULT_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+            written[SUMMARY_FILE] = _write_temporary(
+                directory, SUMMARY_FILE, lambda tmp: Path(tmp).write_text(text))
+            write_atomic(directory / JOURNAL_FILE,
+                         lambda tmp: Path(tmp).write_text(json.dumps(written)))
+        except BaseException as exc:
+            for name in written.values():
+                (directory / name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise ResultWriteError(directory, exc) from exc
+            if "No space left" in str(exc):  # HDF5 errors of other types
+                raise ResultWriteError(directory, OSError(errno.ENOSPC, str(exc))) from exc
+            raise
+        _recover(directory)
         return directory
+
+    def _repr_html_(self) -> str:
+        from caitlab._html import result_html
+
+        return result_html(self)
+
+
+class ResultWriteError(OSError):
+    """A result could not be written; the message says where and why."""
+
+    def __init__(self, directory: Path, cause: OSError) -> None:
+        reason = "the disk is full" if cause.errno == errno.ENOSPC else (
+            cause.strerror or str(cause))
+        super().__init__(cause.errno, f"cannot write the result into {directory}: {reason}; "
+                         "the folder keeps its previous result")
 
 
 def _attrs(units: str, long_name: str) -> dict[str, str]:
     return {"units": units, "long_name": long_name}
 
 
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename into ``path``: no half-written file survives."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_temporary(directory: Path, name: str, write: Any) -> str:
+    """Call ``write(path)`` on a new hidden ``.NAME.*.tmp`` in ``directory``; its file name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         write(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        _fsync(Path(tmp))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp).name
 
 
-def load_result(directory: str | os.PathLike) -> xr.Dataset:
-    """Open ``DIR/result.nc`` (or a .nc path) as an xarray Dataset, loaded into memory."""
+def write_atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename into ``path``: no half-written file survives."""
+    path = Path(path)
+    name = _write_temporary(path.parent, path.name, write)
+    os.replace(path.parent / name, path)
+
+
+def _recover(directory: Path) -> None:
+    """Finish a committed write (its journal) and remove temporaries of uncommitted ones."""
+    journal = directory / JOURNAL_FILE
+    if journal.exists():
+        try:
+            pending = json.loads(journal.read_text())
+        except ValueError:  # never: the journal is renamed into place whole
+            pending = {}
+        for target, name in pending.items():
+            if (directory / name).exists():
+                os.replace(directory / name, directory / target)
+        journal.unlink()
+    for stale in directory.glob(".*.tmp"):
+        if any(stale.name.startswith(f".{n}.") for n in (RESULT_FILE, SUMMARY_FILE,
+                                                          JOURNAL_FILE)):
+            stale.unlink(missing_ok=True)
+
+
+def open_result(path: str | os.PathLike) -> Result:
+    """Read a saved :class:`Result`: a folder written by :meth:`Result.save` or its ``.nc``.
+
+    A write interrupted after its commit point is completed first.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no result there.
+    ValueError
+        If the file is not a caitlab result.
+    """
     import xarray as xr
 
-    path = Path(directory)
-    if path.is_dir():
-        path = path / "result.nc"
+    path = Path(path)
+    folder = path.parent if path.suffix == ".nc" else path
+    if (folder / JOURNAL_FILE).exists():
+        _recover(folder)
+    if path.suffix != ".nc":
+        path = path / RESULT_FILE
     if not path.exists():
-        raise FileNotFoundError(f"no result file at {path}: run `caitlab run CONFIG --out DIR`")
+        raise FileNotFoundError(
+            f"no result at {path}: run `caitlab run CONFIG --out {folder}` first")
     with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+        ds = ds.load()
+    if "config_toml" not in ds.attrs or "stage" not in ds.dims:
+        raise ValueError(f"{path} is not a caitlab result, or one written before stages were a "
+                         "dimension of the file: run its experiment again")
+    return Result.from_xarray(ds)
 
 
-__all__ = ["Result", "StageRecord", "load_result", "write_atomic"]
+__all__ = ["Result", "ResultWriteError", "StageRecord", "open_result", "write_atomic"]

@@ -52,6 +52,8 @@ TIME_UNIT = LENGTH_UNIT**2 / D_UNIT  # 1 s
 TABLE_POINTS_PER_N0 = 20000
 TABLE_MAX_FRACTION = 2.0
 BEAM_NONE, BEAM_IDEAL, BEAM_FINITE = 0, 1, 2
+#: accepted and rejected time steps per stage before a stage is given up (no run hangs)
+MAX_STEPS_PER_STAGE = 1_000_000
 _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-electrode outflow
 # smoothed Fischer-Burmeister for the ideal beam: a b = mu² instead of a b = 0 keeps Newton
 # quadratic at the corner; with a = J_b / (ohmic flux) ~ 0.1-1 and b = φ_s / U_R - 1, the
@@ -827,7 +829,7 @@ class StepControl:
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
-    max_steps: int = 1_000_000
+    max_steps: int = MAX_STEPS_PER_STAGE
     max_newton: int = 12
     tol_update: float = 1e-8
     tol_residual: float = 1e-8

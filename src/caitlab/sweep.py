@@ -14,8 +14,8 @@ response without new simulations.
 
 Runs execute through :func:`caitlab.fit.executors.open_executor` (a local dask cluster of
 processes by default, a running scheduler, or serially). Each finished run is stored at
-once, atomically, under ``DIR/runs/<key>/`` (``result.nc``, ``summary.json``, ``final.npz``
-with the final fractions, ``point.json``), keyed by a hash of its full experiment input: a
+once, atomically, under ``DIR/runs/<key>/`` (``result.nc``, ``summary.json``,
+``point.json``), keyed by a hash of its full experiment input: a
 sweep that is killed and started again recomputes none of the stored runs. Failed runs are
 kept under ``DIR/failed/<key>.json`` and not retried unless asked. ``DIR/table.csv`` has one
 row per design point; ``DIR/sweep.json`` records the input, counts, version and date.
@@ -33,7 +33,6 @@ import os
 import shutil
 import socket
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,8 +42,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
-from caitlab import __version__
 from caitlab._model import Frozen
+from caitlab._version import __version__
 from caitlab.config import ConfigError, experiment_from_dict
 from caitlab.fit.config import (
     ChargeSpec,
@@ -54,9 +53,9 @@ from caitlab.fit.config import (
     read_study_file,
     values_in_units,
 )
-from caitlab.fit.problem import FitProblem, Simulation, split_values
+from caitlab.fit.problem import FitProblem, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
-from caitlab.results import write_atomic
+from caitlab.results import Result, open_result, write_atomic
 
 
 # --------------------------------------------------------------------------- config
@@ -191,33 +190,6 @@ def run_and_store(task: tuple[str, dict, dict], directory: str) -> tuple[str, st
         return "ok", None
     store.save_failure(key, config, values, payload)
     return "failed", payload
-
-
-#: compact copy of a run's final fractions and charges, beside its result.nc
-FINAL_FILE = "final.npz"
-
-
-def _save_final(path: Path, sim: Simulation) -> None:
-    """Write the final fractions per stage (m, dimensionless) and charges (C) as .npz."""
-    stages = list(sim.fractions)
-    np.savez(
-        path, x_m=sim.centres_m, species=np.array(sim.species), stages=np.array(stages),
-        fractions=np.array([sim.fractions[s] for s in stages]),
-        charge_C=np.array([sim.charge_C[s] for s in stages]),
-    )  # fmt: skip
-
-
-def _load_final(path: Path) -> Simulation:
-    try:
-        with np.load(path) as data:
-            stages = [str(s) for s in data["stages"]]
-            return Simulation(
-                data["x_m"], tuple(str(s) for s in data["species"]),
-                dict(zip(stages, data["fractions"])),
-                dict(zip(stages, data["charge_C"].tolist())),
-            )  # fmt: skip
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise StoreError(f"{path}: cannot read the stored run ({exc})") from None
 
 
 class StoreError(ValueError):
@@ -358,7 +330,6 @@ class RunStore:
                               "(NaN or infinity) in its summary")  # fmt: skip
             return
         result.save(tmp)
-        _save_final(tmp / FINAL_FILE, Simulation.from_result(result))
         files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         record = self._record(key, config, values) | {"files": files}
         (tmp / "point.json").write_text(json.dumps(record, indent=1, allow_nan=False))
@@ -379,23 +350,9 @@ class RunStore:
     def summary(self, key: str) -> dict[str, Any]:
         return _strict_json(self.run_dir(key) / "summary.json")
 
-    def simulation(self, key: str) -> Simulation:
-        """Final fractions and charges of a stored run (for the misfit)."""
-        final = self.run_dir(key) / FINAL_FILE
-        if final.exists():
-            return _load_final(final)
-        from caitlab.results import load_result
-
-        ds = load_result(self.run_dir(key))
-        stages = [str(s) for s in ds["stage"].values]
-        n0 = float(ds.attrs["n0"])
-        fractions = {}
-        for name in dict.fromkeys(stages):
-            last = max(i for i, s in enumerate(stages) if s == name)
-            fractions[name] = np.asarray(ds["density"].isel(time=last)) / n0
-        charges = {s["name"]: s["charge_C"] for s in self.summary(key)["stages"]}
-        return Simulation(np.asarray(ds["x"]), tuple(str(s) for s in ds["species"].values),
-                          fractions, charges)  # fmt: skip
+    def result(self, key: str) -> Result:
+        """The stored run ``key``."""
+        return open_result(self.run_dir(key))
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -426,8 +383,8 @@ class SweepOutcome:
 Progress = Callable[[int, int, int], None]
 
 
-def _misfit(problem: FitProblem, sim: Simulation, values: Mapping) -> dict[str, Any]:
-    residual = problem.residual_from(sim, split_values(values)[1])
+def _misfit(problem: FitProblem, result: Result, values: Mapping) -> dict[str, Any]:
+    residual = problem.residual_from(result, split_values(values)[1])
     chi2 = float(residual @ residual)
     return {"chisqr": chi2, "chisqr_per_point": chi2 / problem.n_data}
 
@@ -444,8 +401,8 @@ def _row(index: int, key: str, values: Mapping, ok: bool, store: RunStore,
                 row[f"charge_C.{stage['name']}"] = stage["charge_C"]
             row["wall_time_s"] = summary["wall_time_s"]
             return row if problem is None else row | _misfit(
-                problem, store.simulation(key), values)  # fmt: skip
-        except (StoreError, KeyError, TypeError) as exc:
+                problem, store.result(key), values)  # fmt: skip
+        except (StoreError, KeyError, TypeError, OSError, ValueError) as exc:
             row["reason"] = f"stored run unreadable: {exc}"
     else:
         row["reason"] = store.failed(key) or "not stored: the run did not finish"

@@ -23,15 +23,14 @@ import numpy as np
 from caitlab.plot._common import (
     SECONDS_PER_HOUR,
     fractions,
+    saved_stages,
     species_colour,
-    stage_bounds,
-    strings,
     zone_depth,
 )
 from caitlab.plot.profiles import present_species
 
 if TYPE_CHECKING:
-    import xarray as xr
+    from caitlab.results import Result
 
 #: a video frame is padded to a multiple of this (H.264 macro blocks)
 MACRO_BLOCK = 16
@@ -56,12 +55,11 @@ class StageClock:
     first: np.ndarray
 
     @classmethod
-    def from_dataset(cls, ds: xr.Dataset) -> StageClock:
-        """The clock of a result: stages from its attributes, first snapshots from ``time``."""
-        bounds = stage_bounds(ds)
-        starts = np.array([b[1] for b in bounds])
-        durations = np.array([b[2] - b[1] for b in bounds])
-        time = np.asarray(ds["time"].values, dtype=float)
+    def from_result(cls, result: Result) -> StageClock:
+        """The clock of a run: its stages, first snapshots from its saved times."""
+        starts = np.array([r.start for r in result.stages])
+        durations = np.array([r.duration for r in result.stages])
+        time = np.asarray(result.data["time"].values, dtype=float)
         first = []
         for start, duration in zip(starts, durations):
             local = time - start
@@ -91,14 +89,14 @@ class StageClock:
         return np.clip(np.ceil(position).astype(int) - 1, 0, len(self.starts) - 1)
 
 
-def frame_states(ds: xr.Dataset, frames: int | None = None
+def frame_states(result: Result, frames: int | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times, stage indices and fractions of the video frames.
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     frames : int, optional
         Number of frames, evenly spaced on the stage-log axis between the first and the
         last snapshot (densities interpolated). Default: one frame per saved snapshot.
@@ -112,11 +110,11 @@ def frame_states(ds: xr.Dataset, frames: int | None = None
     fractions : ndarray, shape (f, species, x)
         n_i/n0 in each frame.
     """
-    clock = StageClock.from_dataset(ds)
-    saved = np.asarray(ds["time"].values, dtype=float)
-    names = [b[0] for b in stage_bounds(ds)]
-    saved_stage = np.array([names.index(s) for s in strings(ds["stage"].values)])
-    frac = fractions(ds)
+    clock = StageClock.from_result(result)
+    saved = np.asarray(result.data["time"].values, dtype=float)
+    names = result.stage_names
+    saved_stage = np.array([names.index(s) for s in saved_stages(result)])
+    frac = fractions(result)
     if frames is None:
         return saved, saved_stage, frac
     if frames < 2:
@@ -135,21 +133,23 @@ def frame_states(ds: xr.Dataset, frames: int | None = None
 class _Canvas:
     """The video's figure: profiles above, the stage-log time line below."""
 
-    def __init__(self, ds: xr.Dataset, depth_max_nm: float | None, log: bool, dpi: int):
+    def __init__(self, result: Result, depth_max_nm: float | None, log: bool, dpi: int):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        self.ds, self.clock = ds, StageClock.from_dataset(ds)
+        self.result, self.clock = result, StageClock.from_result(result)
+        traces = result.traces
+        self.trace_time, self.trace_charge = traces["time"].values, traces["charge"].values
         self.fig = Figure(figsize=(8.0, 4.8), dpi=dpi, layout="constrained")
         self.canvas = FigureCanvasAgg(self.fig)
         top, bottom = self.fig.subplots(2, 1, height_ratios=[4, 1])
-        names = strings(ds["species"].values)
-        self.shown = [names.index(s) for s in present_species(ds)]
-        x_nm = np.asarray(ds["x"].values) * 1e9
+        names = list(result.species)
+        self.shown = [names.index(s) for s in present_species(result)]
+        x_nm = np.asarray(result.mesh.centres) * 1e9
         self.lines = [top.plot(x_nm, np.zeros_like(x_nm), color=species_colour(names[k], k),
                                lw=2, label=names[k])[0] for k in self.shown]
         self.total = top.plot(x_nm, np.zeros_like(x_nm), color="k", lw=1, label="sum")[0]
-        top.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(ds) * 1e9)
+        top.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9)
         if log:
             top.set_yscale("log")
         top.set_ylim(*((1e-4, 20.0) if log else (0.0, 1.25)))
@@ -168,12 +168,12 @@ class _Canvas:
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def _timeline(self, ax: Any) -> Any:
-        ds, clock = self.ds, self.clock
-        t = np.asarray(ds["trace_time"].values, dtype=float)
-        ax.plot(clock.position(t), np.asarray(ds["trace_current"].values) * 1e9, color="0.3",
+        traces, clock = self.result.traces, self.clock
+        t = np.asarray(traces["time"].values, dtype=float)
+        ax.plot(clock.position(t), np.asarray(traces["current"].values) * 1e9, color="0.3",
                 lw=1)
         ticks, labels = [], []
-        for k, (name, start, end) in enumerate(stage_bounds(ds)):
+        for k, (name, start, end) in enumerate(self.result.stage_bounds):
             ax.text(k + 0.5, 0.95, name, transform=ax.get_xaxis_transform(), ha="center",
                     va="top", fontsize="small")
             if k:
@@ -197,8 +197,8 @@ class _Canvas:
         self.total.set_ydata(frac[self.shown].sum(axis=0))
         position = float(self.clock.position(np.array(time)))
         self.cursor.set_xdata([position, position])
-        charge = np.interp(time, self.ds["trace_time"].values, self.ds["trace_charge"].values)
-        name = stage_bounds(self.ds)[stage][0]
+        charge = np.interp(time, self.trace_time, self.trace_charge)
+        name = self.result.stage_names[stage]
         self.label.set_text(f"{name:<10s} t = {time / SECONDS_PER_HOUR:8.3f} h\n"
                             f"{'':<10s} Q = {charge * 1e3:8.4f} mC")
         self.canvas.restore_region(self.background)
@@ -216,16 +216,16 @@ def _pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, ph), (0, pw), (0, 0)), constant_values=255)
 
 
-def render_frames(ds: xr.Dataset, frames: int | None = None, *, depth_max_nm: float | None = None,
+def render_frames(result: Result, frames: int | None = None, *, depth_max_nm: float | None = None,
                   log: bool = False, dpi: int = 100) -> Iterator[np.ndarray]:
     """Yield the RGB frames (h, w, 3, uint8) of the density-evolution video."""
-    canvas = _Canvas(ds, depth_max_nm, log, dpi)
-    for t, stage, frac in zip(*frame_states(ds, frames)):
+    canvas = _Canvas(result, depth_max_nm, log, dpi)
+    for t, stage, frac in zip(*frame_states(result, frames)):
         yield canvas.render(float(t), int(stage), frac)
 
 
 def write_video(
-    ds: xr.Dataset,
+    result: Result,
     out: str | Path,
     *,
     fps: float = 20.0,
@@ -238,8 +238,8 @@ def write_video(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result; save snapshots for a smooth video (``OutputOptions(frames=60)``).
+    result : caitlab.Result
+        A run; save snapshots for a smooth video (``OutputOptions(frames=60)``).
     out : str or Path
         Output file; ``.gif`` gives an animated GIF, anything else MP4 (H.264).
     fps : float
@@ -261,7 +261,7 @@ def write_video(
     out = Path(out)
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    images = render_frames(ds, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi)
+    images = render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi)
     if out.suffix.lower() == ".gif":
         return _write_gif(out, list(images), fps)
     images = list(images)

@@ -2,7 +2,7 @@
 
 Each area registers its commands on the shared Typer ``app`` in its own module:
 ``run`` (simulation: run, check, example, plot), ``sims`` (profiles: sims, compare),
-``fitting`` (fit, sweep) and ``pictures`` (video, report, figures).
+``fitting`` (fit, sweep), ``pictures`` (video, report, figures) and ``export`` (CSV).
 """
 
 from __future__ import annotations
@@ -11,16 +11,12 @@ import importlib
 
 from caitlab.cli._app import app
 
-_COMMAND_MODULES = ("run", "sims", "fitting", "pictures")
+_COMMAND_MODULES = ("run", "sims", "fitting", "pictures", "export")
 
 
 def _register_commands() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(f"caitlab.cli.{name}")
-        except ModuleNotFoundError as exc:  # an area not built yet
-            if exc.name != f"caitlab.cli.{name}":
-                raise
+        importlib.import_module(f"caitlab.cli.{name}")
 
 
 def main() -> None:

@@ -38,6 +38,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from caitlab._version import __version__
+
+        typer.echo(f"caitlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the caitlab version and exit."),
+) -> None:
+    """Simulate, read, fit and show CAIT (charge attachment induced transport) experiments."""
+
+
 def fail(message: object, code: int = 2) -> NoReturn:
     """Print one clear message to stderr and exit with ``code`` (no traceback)."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)

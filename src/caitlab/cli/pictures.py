@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,39 +9,22 @@ from typing import Annotated, Any
 import typer
 
 from caitlab.cli._app import app, run_reporting_errors
-
-_CHARGE_UNITS = {"C": 1.0, "mC": 1e-3, "uC": 1e-6, "µC": 1e-6, "nC": 1e-9}
-_CHARGE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
+from caitlab.results import open_result
 
 
 class PictureError(ValueError):
     """A problem with the command's inputs, reported as one line."""
 
 
-def open_result(result_dir: Path) -> Any:
-    """The result Dataset of ``RESULT_DIR`` (or a ``.nc`` file), loaded into memory."""
-    from caitlab.results import load_result
-
-    path = Path(result_dir)
-    file = path / "result.nc" if path.is_dir() else path
-    if not file.exists():
-        raise PictureError(f"no result at {file}: run `caitlab run CONFIG --out {path}` first")
-    try:
-        return load_result(path)
-    except ImportError:  # h5netcdf without h5py: netCDF4 reads the same files
-        import xarray as xr
-
-        with xr.open_dataset(file, engine="netcdf4") as ds:
-            return ds.load()
-
-
 def parse_charge(text: str) -> float:
     """A charge with its unit (``"2.52 mC"``) in C."""
-    match = _CHARGE.match(text)
-    if not match or match.group(2) not in _CHARGE_UNITS:
-        raise PictureError(f"--charge {text!r}: give a number and a unit "
-                           f"({', '.join(_CHARGE_UNITS)}), e.g. '2.52 mC'")
-    return float(match.group(1)) * _CHARGE_UNITS[match.group(2)]
+    from caitlab.units import to_canonical
+
+    try:
+        return to_canonical(text, "charge", units_required=True)
+    except ValueError:
+        raise PictureError(f"--charge {text!r}: give a number and a unit, e.g. '2.52 mC'"
+                           ) from None
 
 
 def _depth_nm(text: str | None) -> float | None:
@@ -97,12 +79,13 @@ def video_command(
     def body() -> None:
         from caitlab.video import write_video
 
-        ds = open_result(result_dir)
-        n_saved = ds.sizes["time"]
+        result = open_result(result_dir)
+        n_saved = result.data.sizes["time"]
         if frames is None and n_saved < 10:
             typer.echo(f"note: only {n_saved} saved states; run with --frames 60 (caitlab run) "
                        "or resample here with --frames N", err=True)
-        written = write_video(ds, out, fps=fps, frames=frames, depth_max_nm=_depth_nm(depth_max),
+        written = write_video(result, out, fps=fps, frames=frames,
+                              depth_max_nm=_depth_nm(depth_max),
                               log=log, dpi=dpi)
         typer.echo(f"wrote {written} ({frames or n_saved} frames at {fps:g} fps)")
 
@@ -125,9 +108,9 @@ def report_command(
     def body() -> None:
         from caitlab.report import write_report
 
-        ds = open_result(result_dir)
+        result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        written = write_report(ds, out, fit_dir=fit, measured_charges=charges, dpi=dpi)
+        written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi)
         typer.echo(f"wrote {written}")
 
     _run(body)
@@ -146,12 +129,12 @@ def figures_command(
     def body() -> None:
         from caitlab.plot import save_figures, standard_figures
 
-        ds = open_result(result_dir)
+        result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        for path in save_figures(standard_figures(ds, measured_charges=charges), out, dpi=dpi):
+        for path in save_figures(standard_figures(result, measured_charges=charges), out, dpi=dpi):
             typer.echo(f"wrote {path}")
 
     _run(body)
 
 
-__all__ = ["figures_command", "open_result", "parse_charge", "report_command", "video_command"]
+__all__ = ["figures_command", "parse_charge", "report_command", "video_command"]

@@ -15,16 +15,13 @@ from caitlab.examples import example_names, example_path
 def _load(config: str):
     from caitlab.config import ConfigError, load_experiment
 
-    path = Path(config)
-    if not path.exists() and config in example_names():
-        path = example_path(config)
-    if not path.exists():
+    if not Path(config).exists() and config not in example_names():
         fail(
             f"no config file {config!r}; give a TOML file or a built-in example "
             f"({', '.join(example_names())})"
         )
     try:
-        return load_experiment(path)
+        return load_experiment(config)
     except ConfigError as exc:
         fail(str(exc))
 
@@ -67,17 +64,6 @@ def example(
         typer.echo(f"wrote {out}")
 
 
-def _progress_observer(progress, durations: dict[str, float]):
-    tasks: dict[str, int] = {}
-
-    def observe(stage: str, t: float, end: float) -> None:
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=end / 3600.0)
-        progress.update(tasks[stage], completed=t / 3600.0)
-
-    return observe
-
-
 @app.command("run")
 def run(
     config: Annotated[str, typer.Argument(help="Experiment TOML file or example name.")],
@@ -94,8 +80,7 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run an experiment; write OUT/result.nc and OUT/summary.json atomically."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from caitlab._progress import progress_bars
     from caitlab.experiment import OutputOptions
     from caitlab.solver import ConvergenceError
 
@@ -106,29 +91,21 @@ def run(
         experiment = experiment.with_(
             output=OutputOptions(times=experiment.output.times, frames=frames)
         )
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.2f}/{task.total:.2f} h simulated"),
-        TimeElapsedColumn(),
-    )
-    durations = {s.name: s.duration for s in experiment.stages}
-    with Progress(*columns, disable=quiet, transient=False) as progress:
+    with progress_bars(disable=quiet) as observer:
         try:
-            result = experiment.run(_progress_observer(progress, durations))
+            result = experiment.run(observer)
         except ConvergenceError as exc:
             fail(str(exc), code=3)
     _refuse_non_finite(result.summary())
     run_reporting_errors(lambda: result.save(out))
     _print_summary(result.summary(), out)
     if plots:
-        _draw(out, out)
-        _draw_all(out, out / "figures")
+        _draw(result, out)
+        _draw_all(result, out / "figures")
     if video:
-        from caitlab.results import load_result
         from caitlab.video import write_video
 
-        path = write_video(load_result(out), out / "evolution.mp4")
+        path = write_video(result, out / "evolution.mp4")
         typer.echo(f"wrote {path}")
 
 
@@ -147,11 +124,10 @@ def _refuse_non_finite(summary: dict) -> None:
              "nothing was saved", code=3)  # fmt: skip
 
 
-def _draw_all(result_dir: Path, out_dir: Path) -> None:
+def _draw_all(result, out_dir: Path) -> None:
     from caitlab import plot
-    from caitlab.results import load_result
 
-    paths = plot.save_figures(plot.standard_figures(load_result(result_dir)), out_dir)
+    paths = plot.save_figures(plot.standard_figures(result), out_dir)
     typer.echo(f"wrote {len(paths)} figures to {out_dir}")
 
 
@@ -176,20 +152,18 @@ def _print_summary(summary: dict, out: Path) -> None:
     console.print(f"wrote {out / 'result.nc'} and {out / 'summary.json'}")
 
 
-def _draw(result_dir: Path, out_dir: Path) -> list[Path]:
+def _draw(result, out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from caitlab import plot
-    from caitlab.results import load_result
 
-    ds = load_result(result_dir)
     written = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    plot.profiles(ds, ax=axes[0])
-    plot.current_charge(ds, ax=axes[1])
+    plot.profiles(result, ax=axes[0])
+    plot.current_charge(result, ax=axes[1])
     path = Path(out_dir) / "overview.png"
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -206,8 +180,9 @@ def plot_command(
     ] = None,
 ) -> None:
     """Draw the profiles at the end of each stage and current/charge vs time to PNG."""
-    if not (result_dir / "result.nc").exists():
-        fail(f"{result_dir} has no result.nc: run `caitlab run CONFIG --out {result_dir}` first")
+    from caitlab.results import open_result
+
+    result = run_reporting_errors(lambda: open_result(result_dir))
     target = out or result_dir
     target.mkdir(parents=True, exist_ok=True)
-    _draw(result_dir, target)
+    _draw(result, target)

@@ -174,7 +174,8 @@ def compare_command(
     """Overlay simulated (broadened) and measured fractions; report the residual RMS."""
 
     def body() -> None:
-        from caitlab.sims.compare import compare_profiles, load_result, simulated_fractions
+        from caitlab.results import open_result
+        from caitlab.sims.compare import compare_profiles
         from caitlab.sims.response import GaussianResponse
 
         rms = None
@@ -187,12 +188,12 @@ def compare_command(
                 raise SimsError(f"--roughness: {exc}") from None
             if rms < 0:
                 raise SimsError(f"--roughness must not be negative, got {roughness!r}")
-        result = load_result(result_dir)
-        simulated = simulated_fractions(result, stage)
+        result = open_result(result_dir)
         measured, _ = _process(profile, element, crater_depth, sputter_rate, mass_tolerance,
                                fmt)
         response = None if rms is None else GaussianResponse(rms)
-        comparison = compare_profiles(simulated, measured, response)
+        comparison = compare_profiles(result, measured, response, stage)
+        simulated = result.stage(comparison.stage).fractions
         broadening = "none" if rms is None else f"Gaussian {rms * 1e9:g} nm rms"
         typer.echo(f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
                    f"broadening: {broadening}")

@@ -34,7 +34,7 @@ from caitlab.fit.data import (
 from caitlab.fit.executors import DaskExecutor, SerialExecutor, open_executor
 from caitlab.fit.fitting import Failure, FitResult, fit
 from caitlab.fit.parameters import FreeParameter, build_parameters, path_values
-from caitlab.fit.problem import FitProblem, Simulation, SimulationFailed
+from caitlab.fit.problem import FitProblem, SimulationFailed
 from caitlab.fit.report import fit_report, fit_to_dict, plot_fit, save_fit
 from caitlab.fit.synthetic import synthetic_profile
 
@@ -48,7 +48,6 @@ __all__ = [
     "MeasuredCharge",
     "MeasuredProfile",
     "SerialExecutor",
-    "Simulation",
     "SimulationFailed",
     "build_parameters",
     "fallback_sigma",

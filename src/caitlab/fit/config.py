@@ -69,8 +69,9 @@ from caitlab.fit.data import (
 )
 from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
-from caitlab.fit.problem import RESPONSE_PREFIX, FitProblem
+from caitlab.fit.problem import RESPONSE_PREFIX, FitProblem, observation_problems
 from caitlab.params import ParameterPathError, get_value, parse_quantity
+from caitlab.sims.config import ResponseConfig
 from caitlab.units import Charge, Length, UnitError, to_canonical
 
 BUILTIN_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -120,23 +121,6 @@ def values_in_units(data: Any, info: ValidationInfo, fields: tuple[str, ...]) ->
     return out
 
 
-class ResponseSpec(Frozen):
-    """Instrument response (fields of :class:`caitlab.sims.ResponseConfig`)."""
-
-    model: Literal["gaussian", "mri"] = "gaussian"
-    rms: Length = Field(default=0.0, ge=0)
-    mixing: Length = Field(default=0.0, ge=0)
-    roughness: Length = Field(default=0.0, ge=0)
-    information: Length = Field(default=0.0, ge=0)
-
-    def fields(self) -> dict[str, Any]:
-        """The response as a dict: the model and its lengths (m)."""
-        if self.model == "gaussian":
-            return {"model": "gaussian", "rms": self.rms}
-        return {"model": "mri", "mixing": self.mixing, "roughness": self.roughness,
-                "information": self.information}  # fmt: skip
-
-
 class ProfileSpec(Frozen):
     """A measured profile: a fraction table (``file``) or an instrument export (``sims``)."""
 
@@ -147,7 +131,7 @@ class ProfileSpec(Frozen):
     species: list[str] | None = None
     counts: float = Field(default=FALLBACK_COUNTS, gt=0)
     max_depth: Length | None = None
-    response: ResponseSpec = ResponseSpec()
+    response: ResponseConfig = ResponseConfig()
 
     @model_validator(mode="after")
     def _one_source(self) -> ProfileSpec:
@@ -287,32 +271,12 @@ def validate(
     return cfg
 
 
-def _check_stages(
-    profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any]
-) -> list[str]:
-    """Problems with the stage and name of each observation, one line each."""
-    stages = [s["name"] for s in config["stages"]]
-    problems, names = [], set()
-    for where, items in (("profiles", profiles), ("charges", charges)):
-        for k, spec in enumerate(items):
-            if spec.stage not in stages:
-                problems.append(f"{where}[{k}].stage: no stage {spec.stage!r} in the "
-                                f"experiment; use one of {stages}")  # fmt: skip
-    for k, spec in enumerate(profiles):
-        name = spec.name or spec.stage
-        if name in names:
-            problems.append(f"profiles[{k}].name: {name!r} is used twice; give each "
-                            "profile of the same stage its own name")  # fmt: skip
-        names.add(name)
-    return problems
-
-
 def load_observations(
     profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any],
     base_dir: Path, source: str,
 ) -> FitProblem:  # fmt: skip
     """Read every profile and charge into a :class:`FitProblem` on ``config``."""
-    problems = _check_stages(profiles, charges, config)
+    problems = observation_problems(config, profiles, charges)
     if problems:
         raise ConfigError(source, problems)
     loaded = []
@@ -448,7 +412,6 @@ __all__ = [
     "FitOptions",
     "ParameterSpec",
     "ProfileSpec",
-    "ResponseSpec",
     "load_fit_config",
     "load_observations",
     "read_toml",

@@ -31,7 +31,7 @@ import numpy as np
 
 from caitlab.fit.executors import SerialExecutor
 from caitlab.fit.parameters import FreeParameter, build_parameters, path_values
-from caitlab.fit.problem import FitProblem, Simulation, SimulationFailed, evaluate
+from caitlab.fit.problem import FitProblem, SimulationFailed, evaluate
 
 if TYPE_CHECKING:
     import lmfit
@@ -155,8 +155,6 @@ class FitResult:
         Path -> best value (canonical unit).
     best_run : caitlab.Result or None
         The simulation at the best values (None if it failed).
-    best_simulation : Simulation or None
-        Its fractions and charges.
     n_simulations : int
         Simulations run, all included.
     failures : list of Failure
@@ -175,7 +173,6 @@ class FitResult:
     result: lmfit.minimizer.MinimizerResult
     best_values: dict[str, float]
     best_run: Any
-    best_simulation: Simulation | None
     n_simulations: int
     failures: list[Failure]
     wall_time_s: float
@@ -202,6 +199,11 @@ class FitResult:
         from caitlab.fit.report import plot_fit
 
         return plot_fit(self, axes)
+
+    def _repr_html_(self) -> str:
+        from caitlab._html import fit_html
+
+        return fit_html(self)
 
 
 def initial_values(problem: FitProblem, free: Sequence[FreeParameter]) -> dict[str, float]:
@@ -371,16 +373,13 @@ def _check_request(
         )
 
 
-def _best_run(
-    problem: FitProblem, best: dict[str, float], failures: list[Failure]
-) -> tuple[Any, Simulation | None]:
+def _best_run(problem: FitProblem, best: dict[str, float], failures: list[Failure]) -> Any:
     """The full run at the best values (None, recorded as a failure, if it fails)."""
     try:
-        run = problem.run(best)
+        return problem.run(best)
     except SimulationFailed as exc:
         failures.append(Failure(best, exc.reason))
-        return None, None
-    return run, Simulation.from_result(run)
+        return None
 
 
 def fit(
@@ -439,10 +438,10 @@ def fit(
     )
     posterior = sample_posterior(minimizer, result, free, **dict(mcmc)) if mcmc else None
     best = path_values(free, result.params)
-    best_run, best_sim = _best_run(problem, best, evaluator.failures)
+    best_run = _best_run(problem, best, evaluator.failures)
     return FitResult(
         problem=problem, free=free, initial=start, result=result, best_values=best,
-        best_run=best_run, best_simulation=best_sim,
+        best_run=best_run,
         n_simulations=evaluator.n_simulations + 1, failures=evaluator.failures,
         wall_time_s=time.perf_counter() - clock, conf_intervals=ci, mcmc=posterior,
         input=dict(input or {}),

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from caitlab.params import safe_name
+from caitlab.params import parse_quantity, safe_name
 
 if TYPE_CHECKING:
     import lmfit
@@ -37,9 +37,10 @@ class FreeParameter:
     path : str
         Its path, e.g. ``"stages.Cs-CAIT.diffusivity.Cs.d"`` or ``"profiles.Cs-CAIT.rms"``.
     value : float, optional
-        Initial value (canonical unit); default the value in the config.
+        Initial value (canonical unit, or a unit string or pint Quantity); default the value
+        in the config.
     min, max : float
-        Bounds (canonical unit); a log parameter needs ``min > 0`` if bounded below.
+        Bounds (as ``value``); a log parameter needs ``min > 0`` if bounded below.
     log : bool
         Vary log10 of the value.
     expr : str, optional
@@ -60,6 +61,12 @@ class FreeParameter:
     vary: bool = True
 
     def __post_init__(self) -> None:
+        from caitlab._model import quantities_as_text
+
+        for bound in ("value", "min", "max"):
+            given = getattr(self, bound)
+            if given is not None and not isinstance(given, (int, float)):
+                object.__setattr__(self, bound, parse_quantity(quantities_as_text(given)))
         if self.name is None:
             object.__setattr__(self, "name", safe_name(self.path))
         if not self.name.isidentifier():

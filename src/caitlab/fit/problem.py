@@ -2,12 +2,11 @@
 
 The residual of parameter values ``{path: value}`` is computed in three pure steps:
 
-1. :meth:`FitProblem.simulate` runs the experiment with the values substituted
-   (:func:`caitlab.params.with_values`) and keeps the fractions ``density / n0`` at the end
-   of every stage and the charge of every stage;
-2. :func:`model_profile` broadens a stage's fractions with the profile's instrument response
-   and samples them at the measured depths (:func:`caitlab.sims.apply_response`, mirrored at
-   the surface so the inventory is kept);
+1. :meth:`FitProblem.run` runs the experiment with the values substituted
+   (:func:`caitlab.params.with_values`): a :class:`caitlab.Result`;
+2. :func:`model_profile` broadens a stage's final fractions (``result.stage(name).fractions``)
+   with the profile's instrument response and samples them at the measured depths
+   (:func:`caitlab.sims.apply_response`, mirrored at the surface so the inventory is kept);
 3. :meth:`FitProblem.residual_from` stacks ``(model - measured) / sigma`` for every profile
    and species, then ``(Q_sim - Q_meas) / sigma_Q`` for every measured charge.
 
@@ -26,6 +25,7 @@ import numpy as np
 from caitlab.config import ConfigError, experiment_from_dict
 from caitlab.fit.data import MeasuredCharge, MeasuredProfile
 from caitlab.params import get_value, with_values
+from caitlab.results import Result
 from caitlab.solver import ConvergenceError
 
 RESPONSE_PREFIX = "profiles."
@@ -41,37 +41,30 @@ class SimulationFailed(RuntimeError):
         super().__init__(f"simulation failed at {shown}: {reason}")
 
 
-@dataclass(frozen=True, eq=False)
-class Simulation:
-    """What a fit needs from one run.
+def observation_problems(config: Mapping[str, Any], profiles: Any, charges: Any) -> list[str]:
+    """One line per observation that does not fit the experiment ``config``.
 
-    Attributes
-    ----------
-    centres_m : ndarray
-        Cell centres, m.
-    species : tuple of str
-        Species order of the fraction arrays.
-    fractions : dict of str to ndarray
-        Stage name -> fractions (species, x) at the end of that stage, dimensionless.
-    charge_C : dict of str to float
-        Stage name -> charge through the back electrode during the stage, C.
+    An unknown stage, a profile name used twice, a species not in the sample. Profiles need
+    ``stage``, ``name`` (or None: the stage) and ``species`` (or None: not yet known).
     """
-
-    centres_m: np.ndarray
-    species: tuple[str, ...]
-    fractions: Mapping[str, np.ndarray]
-    charge_C: Mapping[str, float]
-
-    @classmethod
-    def from_result(cls, result: Any) -> Simulation:
-        """Extract the fractions and charges of a :class:`caitlab.Result`."""
-        n0 = result.experiment.sample.mobile_ion_density
-        return cls(
-            centres_m=np.asarray(result.mesh.centres),
-            species=tuple(result.species),
-            fractions={r.name: r.density[-1] / n0 for r in result.stages},
-            charge_C={r.name: r.charge_C for r in result.stages},
-        )
+    stages = [s["name"] for s in config["stages"]]
+    species = list(config["sample"]["species"])
+    problems, names = [], set()
+    for where, items in (("profiles", profiles), ("charges", charges)):
+        for k, obs in enumerate(items):
+            if obs.stage not in stages:
+                problems.append(f"{where}[{k}].stage: no stage {obs.stage!r} in the "
+                                f"experiment; use one of {stages}")  # fmt: skip
+    for k, p in enumerate(profiles):
+        name = p.name or p.stage
+        if name in names:
+            problems.append(f"profiles[{k}].name: {name!r} is used twice; give each "
+                            "profile of the same stage its own name")  # fmt: skip
+        names.add(name)
+        unknown = sorted(set(p.species or ()) - set(species))
+        if unknown:
+            problems.append(f"profiles[{k}].species: {unknown} not in the sample ({species})")
+    return problems
 
 
 def split_values(values: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
@@ -89,13 +82,13 @@ def build_response(response: Mapping[str, Any]) -> Any:
 
 
 def model_profile(
-    sim: Simulation, profile: MeasuredProfile, response: Mapping[str, Any]
+    result: Result, profile: MeasuredProfile, response: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """Simulated fractions of ``profile``'s species, broadened, at its measured depths.
 
     Parameters
     ----------
-    sim : Simulation
+    result : caitlab.Result
         The run.
     profile : MeasuredProfile
         Where (stage, depths) and which species.
@@ -109,9 +102,9 @@ def model_profile(
     """
     from caitlab.sims import apply_response
 
-    rows = [sim.species.index(s) for s in profile.species]
-    fractions = sim.fractions[profile.stage][rows]
-    broadened = apply_response(sim.centres_m, fractions, profile.depth_m, build_response(response))
+    final = result.stage(profile.stage).fractions.sel(species=list(profile.species))
+    depth_m = final["depth"].values * 1e-9
+    broadened = apply_response(depth_m, final.values, profile.depth_m, build_response(response))
     return dict(zip(profile.species, broadened, strict=True))
 
 
@@ -138,20 +131,9 @@ class FitProblem:
         object.__setattr__(self, "charges", tuple(self.charges))
         if not self.profiles and not self.charges:
             raise ValueError("a fit problem needs at least one measured profile or charge")
-        stages = [s["name"] for s in self.config["stages"]]
-        species = list(self.config["sample"]["species"])
-        names = [p.name for p in self.profiles]
-        if len(set(names)) != len(names):
-            raise ValueError(f"profile names must be unique, got {names}: give each a name")
-        for obs in (*self.profiles, *self.charges):
-            if obs.stage not in stages:
-                raise ValueError(f"no stage {obs.stage!r} in the experiment; stages: {stages}")
-        for p in self.profiles:
-            unknown = sorted(set(p.species) - set(species))
-            if unknown:
-                raise ValueError(
-                    f"profile {p.name!r}: species {unknown} not in the sample ({species})"
-                )
+        problems = observation_problems(self.config, self.profiles, self.charges)
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def n_data(self) -> int:
@@ -203,7 +185,7 @@ class FitProblem:
         except ConfigError as exc:
             raise SimulationFailed(values, "; ".join(exc.problems)) from None
 
-    def run(self, values: Mapping[str, float]) -> Any:
+    def run(self, values: Mapping[str, float]) -> Result:
         """Run the experiment at ``values``; the full :class:`caitlab.Result`.
 
         Raises
@@ -217,25 +199,22 @@ class FitProblem:
         except (ConvergenceError, FloatingPointError, ValueError) as exc:
             raise SimulationFailed(values, str(exc)) from None
 
-    def simulate(self, values: Mapping[str, float]) -> Simulation:
-        """Run and keep what the residual needs."""
-        return Simulation.from_result(self.run(values))
-
-    def models(self, sim: Simulation, values: Mapping[str, float]) -> dict[str, dict]:
+    def models(self, result: Result, values: Mapping[str, float]) -> dict[str, dict]:
         """Profile name -> species -> model fractions on the measured depths."""
         responses = self.responses(values)
-        return {p.name: model_profile(sim, p, responses[p.name]) for p in self.profiles}
+        return {p.name: model_profile(result, p, responses[p.name]) for p in self.profiles}
 
-    def residual_from(self, sim: Simulation, values: Mapping[str, float]) -> np.ndarray:
-        """Weighted residual ``(model - data) / sigma`` of a finished simulation."""
-        models = self.models(sim, values)
+    def residual_from(self, result: Result, values: Mapping[str, float]) -> np.ndarray:
+        """Weighted residual ``(model - data) / sigma`` of a finished run."""
+        models = self.models(result, values)
         parts = [
             (models[p.name][s] - p.fractions[s]) / p.sigma[s]
             for p in self.profiles
             for s in p.species
         ]
         parts += [
-            np.array([(sim.charge_C[c.stage] - c.charge_C) / c.sigma_C]) for c in self.charges
+            np.array([(result.stage(c.stage).charge_C - c.charge_C) / c.sigma_C])
+            for c in self.charges
         ]
         return np.concatenate(parts)
 
@@ -247,9 +226,9 @@ class FitProblem:
         SimulationFailed
             If the simulation fails.
         """
-        sim = self.simulate(values)
+        result = self.run(values)
         try:
-            return self.residual_from(sim, values)
+            return self.residual_from(result, values)
         except ValueError as exc:  # e.g. a negative response width
             raise SimulationFailed(values, str(exc)) from None
 
@@ -264,10 +243,10 @@ def evaluate(values: Mapping[str, float], problem: FitProblem) -> tuple[Any, str
 
 __all__ = [
     "FitProblem",
-    "Simulation",
     "SimulationFailed",
     "build_response",
     "evaluate",
     "model_profile",
+    "observation_problems",
     "split_values",
 ]

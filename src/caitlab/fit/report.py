@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from caitlab import __version__
+from caitlab._version import __version__
 from caitlab.results import write_atomic
 
 if TYPE_CHECKING:
@@ -66,10 +66,10 @@ def _correlations(fit: FitResult) -> dict[str, dict[str, float]]:
 
 def _observations(fit: FitResult) -> dict[str, Any]:
     """Per-profile chi-square and charges, measured against best-fit model."""
-    sim = fit.best_simulation
-    if sim is None:
+    run = fit.best_run
+    if run is None:
         return {}
-    models = fit.problem.models(sim, fit.best_values)
+    models = fit.problem.models(run, fit.best_values)
     profiles = {}
     for p in fit.problem.profiles:
         chi2 = sum(
@@ -81,7 +81,8 @@ def _observations(fit: FitResult) -> dict[str, Any]:
             "chisqr": chi2, "weights": "counting" if p.sigma_given else "fallback",
         }  # fmt: skip
     charges = {
-        c.stage: {"measured_C": c.charge_C, "sigma_C": c.sigma_C, "model_C": sim.charge_C[c.stage]}
+        c.stage: {"measured_C": c.charge_C, "sigma_C": c.sigma_C,
+                  "model_C": run.stage(c.stage).charge_C}
         for c in fit.problem.charges
     }
     return {"profiles": profiles, "charges": charges}
@@ -180,7 +181,7 @@ def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = Tru
         # the flat MCMC chain: caitlab report draws its corner plot
         write_atomic(out / "samples.npy", lambda tmp: np.save(open(tmp, "wb"), fit.mcmc["samples"]))
     _write_text(out / "report.txt", fit_report(fit))
-    if figure and fit.best_simulation is not None:
+    if figure and fit.best_run is not None:
         from matplotlib.figure import Figure  # no pyplot: works without a display
 
         canvas = Figure(figsize=(5.5 * len(fit.problem.profiles), 6), layout="constrained")
@@ -224,7 +225,7 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
             2, len(profiles), figsize=(5.5 * len(profiles), 6), squeeze=False,
             sharex="col", gridspec_kw={"height_ratios": [3, 1]},
         )  # fmt: skip
-    models = fit.problem.models(fit.best_simulation, fit.best_values)
+    models = fit.problem.models(fit.best_run, fit.best_values)
     for k, p in enumerate(profiles):
         top, bottom = axes[0, k], axes[1, k]
         depth_nm = p.depth_m * 1e9

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from caitlab.fit.data import MeasuredProfile
-from caitlab.fit.problem import Simulation, model_profile
+from caitlab.fit.problem import model_profile
+from caitlab.results import Result
 
 
 def synthetic_profile(
-    sim: Simulation,
+    result: Result,
     stage: str,
     depth_m: np.ndarray,
     *,
@@ -29,12 +30,12 @@ def synthetic_profile(
     name: str = "",
     sigma_from: str = "observed",
 ) -> MeasuredProfile:
-    """A noisy profile of ``sim`` after ``stage``, with Poisson counting noise.
+    """A noisy profile of ``result`` after ``stage``, with Poisson counting noise.
 
     Parameters
     ----------
-    sim : Simulation
-        The "true" run (:meth:`caitlab.fit.Simulation.from_result`).
+    result : caitlab.Result
+        The "true" run.
     stage : str
         Stage after which it is "measured".
     depth_m : ndarray
@@ -62,10 +63,11 @@ def synthetic_profile(
 
     rng = np.random.default_rng(rng)
     response = dict(response or {"model": "gaussian", "rms": 0.0})
-    present = [s for s, row in zip(sim.species, sim.fractions[stage]) if np.any(row > 0)]
+    final = result.stage(stage).fractions
+    present = [str(s) for s in final["species"].values if np.any(final.sel(species=s) > 0)]
     chosen = tuple(species or present)
     template = MeasuredProfile(stage, depth_m, {s: np.zeros(len(depth_m)) for s in chosen})
-    truth = model_profile(sim, template, response)
+    truth = model_profile(result, template, response)
     expected = np.clip(np.array([truth[s] for s in chosen]), 0.0, None) * counts
     counted = rng.poisson(expected).astype(float)
     total = counted.sum(axis=0)

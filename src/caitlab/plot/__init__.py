@@ -1,7 +1,7 @@
 """Figures of CAIT results (matplotlib, imported lazily).
 
-Every function takes the data (an xarray Dataset from :meth:`caitlab.Result.to_xarray` or
-:func:`caitlab.load_result`) and ``ax=None``, draws, and returns the axes.
+Every function takes a :class:`caitlab.Result` (from :meth:`caitlab.Experiment.run` or
+:func:`caitlab.open_result`) and ``ax=None``, draws, and returns the axes.
 
 Modules
 -------
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from caitlab.plot._common import new_figure, stage_names
+from caitlab.plot._common import new_figure
 from caitlab.plot.diffusivity import (
     diffusivities,
     energy_landscape,
@@ -32,12 +32,13 @@ from caitlab.plot.profiles import profiles
 from caitlab.plot.traces import current_charge, surface_potential, traces
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.figure import Figure
+
+    from caitlab.results import Result
 
 
 def standard_figures(
-    ds: xr.Dataset,
+    result: Result,
     *,
     measured: Mapping[str, Any] | None = None,
     rms_nm: float | None = None,
@@ -49,8 +50,8 @@ def standard_figures(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     measured : mapping of str to profile, optional
         Measured profiles by stage name (each as :func:`profiles` accepts); each gives a
         ``profiles_<stage>`` figure comparing it with the end of that stage.
@@ -70,19 +71,19 @@ def standard_figures(
         figures[name] = new_figure(size)
         return figures[name].add_subplot()
 
-    profiles(ds, ax=panel("profiles"))
-    profiles(ds, log=True, ax=panel("profiles_log"))
+    profiles(result, ax=panel("profiles"))
+    profiles(result, log=True, ax=panel("profiles_log"))
     for stage, data in (measured or {}).items():
-        profiles(ds, [stage], measured=data, rms_nm=rms_nm,
+        profiles(result, [stage], measured=data, rms_nm=rms_nm,
                  ax=panel(f"profiles_{_slug(stage)}"))
-    diffusivities(ds, ax=panel("diffusivity"))
-    if has_site_energy(ds):
-        n_states = 1 + len(stage_names(ds))
+    diffusivities(result, ax=panel("diffusivity"))
+    if has_site_energy(result):
+        n_states = 1 + len(result.stages)
         fig = figures["energy_landscape"] = new_figure((4.0 * n_states, 5.0))
-        energy_landscapes(ds, axes=fig.subplots(1, n_states, sharey=True, squeeze=False)[0])
+        energy_landscapes(result, axes=fig.subplots(1, n_states, sharey=True, squeeze=False)[0])
     fig = figures["traces"] = new_figure((7.0, 6.0))
-    traces(ds, measured_charges=measured_charges, axes=fig.subplots(2, 1, sharex=True))
-    potential_profile(ds, ax=panel("potential"))
+    traces(result, measured_charges=measured_charges, axes=fig.subplots(2, 1, sharex=True))
+    potential_profile(result, ax=panel("potential"))
     return figures
 
 

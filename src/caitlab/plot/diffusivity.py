@@ -9,35 +9,33 @@ import numpy as np
 
 from caitlab.plot._common import (
     STAGE_STYLES,
-    experiment,
     fractions,
     get_ax,
+    saved_stages,
     species_colour,
     stage_end_index,
-    stage_names,
-    strings,
     time_indices,
 )
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.axes import Axes
 
+    from caitlab.results import Result
 
-def visited_range(ds: xr.Dataset, stage: str, species: str, floor: float = 1e-4
+
+def visited_range(result: Result, stage: str, species: str, floor: float = 1e-4
                   ) -> tuple[float, float] | None:
     """Smallest and largest fraction n/n0 (above ``floor``) of ``species`` during ``stage``.
 
     Uses the saved states of the stage and the state it started from (the end of the stage
     before). ``None`` if the species never exceeded ``floor``.
     """
-    names = stage_names(ds)
-    stage_of = strings(ds["stage"].values)
-    rows = [i for i, s in enumerate(stage_of) if s == stage]
+    names = result.stage_names
+    rows = [i for i, s in enumerate(saved_stages(result)) if s == stage]
     k = names.index(stage)
     if k > 0:
-        rows.append(stage_end_index(ds, names[k - 1]))
-    values = fractions(ds)[rows, strings(ds["species"].values).index(species)]
+        rows.append(stage_end_index(result, names[k - 1]))
+    values = fractions(result)[rows, result.species.index(species)]
     values = values[values > floor]
     if values.size == 0:
         return None
@@ -45,7 +43,7 @@ def visited_range(ds: xr.Dataset, stage: str, species: str, floor: float = 1e-4
 
 
 def diffusivities(
-    ds: xr.Dataset,
+    result: Result,
     *,
     species: Sequence[str] | None = None,
     stages: Sequence[str] | None = None,
@@ -61,8 +59,8 @@ def diffusivities(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result; the models are rebuilt from its ``config_toml`` attribute.
+    result : caitlab.Result
+        A run; its D(n) tables (as used in each stage) are drawn.
     species, stages : sequence of str, optional
         Restrict to these species / stages (e.g. ``stages=["Rb-CAIT"]`` for Fig. 4,
         ``species=["Li", "Cs"]`` for Fig. 6). Default: all with a model.
@@ -78,25 +76,23 @@ def diffusivities(
     matplotlib.axes.Axes
     """
     ax = get_ax(ax)
-    exp = experiment(ds)
-    n0 = float(ds.attrs["n0"])
-    names = list(exp.sample.species_names)
-    grid = np.geomspace(n_min, 1.2, 400)
-    for k, stage in enumerate(exp.stages):
-        if stages is not None and stage.name not in stages:
+    names = list(result.species)
+    for k, (record, stage) in enumerate(zip(result.stages, result.experiment.stages)):
+        if stages is not None and record.name not in stages:
             continue
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
         for name, model in stage.diffusivity.items():
             if species is not None and name not in species:
                 continue
             colour = species_colour(name, names.index(name))
-            d = model.diffusivity(grid, stage.temperature, n0)
-            ax.plot(grid, d, color=colour, ls=style, label=f"{name}, {stage.name}")
+            table = record.d_of_n(name).sel(density_fraction=slice(n_min, 1.2))
+            grid, d = table["density_fraction"].values, table.values
+            ax.plot(grid, d, color=colour, ls=style, label=f"{name}, {record.name}")
             if model.falloff is not None:
                 threshold = model.falloff.threshold
-                d_at = float(model.diffusivity(np.array([threshold]), stage.temperature, n0)[0])
+                d_at = float(np.exp(np.interp(np.log(threshold), np.log(grid), np.log(d))))
                 ax.plot([threshold], [d_at], marker="v", ms=7, color=colour, ls="none")
-            span = visited_range(ds, stage.name, name, floor=n_min) if visited else None
+            span = visited_range(result, record.name, name, floor=n_min) if visited else None
             if span is not None:
                 inside = (grid >= span[0]) & (grid <= span[1])
                 ax.plot(grid[inside], d[inside], color=colour, lw=7, alpha=0.2,
@@ -116,36 +112,36 @@ def diffusivities(
     return ax
 
 
-def default_depth_nm(ds: xr.Dataset) -> float:
+def default_depth_nm(result: Result) -> float:
     """Half the depth (nm) over which the native ion fell below half of n0 after stage 1."""
-    exp = experiment(ds)
-    initial = [s.initial_fraction for s in exp.sample.species]
+    initial = [s.initial_fraction for s in result.experiment.sample.species]
     native = int(np.argmax(initial))
-    frac = fractions(ds)[stage_end_index(ds, stage_names(ds)[0]), native]
-    x = np.asarray(ds["x"].values)
+    frac = result.stages[0].density[-1, native] / result.stages[0].n0
+    x = np.asarray(result.mesh.centres)
     depleted = x[frac < 0.5 * initial[native]]
     return float(depleted.max() * 1e9 / 2) if depleted.size else 5.0
 
 
-def _state(ds: xr.Dataset, time: float | str, depth_nm: float) -> tuple[Any, np.ndarray, str]:
+def _state(result: Result, time: float | str, depth_nm: float
+           ) -> tuple[Any, np.ndarray, str]:
     """(stage whose models apply, fractions per species at ``depth_nm``, title)."""
-    exp = experiment(ds)
+    exp = result.experiment
     if time == "initial":
         return exp.stages[0], np.array([s.initial_fraction for s in exp.sample.species]), (
             "before the first stage")
-    index = time_indices(ds, [time])[0]
-    stage_name = strings(ds["stage"].values)[index]
-    x = np.asarray(ds["x"].values)
-    frac = fractions(ds)[index]
+    index = time_indices(result, [time])[0]
+    stage_name = saved_stages(result)[index]
+    x = np.asarray(result.mesh.centres)
+    frac = fractions(result)[index]
     at_depth = np.array([np.interp(depth_nm * 1e-9, x, f) for f in frac])
     stage = next(s for s in exp.stages if s.name == stage_name)
-    when = f"after {stage_name}" if index == stage_end_index(ds, stage_name) else (
-        f"{stage_name}, t = {float(ds['time'].values[index]) / 3600:.3g} h")
+    when = f"after {stage_name}" if index == stage_end_index(result, stage_name) else (
+        f"{stage_name}, t = {float(result.data['time'].values[index]) / 3600:.3g} h")
     return stage, at_depth, f"{when}, {depth_nm:.3g} nm deep"
 
 
 def energy_landscape(
-    ds: xr.Dataset,
+    result: Result,
     time: float | str | None = None,
     depth_nm: float | None = None,
     *,
@@ -163,8 +159,8 @@ def energy_landscape(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     time : float or str, optional
         ``"initial"`` (the pristine sample, models of the first stage), a stage name (its
         end) or a time in s (nearest saved state). Default: the end of the last stage.
@@ -181,11 +177,11 @@ def energy_landscape(
     from caitlab.diffusivity import SiteEnergyD
 
     ax = get_ax(ax, figsize=(4.2, 5.0))
-    exp = experiment(ds)
-    n0 = float(ds.attrs["n0"])
-    depth_nm = default_depth_nm(ds) if depth_nm is None else depth_nm
-    time = stage_names(ds)[-1] if time is None else time
-    stage, frac, title = _state(ds, time, depth_nm)
+    exp = result.experiment
+    n0 = exp.sample.mobile_ion_density
+    depth_nm = default_depth_nm(result) if depth_nm is None else depth_nm
+    time = result.stage_names[-1] if time is None else time
+    stage, frac, title = _state(result, time, depth_nm)
     names = list(exp.sample.species_names)
     initial = [s.initial_fraction for s in exp.sample.species]
     sed = {n: m for n, m in stage.diffusivity.items() if isinstance(m, SiteEnergyD)}
@@ -207,7 +203,7 @@ def energy_landscape(
             ax.text(1.0, model.activation_energy, f" $E_{{DC}}$({name})", va="center",
                     transform=ax.get_yaxis_transform(), color=colour, fontsize="small")
     if host is not None:
-        _replacement(ax, ds, sed[host], host, frac, energy, n0, set(sed))
+        _replacement(ax, names, sed[host], host, frac, energy, n0, set(sed))
     ax.set_xlim(left=0)
     ax.set_ylim(energy[0], energy[-1])
     ax.set_xlabel("site density $S(E)/n_0$ (eV$^{-1}$)")
@@ -221,11 +217,11 @@ def energy_landscape(
     return ax
 
 
-def has_site_energy(ds: xr.Dataset) -> bool:
+def has_site_energy(result: Result) -> bool:
     """Whether any stage of the run has a site-energy (SED) model."""
     from caitlab.diffusivity import SiteEnergyD
 
-    return any(isinstance(m, SiteEnergyD) for stage in experiment(ds).stages
+    return any(isinstance(m, SiteEnergyD) for stage in result.experiment.stages
                for m in stage.diffusivity.values())
 
 
@@ -238,10 +234,9 @@ def _energy_grid(models: Any, n0: float) -> np.ndarray:
     return np.linspace(low, high, 1200)
 
 
-def _replacement(ax: Axes, ds: xr.Dataset, model: Any, host: str, frac: np.ndarray,
+def _replacement(ax: Axes, names: list[str], model: Any, host: str, frac: np.ndarray,
                  energy: np.ndarray, n0: float, skip: set[str]) -> None:
     """Stack the constant-D species on the host's vacated sites above its Fermi level."""
-    names = strings(ds["species"].values)
     s = model.site_distribution(energy, n0) / n0
     e_f = float(model.fermi_shift(frac[names.index(host)], n0))
     above = np.where(energy > e_f, s, 0.0)
@@ -259,7 +254,7 @@ def _replacement(ax: Axes, ds: xr.Dataset, model: Any, host: str, frac: np.ndarr
 
 
 def energy_landscapes(
-    ds: xr.Dataset,
+    result: Result,
     times: Sequence[float | str] | None = None,
     depth_nm: float | None = None,
     *,
@@ -269,8 +264,8 @@ def energy_landscapes(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     times : sequence, optional
         States (see :func:`energy_landscape`); default ``"initial"`` then every stage end.
     depth_nm : float, optional
@@ -282,15 +277,15 @@ def energy_landscapes(
     -------
     numpy.ndarray of matplotlib.axes.Axes
     """
-    times = ["initial", *stage_names(ds)] if times is None else list(times)
+    times = ["initial", *result.stage_names] if times is None else list(times)
     if axes is None:
         import matplotlib.pyplot as plt
 
         fig = plt.figure(figsize=(4.2 * len(times), 5.0), layout="constrained")
         axes = fig.subplots(1, len(times), sharey=True, squeeze=False)[0]
-    depth_nm = default_depth_nm(ds) if depth_nm is None else depth_nm
+    depth_nm = default_depth_nm(result) if depth_nm is None else depth_nm
     for ax, time in zip(axes, times):
-        energy_landscape(ds, time, depth_nm, ax=ax)
+        energy_landscape(result, time, depth_nm, ax=ax)
     for ax in list(axes)[1:]:
         ax.set_ylabel("")
     return np.asarray(axes)

@@ -9,35 +9,35 @@ import numpy as np
 
 from caitlab.plot._common import (
     STAGE_STYLES,
-    experiment,
     fractions,
     get_ax,
-    strings,
     time_indices,
     time_label,
     zone_depth,
 )
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.axes import Axes
+
+    from caitlab.results import Result
 
 SPACE_CHARGE_COLOUR = "tab:red"
 
 
-def space_charge_fraction(ds: xr.Dataset) -> np.ndarray:
+def space_charge_fraction(result: Result) -> np.ndarray:
     """Space charge ρ/(e n0) = Σ z_i n_i/n0 - 1, shape (time, x), dimensionless.
 
-    The fixed background of the glass equals n0 (the pristine sample is neutral).
+    The fixed background of the glass, n0 Σ z_i f_i (f_i the initial fractions), makes the
+    pristine sample neutral.
     """
-    exp = experiment(ds)
-    charge = {s.name: float(s.charge) for s in exp.sample.species}
-    z = np.array([charge[name] for name in strings(ds["species"].values)])
-    return np.einsum("s,tsx->tx", z, fractions(ds)) - 1.0
+    species = result.experiment.sample.species
+    z = np.array([float(s.charge) for s in species])
+    background = sum(float(s.charge) * s.initial_fraction for s in species)
+    return np.einsum("s,tsx->tx", z, fractions(result)) - background
 
 
 def potential_profile(
-    ds: xr.Dataset,
+    result: Result,
     times: Sequence[float | str] | float | str | None = None,
     *,
     depth_max_nm: float | None = None,
@@ -47,8 +47,8 @@ def potential_profile(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     times : sequence of (float or str), optional
         Stage names (their ends) or times in s; default the end of each stage.
     depth_max_nm : float, optional
@@ -62,15 +62,15 @@ def potential_profile(
         The potential axes.
     """
     ax = get_ax(ax)
-    x_nm = np.asarray(ds["x"].values) * 1e9
-    depth_max_nm = depth_max_nm if depth_max_nm is not None else zone_depth(ds) * 1e9
+    x_nm = np.asarray(result.mesh.centres) * 1e9
+    depth_max_nm = depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9
     near = x_nm <= depth_max_nm * 1.05
-    potential = np.asarray(ds["potential"].transpose("time", "x").values)
-    rho = space_charge_fraction(ds) * 1e3
+    potential = np.asarray(result.data["potential"].transpose("time", "x").values)
+    rho = space_charge_fraction(result) * 1e3
     twin = ax.twinx()
-    for k, index in enumerate(time_indices(ds, times)):
+    for k, index in enumerate(time_indices(result, times)):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
-        label = time_label(ds, index)
+        label = time_label(result, index)
         ax.plot(x_nm[near], potential[index, near], color="k", ls=style,
                 label=f"potential, {label}")
         twin.plot(x_nm[near], rho[index, near], color=SPACE_CHARGE_COLOUR, ls=style, lw=1,

@@ -9,32 +9,29 @@ import numpy as np
 
 from caitlab.plot._common import (
     STAGE_STYLES,
-    Response,
     fractions,
-    gaussian_response,
     get_ax,
-    measured_fractions,
     species_colour,
-    strings,
     time_indices,
     time_label,
     zone_depth,
 )
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.axes import Axes
 
+    from caitlab.results import Result
+    from caitlab.sims.response import Response
 
-def present_species(ds: xr.Dataset) -> list[str]:
+
+def present_species(result: Result) -> list[str]:
     """Species with a non-zero density somewhere at some saved time."""
-    names = strings(ds["species"].values)
-    density = np.asarray(ds["density"].transpose("species", ...).values)
-    return [n for n, d in zip(names, density) if np.any(d != 0)]
+    present = np.any(fractions(result) != 0, axis=(0, 2))
+    return [n for n, p in zip(result.species, present) if p]
 
 
 def profiles(
-    ds: xr.Dataset,
+    result: Result,
     times: Sequence[float | str] | float | str | None = None,
     *,
     species: Sequence[str] | None = None,
@@ -50,21 +47,22 @@ def profiles(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result (:meth:`caitlab.Result.to_xarray` or :func:`caitlab.load_result`).
+    result : caitlab.Result
+        A run (:meth:`caitlab.Experiment.run` or :func:`caitlab.open_result`).
     times : sequence of (float or str), optional
         Saved states to show: times in s from the start of the first stage (the nearest
         saved one is used) or stage names (their ends). Default: the end of each stage.
     species : sequence of str, optional
         Species to show; default every species present.
-    measured : mapping or xarray object, optional
-        A measured profile drawn as markers: ``{"depth_m": depths (m), "Li": fractions,
-        ...}`` or an xarray object with dims (species, depth) as :mod:`caitlab.sims` makes.
+    measured : MeasuredProfile, mapping or xarray object, optional
+        A measured profile drawn as markers: a :class:`caitlab.fit.MeasuredProfile`,
+        ``{"depth_m": depths (m), "Li": fractions, ...}`` or an xarray object with dims
+        (species, depth) as :mod:`caitlab.sims` makes.
     rms_nm : float, optional
         Gaussian instrument response (rms roughness/depth resolution, nm) applied to the
         simulated profiles; the unbroadened ones are kept as faint lines.
-    response : callable, optional
-        Any other instrument response ``response(x_m, fractions) -> fractions``.
+    response : GaussianResponse or MRIResponse, optional
+        Any instrument response of :mod:`caitlab.sims`.
     show_sum : bool
         Draw the sum of the fractions (black) for each time (and for the measurement).
     log : bool
@@ -81,30 +79,32 @@ def profiles(
     ax = get_ax(ax)
     if rms_nm is not None and response is not None:
         raise ValueError("give rms_nm or response, not both")
+    from caitlab.sims.response import GaussianResponse, apply_response
+
     if rms_nm is not None:
-        response = gaussian_response(rms_nm)
-    names = strings(ds["species"].values)
-    shown = list(species) if species is not None else present_species(ds)
-    x = np.asarray(ds["x"].values)
-    frac = fractions(ds)
-    indices = time_indices(ds, times)
+        response = GaussianResponse(rms_nm * 1e-9)
+    names = list(result.species)
+    shown = list(species) if species is not None else present_species(result)
+    x = np.asarray(result.mesh.centres)
+    frac = fractions(result)
+    indices = time_indices(result, times)
     for k, index in enumerate(indices):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
-        suffix = f", {time_label(ds, index)}" if len(indices) > 1 or measured is None else ""
+        suffix = f", {time_label(result, index)}" if len(indices) > 1 or measured is None else ""
         total = np.zeros_like(x)
         for name in shown:
             colour = species_colour(name, names.index(name))
             values = frac[index, names.index(name)]
             if response is not None:
                 ax.plot(x * 1e9, values, color=colour, ls=style, lw=0.8, alpha=0.35)
-                values = response(x, values)
+                values = apply_response(x, values, x, response)
             total += values
             ax.plot(x * 1e9, values, color=colour, ls=style, label=f"{name}{suffix}")
         if show_sum:
             ax.plot(x * 1e9, total, color="k", ls=style, lw=1.0, label=f"sum{suffix}")
     if measured is not None:
         _draw_measured(ax, measured, names, show_sum)
-    ax.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(ds) * 1e9)
+    ax.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9)
     if log:
         ax.set_yscale("log")
         ax.set_ylim(1e-4, 2.0)
@@ -119,7 +119,10 @@ def profiles(
 
 
 def _draw_measured(ax: Axes, measured: Any, names: list[str], show_sum: bool) -> None:
-    depth, values = measured_fractions(measured)
+    from caitlab.sims.measured import as_measured_profile
+
+    profile = as_measured_profile(measured)
+    depth, values = profile.depth_m, profile.fractions
     total = np.zeros_like(depth)
     for name, frac in values.items():
         index = names.index(name) if name in names else len(names)

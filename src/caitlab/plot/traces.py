@@ -7,25 +7,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from caitlab.plot._common import SECONDS_PER_HOUR, get_ax, mark_stages, stage_bounds
+from caitlab.plot._common import SECONDS_PER_HOUR, get_ax, mark_stages
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.axes import Axes
+
+    from caitlab.results import Result
 
 CHARGE_COLOUR = "tab:red"
 
 
-def _hours(ds: xr.Dataset, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
+def _hours(result: Result, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
     """Trace times in h and a mask of the points to draw (t > 0 on a log axis)."""
-    hours = np.asarray(ds["trace_time"].values, dtype=float) / SECONDS_PER_HOUR
+    hours = np.asarray(result.traces["time"].values, dtype=float) / SECONDS_PER_HOUR
     return hours, (hours > 0) if log_time else np.ones(hours.shape, bool)
 
 
-def measured_stage_charges(ds: xr.Dataset, measured: Mapping[str, float] | Sequence[float]
+def measured_stage_charges(result: Result, measured: Mapping[str, float] | Sequence[float]
                            ) -> list[tuple[str, float, float]]:
     """(stage, end time s, cumulative charge C) for measured charges per stage (C)."""
-    bounds = stage_bounds(ds)
+    bounds = result.stage_bounds
     if not isinstance(measured, Mapping):
         measured = {name: q for (name, _, _), q in zip(bounds, measured)}
     unknown = sorted(set(measured) - {b[0] for b in bounds})
@@ -41,7 +42,7 @@ def measured_stage_charges(ds: xr.Dataset, measured: Mapping[str, float] | Seque
 
 
 def current_charge(
-    ds: xr.Dataset,
+    result: Result,
     *,
     measured_charges: Mapping[str, float] | Sequence[float] | None = None,
     log_time: bool = False,
@@ -51,8 +52,8 @@ def current_charge(
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result (its ``trace_*`` variables: every time step).
+    result : caitlab.Result
+        A run (its traces: every time step).
     measured_charges : mapping or sequence of float, optional
         Measured charge of each stage, C (by stage name, or in stage order); drawn as
         cumulative markers at the stage ends.
@@ -67,16 +68,16 @@ def current_charge(
         The current axes (the charge axes is its twin, in ``ax.figure.axes``).
     """
     ax = get_ax(ax)
-    hours, keep = _hours(ds, log_time)
-    current = np.asarray(ds["trace_current"].values) * 1e9
-    charge = np.asarray(ds["trace_charge"].values) * 1e3
+    hours, keep = _hours(result, log_time)
+    current = np.asarray(result.traces["current"].values) * 1e9
+    charge = np.asarray(result.traces["charge"].values) * 1e3
     ax.plot(hours[keep], current[keep], color="k", label="current")
     ax.set_ylabel("current $I$ (nA)")
     ax.set_ylim(0, 1.1 * max(float(np.nanmax(current)), 1e-12))
     twin = ax.twinx()
     twin.plot(hours[keep], charge[keep], color=CHARGE_COLOUR, label="charge (simulated)")
     if measured_charges is not None:
-        points = measured_stage_charges(ds, measured_charges)
+        points = measured_stage_charges(result, measured_charges)
         twin.plot([p[1] / SECONDS_PER_HOUR for p in points], [p[2] * 1e3 for p in points], "s",
                   mfc="none", color=CHARGE_COLOUR, label="charge (measured)")
     twin.set_ylabel("cumulative charge $Q$ (mC)", color=CHARGE_COLOUR)
@@ -86,7 +87,7 @@ def current_charge(
         ax.set_xscale("log")
     else:
         ax.set_xlim(0, hours[-1])
-    mark_stages(ax, ds, scale=SECONDS_PER_HOUR)
+    mark_stages(ax, result, scale=SECONDS_PER_HOUR)
     ax.set_xlabel("time (h)")
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
@@ -94,14 +95,14 @@ def current_charge(
     return ax
 
 
-def surface_potential(ds: xr.Dataset, *, log_time: bool = False, ax: Axes | None = None
+def surface_potential(result: Result, *, log_time: bool = False, ax: Axes | None = None
                       ) -> Axes:
     """Surface potential (V) versus time (h), with the beam current landing (nA, twin axis).
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result.
+    result : caitlab.Result
+        A run.
     log_time : bool
         Logarithmic time axis: shows the charging in the first seconds of each stage.
     ax : matplotlib.axes.Axes, optional
@@ -112,8 +113,8 @@ def surface_potential(ds: xr.Dataset, *, log_time: bool = False, ax: Axes | None
     matplotlib.axes.Axes
     """
     ax = get_ax(ax)
-    hours, keep = _hours(ds, log_time)
-    ax.plot(hours[keep], np.asarray(ds["trace_surface_potential"].values)[keep], color="k",
+    hours, keep = _hours(result, log_time)
+    ax.plot(hours[keep], np.asarray(result.traces["surface_potential"].values)[keep], color="k",
             label="surface potential")
     ax.set_ylabel("surface potential $\\varphi(0)$ (V)")
     ax.set_ylim(bottom=0)
@@ -121,13 +122,13 @@ def surface_potential(ds: xr.Dataset, *, log_time: bool = False, ax: Axes | None
         ax.set_xscale("log")
     else:
         ax.set_xlim(0, hours[-1])
-    mark_stages(ax, ds, scale=SECONDS_PER_HOUR)
+    mark_stages(ax, result, scale=SECONDS_PER_HOUR)
     ax.set_xlabel("time (h)")
     return ax
 
 
 def traces(
-    ds: xr.Dataset,
+    result: Result,
     *,
     measured_charges: Mapping[str, float] | Sequence[float] | None = None,
     axes: Sequence[Axes] | None = None,
@@ -144,8 +145,8 @@ def traces(
 
         fig = plt.figure(figsize=(7.0, 6.0), layout="constrained")
         axes = fig.subplots(2, 1, sharex=True)
-    current_charge(ds, measured_charges=measured_charges, ax=axes[0])
-    surface_potential(ds, ax=axes[1])
+    current_charge(result, measured_charges=measured_charges, ax=axes[0])
+    surface_potential(result, ax=axes[1])
     axes[0].set_xlabel("")
     return np.asarray(axes)
 

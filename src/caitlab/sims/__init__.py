@@ -19,11 +19,10 @@ from __future__ import annotations
 from caitlab.sims.compare import (
     Comparison,
     compare_profiles,
-    load_result,
-    simulated_fractions,
 )
 from caitlab.sims.config import ResponseConfig, SimsProfileConfig
 from caitlab.sims.errors import SimsError
+from caitlab.sims.measured import MeasuredProfile, as_measured_profile
 from caitlab.sims.plotting import plot_comparison, plot_profile
 from caitlab.sims.processing import (
     DEFAULT_ELEMENTS,
@@ -65,7 +64,7 @@ from caitlab.sims.response import (
 )
 from caitlab.sims.synthetic import (
     ISOTOPE_CHANNELS,
-    example_path,
+    example_export_path,
     stand_in_fractions,
     synthetic_export,
 )
@@ -79,6 +78,7 @@ __all__ = [
     "Comparison",
     "GaussianResponse",
     "MRIResponse",
+    "MeasuredProfile",
     "Response",
     "ResponseConfig",
     "SimsError",
@@ -86,6 +86,7 @@ __all__ = [
     "SimsProfile",
     "SimsProfileConfig",
     "apply_response",
+    "as_measured_profile",
     "background_level",
     "calibrate_depth",
     "check_finite",
@@ -95,10 +96,9 @@ __all__ = [
     "depth_from_rate",
     "element_sums",
     "estimate_shots_per_scan",
-    "example_path",
+    "example_export_path",
     "find_channel",
     "fraction_uncertainty",
-    "load_result",
     "normalise_fractions",
     "normalise_to_plateau",
     "plot_comparison",
@@ -113,7 +113,6 @@ __all__ = [
     "read_table",
     "resolve_elements",
     "response_kernel",
-    "simulated_fractions",
     "stand_in_fractions",
     "subtract_background",
     "synthetic_export",

@@ -47,6 +47,13 @@ class ResponseConfig(Frozen):
             raise ValueError("an mri response takes mixing, roughness and information, not rms")
         return self
 
+    def fields(self) -> dict[str, Any]:
+        """The response as a dict: the model and its lengths (m), as fit paths address them."""
+        if self.model == "gaussian":
+            return {"model": "gaussian", "rms": self.rms}
+        return {"model": "mri", "mixing": self.mixing, "roughness": self.roughness,
+                "information": self.information}  # fmt: skip
+
     def build(self) -> GaussianResponse | MRIResponse:
         """The response object for :func:`~caitlab.sims.response.apply_response`."""
         if self.model == "gaussian":

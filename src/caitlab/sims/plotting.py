@@ -84,7 +84,8 @@ def plot_comparison(path: str | PathLike[str], comparison: Comparison,
     comparison : Comparison
         From :func:`~caitlab.sims.compare.compare_profiles`.
     simulated : xarray.DataArray, optional
-        The unbroadened simulated fractions ``(species, x)``, drawn dashed.
+        The unbroadened simulated fractions ``(species, depth)`` (depth in nm, as
+        ``result.stage(name).fractions``), drawn dashed.
 
     Returns
     -------
@@ -100,7 +101,7 @@ def plot_comparison(path: str | PathLike[str], comparison: Comparison,
         ax.plot(depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour,
                 label=f"{name} simulated")
         if simulated is not None and comparison.response is not None:
-            x_nm = np.asarray(simulated["x"]) * 1e9
+            x_nm = np.asarray(simulated["depth"])
             keep = x_nm <= depth_nm.max()
             ax.plot(x_nm[keep], np.asarray(simulated.sel(species=name))[keep], "--", lw=0.8,
                     color=colour)

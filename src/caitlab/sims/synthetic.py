@@ -31,9 +31,9 @@ MATRIX_CHANNELS: tuple[tuple[str, float, float], ...] = (
 EXAMPLE_FILE = "synthetic_double_cait_stage2.txt"
 
 
-def example_path(name: str = EXAMPLE_FILE) -> Path:
-    """Path of an example data file shipped in ``caitlab/examples``."""
-    return Path(__file__).resolve().parents[1] / "examples" / name
+def example_export_path() -> Path:
+    """Path of the synthetic SurfaceLab export shipped in ``caitlab/examples``."""
+    return Path(__file__).resolve().parents[1] / "examples" / EXAMPLE_FILE
 
 
 def stand_in_fractions(depth_m: Any) -> dict[str, np.ndarray]:

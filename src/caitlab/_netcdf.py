@@ -1,0 +1,181 @@
+"""The layout of ``result.nc``: a :class:`~caitlab.results.Result` to Dataset variables and back.
+
+Every variable and coordinate carries ``units`` and ``long_name`` (:data:`DESCRIPTIONS`);
+stage facts are variables over the ``stage`` dimension.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from caitlab.results import D_GRID, REJECTION_REASONS, StageRecord
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from caitlab.results import Result
+
+#: name -> (units, long_name) of every variable and coordinate of result.nc
+DESCRIPTIONS = {
+    "time": ("s", "time from the start of the first stage"),
+    "x": ("m", "depth of the cell centre"),
+    "species": ("1", "mobile species"),
+    "stage": ("1", "stage name"),
+    "trace_time": ("s", "time of an accepted step, from the start of the first stage"),
+    "density_fraction": ("1", "density n/n0 at which D is tabulated"),
+    "rejection_reason": ("1", "why a time step was rejected"),
+    "time_stage": ("1", "stage of the saved state"),
+    "trace_stage": ("1", "stage of the accepted step"),
+    "density": ("m^-3", "number density"),
+    "fraction": ("1", "density as a fraction of n0"),
+    "potential": ("V", "electric potential"),
+    "current": ("A", "back-electrode current"),
+    "charge": ("C", "cumulative charge through the back electrode"),
+    "stage_local_charge": ("C", "charge through the back electrode since the stage start"),
+    "cell_width": ("m", "cell width"),
+    "trace_current": ("A", "back-electrode current"),
+    "trace_charge": ("C", "cumulative charge through the back electrode"),
+    "trace_stage_local_charge": (
+        "C", "charge through the back electrode since the stage start"),
+    "trace_surface_potential": ("V", "surface potential"),
+    "trace_beam_current": ("A", "beam current landing"),
+    "stage_start": ("s", "start of the stage"),
+    "stage_duration": ("s", "duration of the stage"),
+    "stage_temperature": ("K", "temperature of the stage"),
+    "stage_charge": ("C", "charge through the back electrode during the stage"),
+    "diffusivity": ("m^2 s^-1", "diffusion coefficient D(n) used in the stage"),
+    "inflow": ("m^-2", "ions in through the front during the stage"),
+    "outflow": ("m^-2", "ions out through the back during the stage"),
+    "inventory_start": ("m^-2", "areal inventory at the start of the stage"),
+    "inventory_end": ("m^-2", "areal inventory at the end of the stage"),
+    "inventory_change": ("m^-2", "change of the areal inventory during the stage"),
+    "n_steps": ("1", "accepted time steps"),
+    "n_rejected": ("1", "rejected time steps"),
+    "n_newton": ("1", "Newton iterations"),
+    "n_jacobian_factorisations": ("1", "Jacobian factorisations"),
+    "rejected_steps": ("1", "rejected time steps by reason"),
+    "min_density_fraction": ("1", "smallest density n/n0 met in the stage"),
+    "stage_wall_time": ("s", "wall-clock time of the stage"),
+    "wall_time": ("s", "wall-clock time of the run"),
+    "n0": ("m^-3", "mobile-ion density n0 of the pristine glass"),
+    "area": ("m^2", "area of the sample under the beam"),
+    "thickness": ("m", "sample thickness"),
+}
+_STAGE_INTS = {"n_steps": "n_steps", "n_rejected": "n_rejected", "n_newton": "n_newton",
+               "n_jacobian_factorisations": "n_factor"}  # fmt: skip
+_STAGE_SPECIES = {"inflow": "inflow_m2", "outflow": "outflow_m2",
+                  "inventory_start": "inventory_start_m2", "inventory_end": "inventory_end_m2",
+                  "inventory_change": "inventory_change_m2"}  # fmt: skip
+
+
+def result_variables(result: Result) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data_vars, coords) of the Dataset of ``result``."""
+    stages = result.stages
+    sample = result.experiment.sample
+
+    def cat(attr: str) -> np.ndarray:
+        return np.concatenate([getattr(r, attr) for r in stages])
+
+    def per_stage(attr: str) -> np.ndarray:
+        return np.array([getattr(r, attr) for r in stages])
+
+    before = np.cumsum([0.0] + [r.charge_C for r in stages[:-1]])
+    density = cat("density")
+    data = {
+        "density": (("time", "species", "x"), density),
+        "fraction": (("time", "species", "x"), density / sample.mobile_ion_density),
+        "potential": (("time", "x"), cat("potential")),
+        "current": ("time", cat("current")),
+        "charge": ("time", np.concatenate([r.charge + q for r, q in zip(stages, before)])),
+        "stage_local_charge": ("time", cat("charge")),
+        "cell_width": ("x", result.mesh.widths),
+        "trace_current": ("trace_time", cat("trace_current")),
+        "trace_charge": ("trace_time", np.concatenate(
+            [r.trace_charge + q for r, q in zip(stages, before)])),
+        "trace_stage_local_charge": ("trace_time", cat("trace_charge")),
+        "trace_surface_potential": ("trace_time", cat("trace_surface_potential")),
+        "trace_beam_current": ("trace_time", cat("trace_beam_current")),
+        "stage_start": ("stage", per_stage("start")),
+        "stage_duration": ("stage", per_stage("duration")),
+        "stage_temperature": ("stage", per_stage("temperature")),
+        "stage_charge": ("stage", per_stage("charge_C")),
+        "diffusivity": (("stage", "species", "density_fraction"), per_stage("diffusivity")),
+        "rejected_steps": (("stage", "rejection_reason"), np.array(
+            [[r.rejected_by.get(k, 0) for k in REJECTION_REASONS] for r in stages])),
+        "min_density_fraction": ("stage", per_stage("min_density_fraction")),
+        "stage_wall_time": ("stage", per_stage("wall_time_s")),
+        "wall_time": ((), result.wall_time_s),
+        "n0": ((), sample.mobile_ion_density),
+        "area": ((), sample.area),
+        "thickness": ((), sample.thickness),
+    }
+    data |= {k: ("stage", per_stage(v).astype(np.int64)) for k, v in _STAGE_INTS.items()}
+    data |= {k: (("stage", "species"), per_stage(v)) for k, v in _STAGE_SPECIES.items()}
+    coords = {
+        "time": ("time", cat("time")),
+        "x": ("x", result.mesh.centres),
+        "species": ("species", list(result.species)),
+        "stage": ("stage", [r.name for r in stages]),
+        "trace_time": ("trace_time", cat("trace_time")),
+        "density_fraction": ("density_fraction", D_GRID),
+        "rejection_reason": ("rejection_reason", list(REJECTION_REASONS)),
+        "time_stage": ("time", np.concatenate([[r.name] * len(r.time) for r in stages])),
+        "trace_stage": ("trace_time", np.concatenate(
+            [[r.name] * len(r.trace_time) for r in stages])),
+    }
+    return data, coords
+
+
+def describe(ds: xr.Dataset) -> xr.Dataset:
+    """Set ``units`` and ``long_name`` of every variable and coordinate of ``ds``."""
+    for name in [*ds.data_vars, *ds.coords]:
+        units, long_name = DESCRIPTIONS[name]
+        ds[name].attrs.update(units=units, long_name=long_name)
+    return ds
+
+
+def _strings(values: Any) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+def records_from_dataset(ds: xr.Dataset) -> tuple[StageRecord, ...]:
+    """The :class:`StageRecord` of every stage of a result Dataset."""
+    species = tuple(_strings(ds["species"].values))
+    time_stage = np.array(_strings(ds["time_stage"].values))
+    trace_stage = np.array(_strings(ds["trace_stage"].values))
+    records = []
+    for k, name in enumerate(_strings(ds["stage"].values)):
+        s = ds.isel(stage=k)
+        saved, traced = ds.isel(time=time_stage == name), ds.isel(trace_time=trace_stage == name)
+        record = StageRecord(
+            name=name,
+            start=float(s["stage_start"]),
+            duration=float(s["stage_duration"]),
+            temperature=float(s["stage_temperature"]),
+            species=species,
+            x=ds["x"].values,
+            n0=float(ds["n0"]),
+            time=saved["time"].values,
+            density=saved["density"].transpose("time", "species", "x").values,
+            potential=saved["potential"].transpose("time", "x").values,
+            current=saved["current"].values,
+            charge=saved["stage_local_charge"].values,
+            trace_time=traced["trace_time"].values,
+            trace_current=traced["trace_current"].values,
+            trace_charge=traced["trace_stage_local_charge"].values,
+            trace_surface_potential=traced["trace_surface_potential"].values,
+            trace_beam_current=traced["trace_beam_current"].values,
+            diffusivity=s["diffusivity"].transpose("species", "density_fraction").values,
+            rejected_by=dict(zip(REJECTION_REASONS, s["rejected_steps"].values.tolist())),
+            min_density_fraction=float(s["min_density_fraction"]),
+            wall_time_s=float(s["stage_wall_time"]),
+            **{v: int(s[k]) for k, v in _STAGE_INTS.items()},
+            **{v: s[k].values for k, v in _STAGE_SPECIES.items()},
+        )
+        records.append(record)
+    return tuple(records)
+
+
+__all__ = ["DESCRIPTIONS", "describe", "records_from_dataset", "result_variables"]
