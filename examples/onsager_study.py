@@ -43,11 +43,10 @@ from caitlab.fit import (
     FitProblem,
     FreeParameter,
     MeasuredCharge,
-    Simulation,
+    MeasuredProfile,
     fit,
     synthetic_profile,
 )
-from caitlab.fit.data import MeasuredProfile
 from caitlab.fit.problem import model_profile
 from caitlab.params import get_value, with_values
 
@@ -145,9 +144,8 @@ def templates(design: Design, result) -> list[MeasuredProfile]:
     out = []
     for k, name in enumerate(names):
         rms = ROUGHNESS["last"] if k == len(names) - 1 else ROUGHNESS["first"]
-        sim = Simulation.from_result(result)
         truth = synthetic_profile(
-            sim, name, _depths(200.0 if k == len(names) - 1 else 120.0),
+            result, name, _depths(200.0 if k == len(names) - 1 else 120.0),
             response={"model": "gaussian", "rms": rms}, counts=COUNTS, rng=0,
             sigma_from="expected",
         )  # fmt: skip
@@ -169,10 +167,9 @@ def observables(design: Design, values: dict[str, float], profiles: list[Measure
                 current_sigma: np.ndarray) -> np.ndarray:  # fmt: skip
     """All observations divided by their σ (SIMS fractions, then I(t) samples)."""
     result = design.experiment(values).run()
-    sim = Simulation.from_result(result)
     parts = []
     for p in profiles:
-        model = model_profile(sim, p, p.response)
+        model = model_profile(result, p, p.response)
         parts += [model[s] / p.sigma[s] for s in p.species]
     parts.append(current_samples(result)[0] / current_sigma)
     return np.concatenate(parts)
@@ -219,12 +216,11 @@ def fisher(design: Design, base: dict[str, float] | None = None) -> dict:
 def noisy_data(design: Design, truth: dict[str, float], seed: int):
     """Synthetic SIMS profiles and charges of ``design`` at ``truth`` values."""
     result = design.experiment(truth).run()
-    sim = Simulation.from_result(result)
     profiles = []
     for k, record in enumerate(result.stages):
         last = k == len(result.stages) - 1
         profiles.append(synthetic_profile(
-            sim, record.name, _depths(200.0 if last else 120.0),
+            result, record.name, _depths(200.0 if last else 120.0),
             response={"model": "gaussian", "rms": ROUGHNESS["last" if last else "first"]},
             counts=COUNTS, rng=seed + k,
         ))  # fmt: skip
@@ -320,11 +316,10 @@ def figure_profiles(seq_runs: dict, sim_runs: dict, path: Path) -> None:
                                          ("(b) simultaneous Rb+Cs", sim_runs)]):  # fmt: skip
         ax, bx = axes[0, col], axes[1, col]
         for kappa, result in runs.items():
-            sim = Simulation.from_result(result)
             last = result.stages[-1].name
             depth = _depths(200.0)
             template = MeasuredProfile(last, depth, {s: np.zeros(depth.size) for s in colours})
-            model = model_profile(sim, template, {"model": "gaussian", "rms": ROUGHNESS["last"]})
+            model = model_profile(result, template, {"model": "gaussian", "rms": ROUGHNESS["last"]})
             for s, c in colours.items():
                 ax.plot(depth * 1e9, model[s], styles[kappa], color=c,
                         label=f"{s}" if kappa == 0.0 else None)  # fmt: skip
