@@ -414,12 +414,11 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
 
         F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
 
-    with the arithmetic face mean D_f, the harmonic face mean n_i,f = 2 n_i,j n_i,k /
-    (n_i,j + n_i,k) (so that no cross flux drains a cell without species i: positivity)
-    and Δ_l = z_l (u_k - u_j): the
-    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u), finite as
-    n_l → 0 and exponentially fitted at strong fields; n_i,f → 0 switches the flux off
-    where species i is absent. One flux per face: conservative.
+    with Δ_l = z_l (u_k - u_j), the arithmetic face mean D_f (as on the diagonal) and the
+    harmonic face mean n_i,f = 2 n_i,j n_i,k / (n_i,j + n_i,k): second order where smooth,
+    and zero next to a cell without species i, so no cross flux drains an empty cell. The
+    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u): finite as
+    n_l → 0 and exponentially fitted at strong fields. One flux per face: conservative.
     """
     m = len(block)
     s = m - 1
