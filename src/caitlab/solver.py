@@ -430,32 +430,36 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
         bk = bj + m
         g = inv_spacing[j]
         du = x[bk + s] - x[bj + s]
+        z_done = 0.0  # one Bernoulli evaluation per face and charge number, when needed
+        bp = dbp = bm = dbm = 0.0
         for q in range(s):
-            drives = False  # does species q drive any cross flux?
-            for i in range(s):
-                drives = drives or kappa[i, q] != 0.0
-            if not drives:
-                continue
-            bp, dbp = _bernoulli(charge[q] * du)
-            bm, dbm = bp + charge[q] * du, -1.0 - dbp
-            nlj = x[bj + q]
-            nlk = x[bk + q]
-            core = g * (bp * nlj - bm * nlk)
-            core_u = g * charge[q] * (dbp * nlj + dbm * nlk)  # d core / d u_k
-            dl = 0.5 * (d[q, j] + d[q, k])
+            q_ready = False
+            core = core_u = dl = 0.0
             for i in range(s):
                 kap = kappa[i, q]
                 if i == q or kap == 0.0:
                     continue
-                di = 0.5 * (d[i, j] + d[i, k])
-                root = math.sqrt(di * dl)
                 # harmonic face mean of n_i: second order where smooth, 0 next to an
                 # empty cell (a cross flux cannot drain a cell that holds no species i)
                 aj = max(x[bj + i], 0.0)
                 ak = max(x[bk + i], 0.0)
                 total = aj + ak
-                rj = aj / total if total > 0.0 else 0.0
-                rk = ak / total if total > 0.0 else 0.0
+                if total == 0.0:
+                    continue  # no species i on either side: no flux and no derivative
+                if not q_ready:
+                    if charge[q] != z_done:
+                        z_done = charge[q]
+                        delta = z_done * du
+                        bp, dbp = _bernoulli(delta)
+                        bm, dbm = bp + delta, -1.0 - dbp
+                    core = g * (bp * x[bj + q] - bm * x[bk + q])
+                    core_u = g * charge[q] * (dbp * x[bj + q] + dbm * x[bk + q])  # d/d u_k
+                    dl = 0.5 * (d[q, j] + d[q, k])
+                    q_ready = True
+                di = 0.5 * (d[i, j] + d[i, k])
+                root = math.sqrt(di * dl)
+                rj = aj / total
+                rk = ak / total
                 ni = 2.0 * aj * rk
                 wj = 2.0 * rk * rk  # d n_i,f / d n_i,j
                 wk_ = 2.0 * rj * rj
