@@ -174,7 +174,7 @@ def test_penalty_rows_are_second_differences_and_counted():
     assert np.allclose(penalty.rows([0.0, 1.0, 4.0, 9.0]), [4.0, 4.0])  # 2 * Δ²(k²) = 2*2
     config = experiment_to_dict(load_example("quick-double-cait"))
     problem = FitProblem(config, [], charges=_charge())
-    reg = RegularisedProblem(problem.config, problem.profiles, problem.charges, (penalty,))
+    reg = RegularisedProblem.from_problem(problem, (penalty,))
     assert reg.n_data == reg.n_observed + 2
     with pytest.raises(ValueError, match="at least 3"):
         SmoothnessPenalty(("a", "b"))

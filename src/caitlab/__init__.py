@@ -6,6 +6,7 @@ units        unit strings at the edges ("2.325 mm") to SI floats
 constants    physical constants
 materials    the sample and its mobile species
 diffusivity  D(n, T) models: constant, site-energy distribution, tabulated, free-form, fall-off
+coupling     Onsager cross-coefficients between species: admissibility, entropy production
 mesh         graded cell-centred meshes
 stages       beam and rest stages
 solver       finite volumes, Scharfetter-Gummel fluxes, Newton, adaptive BDF2

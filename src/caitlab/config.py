@@ -498,6 +498,8 @@ def experiment_to_dict(experiment: Experiment) -> dict[str, Any]:
         beam = stage.get("beam")
         if beam is not None and beam.get("aperture_distance") is None:
             beam["aperture_distance"] = "none"  # not the 8 mm default: TOML has no null
+        if not stage.get("coupling"):
+            stage.pop("coupling", None)  # no Onsager coupling: no empty table in the file
     data = _drop_none(data)
     data["sample"]["species"] = {
         s.pop("name"): s for s in data["sample"]["species"]

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from caitlab._model import Frozen
 from caitlab.constants import ELEMENTARY_CHARGE, VACUUM_PERMITTIVITY, thermal_voltage
+from caitlab.coupling import check_admissible, coupling_matrix, parse_pair
 from caitlab.materials import Sample
 from caitlab.mesh import Mesh, MeshSpec
 from caitlab.results import Result, StageRecord
@@ -137,6 +138,7 @@ class Experiment(Frozen):
                     stage.diffusivity[name].check_temperature(stage.temperature)
                 except ValueError as exc:
                     raise ValueError(f"{where}.diffusivity.{name}: {exc}") from None
+            _check_coupling(stage, declared, where)
         smallest_cell = self.mesh.front_cell / self.mesh.refine
         if self.sample.thickness < 2 * smallest_cell:
             raise ValueError(
@@ -189,6 +191,18 @@ class Experiment(Frozen):
         from caitlab._html import experiment_html
 
         return experiment_html(self)
+
+
+def _check_coupling(stage: AnyStage, declared: set[str], where: str) -> None:
+    """The stage's coupling pairs name declared species and keep L admissible."""
+    named = sorted({name for key in stage.coupling for name in parse_pair(key)})
+    unknown = sorted(set(named) - declared)
+    if unknown:
+        raise ValueError(f"{where}.coupling: undeclared species {unknown}")
+    try:
+        check_admissible(stage.coupling, named)
+    except ValueError as exc:
+        raise ValueError(f"{where}.coupling: {exc}") from None
 
 
 #: observer(stage_name, t_stage_s, stage_duration_s) after every accepted step
@@ -267,6 +281,8 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
         front_coefficient=float((1.0 - surface_ratio) / half_first),
         debye2=VACUUM_PERMITTIVITY * eps_r * v_t / (ELEMENTARY_CHARGE * n0 * LENGTH_UNIT**2),
         background=float(sum(s.charge * s.initial_fraction for s in sample.species)),
+        coupling=(kappa := np.ascontiguousarray(coupling_matrix(stage.coupling, names))),
+        coupled=bool(np.any(kappa)),
     )
 
 

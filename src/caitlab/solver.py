@@ -110,6 +110,10 @@ class StageSystem(NamedTuple):
     background : float
         The fixed negative charge of the network in units of e n0: sum of z_i times the
         initial fractions (1 for monovalent ions).
+    coupling : ndarray (S, S)
+        Onsager coupling constants κ_ij (symmetric, zero diagonal; :mod:`caitlab.coupling`).
+    coupled : bool
+        Whether any κ_ij ≠ 0: only then are the cross fluxes assembled.
     """
 
     widths: np.ndarray
@@ -127,6 +131,8 @@ class StageSystem(NamedTuple):
     front_coefficient: float
     debye2: float
     background: float
+    coupling: np.ndarray = np.zeros((1, 1))
+    coupled: bool = False
 
     @property
     def n_species(self) -> int:
@@ -336,6 +342,8 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
             blk[k, s, m + s] -= c
     _assemble_front(x, sy, wk, jacobian, block)
     _assemble_back(x, sy, wk, jacobian, block)
+    if sy.coupled:
+        _assemble_coupling(x, sy, wk, jacobian, block)
 
 
 @numba.njit(cache=True, inline="always")
@@ -413,6 +421,112 @@ def _assemble_back(x, sy, wk, jacobian, block):
         if jacobian:
             blk[last, i, m + i] += f_n
             blk[last, i, m + s] += f_u
+
+
+@numba.njit(cache=True)
+def _assemble_coupling(x, sy, wk, jacobian, block):
+    """Onsager cross fluxes on the interior faces (:mod:`caitlab.coupling`), added to the
+    Scharfetter-Gummel fluxes of :func:`_assemble` (which must have filled ``wk.d``).
+
+    On the face between cells j and k = j+1 the cross flux of species i driven by l is
+
+        F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
+
+    with Δ_l = z_l (u_k - u_j), the arithmetic face mean D_f (as on the diagonal) and the
+    harmonic face mean n_i,f = 2 n_i,j n_i,k / (n_i,j + n_i,k): second order where smooth,
+    and zero next to a cell without species i, so no cross flux drains an empty cell. The
+    Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u): finite as
+    n_l → 0 and exponentially fitted at strong fields. One flux per face: conservative.
+    """
+    m = len(block)
+    s = m - 1
+    inv_spacing, charge, kappa = sy.inv_spacing, sy.charge, sy.coupling
+    res, blk, d, dd = wk.res, wk.blk, wk.d, wk.dd
+    for j in range(sy.widths.size - 1):
+        k = j + 1
+        bj = 1 + j * m
+        bk = bj + m
+        g = inv_spacing[j]
+        du = x[bk + s] - x[bj + s]
+        z_done = 0.0  # one Bernoulli evaluation per face and charge number, when needed
+        bp = dbp = bm = dbm = 0.0
+        for q in range(s):
+            q_ready = False
+            core = core_u = dl = 0.0
+            for i in range(s):
+                kap = kappa[i, q]
+                if i == q or kap == 0.0:
+                    continue
+                # harmonic face mean of n_i: second order where smooth, 0 next to an
+                # empty cell (a cross flux cannot drain a cell that holds no species i)
+                aj = max(x[bj + i], 0.0)
+                ak = max(x[bk + i], 0.0)
+                total = aj + ak
+                if total == 0.0:
+                    continue  # no species i on either side: no flux and no derivative
+                if not q_ready:
+                    if charge[q] != z_done:
+                        z_done = charge[q]
+                        delta = z_done * du
+                        bp, dbp = _bernoulli(delta)
+                        bm, dbm = bp + delta, -1.0 - dbp
+                    core = g * (bp * x[bj + q] - bm * x[bk + q])
+                    core_u = g * charge[q] * (dbp * x[bj + q] + dbm * x[bk + q])  # d/d u_k
+                    dl = 0.5 * (d[q, j] + d[q, k])
+                    q_ready = True
+                di = 0.5 * (d[i, j] + d[i, k])
+                root = math.sqrt(di * dl)
+                rj = aj / total
+                rk = ak / total
+                ni = 2.0 * aj * rk
+                wj = 2.0 * rk * rk  # d n_i,f / d n_i,j
+                wk_ = 2.0 * rj * rj
+                coef = kap * root
+                flux = coef * ni * core
+                res[bj + i] += flux
+                res[bk + i] -= flux
+                if not jacobian:
+                    continue
+                # d flux / d(unknown) of cell j (col offset m) and cell k (2m), rows j, k
+                f_ij = flux * 0.25 * dd[i, j] / di + coef * wj * core
+                f_ik = flux * 0.25 * dd[i, k] / di + coef * wk_ * core
+                f_lj = flux * 0.25 * dd[q, j] / dl + coef * ni * g * bp
+                f_lk = flux * 0.25 * dd[q, k] / dl - coef * ni * g * bm
+                f_u = coef * ni * core_u
+                blk[j, i, m + i] += f_ij
+                blk[j, i, 2 * m + i] += f_ik
+                blk[j, i, m + q] += f_lj
+                blk[j, i, 2 * m + q] += f_lk
+                blk[j, i, 2 * m + s] += f_u
+                blk[j, i, m + s] -= f_u
+                blk[k, i, i] -= f_ij
+                blk[k, i, m + i] -= f_ik
+                blk[k, i, q] -= f_lj
+                blk[k, i, m + q] -= f_lk
+                blk[k, i, m + s] -= f_u
+                blk[k, i, s] += f_u
+
+
+@numba.njit(cache=True)
+def _coupling_eigenvalue_bound(x, sy, block):
+    """Smallest eigenvalue of C = [δ_il + (1-δ_il) κ_il √(x_i x_l)] over the faces, from
+    below (Gershgorin: exact for one coupled pair); ≥ 0 means L is positive
+    semi-definite, i.e. the entropy production is ≥ 0 on every face."""
+    m = len(block)
+    s = m - 1
+    kappa = sy.coupling
+    lowest = 1.0
+    for j in range(sy.widths.size - 1):
+        bj = 1 + j * m
+        for i in range(s):
+            xi = max(0.5 * (x[bj + i] + x[bj + m + i]), 0.0)
+            row = 0.0
+            for q in range(s):
+                if q != i:
+                    xl = max(0.5 * (x[bj + q] + x[bj + m + q]), 0.0)
+                    row += abs(kappa[i, q]) * math.sqrt(xi * xl)
+            lowest = min(lowest, 1.0 - row)
+    return lowest
 
 
 @numba.njit(cache=True)
@@ -784,6 +898,8 @@ class StageTrajectory:
     n_newton: int = 0
     n_factor: int = 0
     min_density: float = 0.0
+    #: coupled stages: lower bound of the smallest eigenvalue of C over faces and steps
+    min_coupling_eigenvalue: float = 1.0
 
 
 #: observer(t_stage_s, t_end_s): called after every accepted step
@@ -983,6 +1099,10 @@ def integrate_stage(
             del times[:-3], states[:-3], q_in[:-3], q_out[:-3]
         was_landing = landing
         traj.n_steps += 1
+        if system.coupled:
+            traj.min_coupling_eigenvalue = min(
+                traj.min_coupling_eigenvalue, _coupling_eigenvalue(x, system, work.block)
+            )
         _check_step_budget(traj, control, stage_name, t, duration)
         _record_trace(traj, system, t, x, fout, q_out[-1])
         if hits_target:
@@ -1040,6 +1160,11 @@ def check_invariants(
             )
     if not traj.min_density >= -control.negative_tolerance:
         problems.append(f"a density went to {traj.min_density:.3g} n0")
+    if not traj.min_coupling_eigenvalue >= 0.0:
+        problems.append(
+            "the Onsager matrix lost positive semi-definiteness (smallest eigenvalue bound "
+            f"{traj.min_coupling_eigenvalue:.3g}): negative entropy production"
+        )
     if problems:
         raise InvariantError(
             f"stage {stage_name!r} finished with numbers that cannot be trusted: "
@@ -1048,6 +1173,20 @@ def check_invariants(
             "inputs are far outside the physical range (temperature, permittivity, "
             "thickness, source potential), check them."
         )
+
+
+def _coupling_eigenvalue(x: np.ndarray, system: StageSystem, block: tuple) -> float:
+    """Smallest eigenvalue of the coupling's C on the faces: the cheap Gershgorin bound,
+    and only where that is negative the exact eigenvalues."""
+    bound = _coupling_eigenvalue_bound(x, system, block)
+    if bound >= 0.0:
+        return bound
+    density = np.clip(system.unpack(x)[0], 0.0, None)
+    face = 0.5 * (density[:, 1:] + density[:, :-1])
+    root = np.sqrt(face).T  # (faces, S)
+    c = system.coupling * root[:, :, None] * root[:, None, :]
+    c[:, np.arange(system.n_species), np.arange(system.n_species)] = 1.0
+    return float(np.linalg.eigvalsh(c).min())
 
 
 def _check_step_budget(

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from caitlab._model import Frozen
+from caitlab.coupling import parse_pair
 from caitlab.diffusivity import AnyDiffusivity
 from caitlab.units import Current, Energy, Length, Temperature, Time, Voltage, at_most
 
@@ -82,6 +83,20 @@ class _StageBase(Frozen):
     duration: Annotated[Time, at_most("30 year", "time")] = Field(gt=0)
     temperature: Annotated[Temperature, at_most("3000 K", "temperature")] = Field(gt=0)
     diffusivity: dict[str, AnyDiffusivity] = Field(default_factory=dict)
+    #: Onsager coupling constants κ per species pair (``{"Rb-Cs": 0.3}``, |κ| ≤ 1): see
+    #: :mod:`caitlab.coupling`; empty (the default) is the Nernst-Planck model of today
+    coupling: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(default_factory=dict)
+
+    @field_validator("coupling")
+    @classmethod
+    def _check_coupling(cls, value: dict[str, float]) -> dict[str, float]:
+        seen: set[frozenset[str]] = set()
+        for key in value:
+            pair = frozenset(parse_pair(key))
+            if pair in seen:
+                raise ValueError(f"coupling pair {key!r} given twice (in either order)")
+            seen.add(pair)
+        return value
 
     def front_beam(self) -> Beam | None:
         """The beam at the front during this stage, or None."""

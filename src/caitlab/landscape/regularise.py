@@ -73,6 +73,18 @@ class RegularisedProblem(FitProblem):
 
     penalties: tuple[SmoothnessPenalty, ...] = field(default=())
 
+    @classmethod
+    def from_problem(
+        cls, problem: FitProblem, penalties: tuple[SmoothnessPenalty, ...],
+        config: Mapping | None = None,
+    ) -> RegularisedProblem:  # fmt: skip
+        """``problem`` (all its observations and options) with smoothness rows added, and
+        optionally another experiment config."""
+        parts = {f.name: getattr(problem, f.name) for f in dataclasses.fields(FitProblem)}
+        if config is not None:
+            parts["config"] = config
+        return cls(**parts, penalties=penalties)
+
     @property
     def n_observed(self) -> int:
         return super().n_data

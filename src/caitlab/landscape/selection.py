@@ -233,7 +233,7 @@ def fit_candidate(
 ) -> ModelFit:  # fmt: skip
     """Fit one candidate (penalised if it is free-form) and compute χ², k and covariance."""
     penalties = (SmoothnessPenalty(candidate.knot_paths),) if candidate.knot_paths else ()
-    reg = RegularisedProblem(candidate.config, problem.profiles, problem.charges, penalties)
+    reg = RegularisedProblem.from_problem(problem, penalties, config=candidate.config)
     if not penalties:
         weight = 0.0
     done = fit_regularised(reg, candidate.free, weight=weight, executor=executor, **options)
