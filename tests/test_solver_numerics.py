@@ -95,3 +95,12 @@ def test_bernoulli_function_and_derivative(x):
     h = 1e-6 * max(1.0, abs(x))
     numeric = (solver._bernoulli(x + h)[0] - solver._bernoulli(x - h)[0]) / (2 * h)
     assert db == pytest.approx(numeric, rel=1e-6, abs=1e-12)
+
+
+def test_newton_converges_at_the_steps_of_the_quick_double_cait():
+    """A chord iteration whose residual stalls refactors the Jacobian assembled afresh: no
+    Newton failure (each one cuts the step 4-fold and makes the result, and so a fit's
+    finite-difference Jacobian, jump with the parameters)."""
+    result = load_example("quick-double-cait").run()
+    for stage in result.stages:
+        assert stage.rejected_by["newton"] == 0, stage.name

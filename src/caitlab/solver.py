@@ -730,8 +730,12 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
             return it, factors
         if it == max_iter:
             break
-        # a chord iteration that stopped reducing the residual: refactor the Jacobian
-        refactor = refactor or residual > _CHORD_CONTRACTION * previous_residual
+        if not refactor and residual > _CHORD_CONTRACTION * previous_residual:
+            # a chord iteration that stopped reducing the residual: a fresh Jacobian (the
+            # blocks hold the old factorisation, so assemble them again first)
+            refactor = True
+            _assemble(x, ref, hist, a0_dt, sy, wk, True, block)
+            _row_norms(sy, wk, block)
         previous_residual = residual
         if refactor:
             if not _block_factor(blk, wk.piv, wk.gain, block):
