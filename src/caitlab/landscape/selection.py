@@ -369,6 +369,30 @@ def curve_bands(
                       bands(fwhm), "posterior" if posterior else "covariance", extra)  # fmt: skip
 
 
+def widened(bands: CurveBands, others: Sequence[CurveBands]) -> CurveBands:
+    """``bands`` widened to contain the best curves (ln D, S(E), E_F, FWHM) of ``others``:
+    the same model fitted with other plausible choices, such as the regularisation weight."""
+
+    def cover(rows: np.ndarray, mids: list[np.ndarray]) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            low = np.nanmin([rows[0], *mids], axis=0)
+            high = np.nanmax([rows[2], *mids], axis=0)
+        return np.array([low, rows[1], high])
+
+    density = [np.interp(bands.energy_eV, o.energy_eV, o.density_per_eV[1]) for o in others]
+    return CurveBands(
+        bands.n_frac,
+        cover(bands.log_d, [o.log_d[1] for o in others]),
+        bands.energy_eV,
+        cover(bands.density_per_eV, density),
+        cover(bands.fermi_eV, [o.fermi_eV[1] for o in others]),
+        cover(bands.fwhm_eV, [o.fwhm_eV[1] for o in others]),
+        bands.source + " + weight choice",
+        bands.extra,
+    )
+
+
 __all__ = [
     "SHAPES",
     "Candidate",

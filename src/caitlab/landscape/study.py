@@ -40,6 +40,7 @@ from caitlab.landscape.selection import (
     compare_models,
     curve_bands,
     fit_candidate,
+    widened,
 )
 
 
@@ -68,6 +69,7 @@ class LandscapeSpec(Frozen):
     highest: float = Field(default=1.0, gt=0, le=1.5)
     monotone: bool = True
     weight: float | Literal["gcv", "lcurve"] = "lcurve"
+    weight_envelope: float = Field(default=10.0, ge=1.0)
     samples: int = Field(default=200, ge=0)
     max_spread: float = Field(default=1.0, gt=0)
     select: Literal["bic", "aic"] = "bic"
@@ -121,6 +123,10 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
         bands = curve_bands(model_fit, candidate, target, grid, n_samples=spec.samples,
                             max_spread=spec.max_spread,
                             posterior=model_fit.fit.result.mcmc)  # fmt: skip
+        alternatives = _weight_alternatives(problem, candidate, model_fit, target, grid, spec,
+                                            executor, fit_options)  # fmt: skip
+        if alternatives:
+            bands = widened(bands, [alt for _, alt in alternatives])
         fits.append(model_fit)
         result = model_fit.fit.result
         record["models"][shape] = {
@@ -131,6 +137,8 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
             "weight": model_fit.fit.weight,
             "weight_curve": model_fit.fit.curve.to_dict() if model_fit.fit.curve else None,
             "bands": bands.to_dict(),
+            "weight_alternatives": [{"weight": w, "fwhm_eV": float(alt.fwhm_eV[1])}
+                                    for w, alt in alternatives],
             "knots": knots.tolist() if shape == "free-form" else None,
         }
     record["table"] = compare_models(fits)
@@ -138,6 +146,24 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
     record["selected"] = next(r["model"] for r in record["table"] if r[flag])
     record["criterion"] = spec.select
     return record
+
+
+def _weight_alternatives(problem: Any, candidate: Any, model_fit: Any, target: Target,
+                         grid: np.ndarray, spec: LandscapeSpec, executor: Any,
+                         fit_options: dict) -> list[tuple[float, Any]]:  # fmt: skip
+    """A penalised fit refitted at its weight ÷ and × ``spec.weight_envelope``: their best
+    curves, which the bands are widened to contain (the uncertainty of the weight choice,
+    i.e. of the smoothing bias, which the covariance at one weight does not see)."""
+    weight = model_fit.fit.weight
+    if spec.weight_envelope <= 1.0 or not candidate.knot_paths or not weight > 0:
+        return []
+    out = []
+    for factor in (1.0 / spec.weight_envelope, spec.weight_envelope):
+        alt = fit_candidate(problem, candidate, weight=weight * factor, executor=executor,
+                            **fit_options)  # fmt: skip
+        out.append((weight * factor, curve_bands(alt, candidate, target, grid, n_samples=0,
+                                                 max_spread=spec.max_spread)))  # fmt: skip
+    return out
 
 
 def _json_safe(value: Any) -> Any:
