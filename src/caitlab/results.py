@@ -288,7 +288,17 @@ class Result:
         return profiles(self, **options)
 
     def summary(self) -> dict[str, Any]:
-        """Per-stage figures, run statistics and the full input (``summary.json``)."""
+        """Per-stage figures, run statistics and the full input (``summary.json``).
+
+        ``entropy_production_J_per_K_m2`` integrates the bulk's entropy production rate
+        (:mod:`caitlab.coupling`, ≥ 0, with the Onsager cross terms where a stage has
+        them) over the saved states by the trapezoidal rule: save frames
+        (``output.frames``) for an accurate figure; with the stage ends alone it is an
+        estimate.
+        """
+        from caitlab.coupling import stage_entropy_production
+
+        entropy = stage_entropy_production(self)
         total = 0.0
         stages = []
         for record in self.stages:
@@ -305,6 +315,7 @@ class Result:
                     "inflow_m2": dict(zip(self.species, record.inflow_m2.tolist())),
                     "outflow_m2": dict(zip(self.species, record.outflow_m2.tolist())),
                     "conservation_rel_error": record.conservation_rel_error,
+                    "entropy_production_J_per_K_m2": entropy[record.name],
                     "min_density_fraction": record.min_density_fraction,
                     "n_steps": record.n_steps,
                     "n_rejected": record.n_rejected,
