@@ -149,6 +149,8 @@ def records_from_dataset(ds: xr.Dataset) -> tuple[StageRecord, ...]:
     for k, name in enumerate(_strings(ds["stage"].values)):
         s = ds.isel(stage=k)
         saved, traced = ds.isel(time=time_stage == name), ds.isel(trace_time=trace_stage == name)
+        totals: dict[str, Any] = {v: int(s[k]) for k, v in _STAGE_INTS.items()}
+        totals |= {v: s[k].values for k, v in _STAGE_SPECIES.items()}
         record = StageRecord(
             name=name,
             start=float(s["stage_start"]),
@@ -171,8 +173,7 @@ def records_from_dataset(ds: xr.Dataset) -> tuple[StageRecord, ...]:
             rejected_by=dict(zip(REJECTION_REASONS, s["rejected_steps"].values.tolist())),
             min_density_fraction=float(s["min_density_fraction"]),
             wall_time_s=float(s["stage_wall_time"]),
-            **{v: int(s[k]) for k, v in _STAGE_INTS.items()},
-            **{v: s[k].values for k, v in _STAGE_SPECIES.items()},
+            **totals,
         )
         records.append(record)
     return tuple(records)

@@ -16,6 +16,7 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ def _discriminator(annotation: Any) -> str | None:
 
 
 def _tag(model: Any, field: str) -> Any:
-    info = model.model_fields.get(field) if isinstance(model, type) else None
+    is_model = isinstance(model, type) and issubclass(model, BaseModel)
+    info = model.model_fields.get(field) if is_model else None
     return None if info is None else info.default
 
 
@@ -120,7 +122,8 @@ def _step(annotation: Any, key: Any, node: Any = None, tagged: bool = True) -> l
         if isinstance(bare, type) and issubclass(bare, BaseModel):
             info = bare.model_fields.get(key) if isinstance(key, str) else None
             if info is not None:
-                found.append(typing.Annotated[(info.annotation, info, *info.metadata)])
+                metadata = (info.annotation, info, *info.metadata)
+                found.append(typing.Annotated[metadata])
         elif origin in (tuple, list) and typing.get_args(bare):
             found.append(typing.get_args(bare)[0])
         elif origin is dict:
@@ -261,7 +264,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _message(item: dict[str, Any], parent: list[Any], list_keys: bool = True) -> str:
+def _message(item: Mapping[str, Any], parent: list[Any], list_keys: bool = True) -> str:
     kind = item["type"]
     message = item["msg"].removeprefix("Value error, ")
     if kind in _HINTS:

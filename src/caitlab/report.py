@@ -173,10 +173,11 @@ def summary_tables(result: Result,
            "as a layer at n0.</p>"
     out += _table(["stage", "species", "inventory (m⁻²)", "equivalent depth at n0 (nm)",
                    "in through the front (m⁻²)", "out through the back (m⁻²)"], rows, names=2)
-    run = [["cells", summary.get("n_cells")], ["time steps", summary.get("n_steps")],
-           ["wall time (s)", summary.get("wall_time_s")],
-           ["caitlab version", html.escape(result.version)],
-           ["created", html.escape(result.created)]]
+    run: list[list[Any]] = [["cells", summary.get("n_cells")],
+                            ["time steps", summary.get("n_steps")],
+                            ["wall time (s)", summary.get("wall_time_s")],
+                            ["caitlab version", html.escape(result.version)],
+                            ["created", html.escape(result.created)]]
     return out + _table(["run", ""], run, names=2)
 
 

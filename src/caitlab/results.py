@@ -120,6 +120,8 @@ class StageRecord:
             out[active] = values
             return out
 
+        # a finished stage (integrate_stage) has all three
+        assert traj.initial is not None and traj.inflow is not None and traj.outflow is not None
         start_density = system.unpack(traj.initial)[0]
         end_density = system.unpack(traj.saved[-1])[0]
         inventory_start = start_density @ system.widths

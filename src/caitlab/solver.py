@@ -922,7 +922,9 @@ def _bdf_accumulate(q: list[np.ndarray], dt_flux: np.ndarray, a0, a2, order) -> 
     return q[-1] + (dt_flux + previous) / a0
 
 
-def _predictor(times: list[float], states: list[np.ndarray], t_new: float) -> tuple:
+def _predictor(
+    times: list[float], states: list[np.ndarray], t_new: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """States and weights of the polynomial extrapolation through the last (up to three)
     accepted states, for :func:`_predict_into`."""
     if len(states) == 1:
@@ -1139,6 +1141,8 @@ def check_invariants(
 ) -> None:
     """Raise :class:`InvariantError` unless the stage conserved every species, kept the
     surface at or below an ideal beam's U_R and kept every density ≥ -negative_tolerance."""
+    # integrate_stage sets these before it checks
+    assert traj.initial is not None and traj.inflow is not None and traj.outflow is not None
     start = system.unpack(traj.initial)[0]
     end = system.unpack(traj.saved[-1])[0]
     inventory = start @ system.widths

@@ -90,13 +90,17 @@ class SweepParameter(Frozen):
             return list(self.values)
         if self.num is None:
             raise ValueError(f"{self.path}: a grid needs 'values' or 'num'")
+        assert self.min is not None and self.max is not None  # _check: both, without values
         space = np.geomspace if self.log else np.linspace
         return [float(v) for v in space(self.min, self.max, self.num)]
 
     def scale(self, unit: np.ndarray) -> np.ndarray:
         """Map numbers in [0, 1] to the range (log-uniform if ``log``)."""
-        lo, hi = (self.min, self.max) if self.values is None else (
-            min(self.values), max(self.values))  # fmt: skip
+        if self.values is None:
+            assert self.min is not None and self.max is not None  # _check: both, without values
+            lo, hi = self.min, self.max
+        else:
+            lo, hi = min(self.values), max(self.values)
         if self.log:
             return 10.0 ** (math.log10(lo) + unit * (math.log10(hi) - math.log10(lo)))
         return lo + unit * (hi - lo)

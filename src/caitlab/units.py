@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import pint
 from pydantic import AfterValidator, BeforeValidator
 
-_REGISTRY = pint.UnitRegistry()
+_REGISTRY: pint.UnitRegistry[Any] = pint.UnitRegistry()
 
 #: canonical unit of each quantity kind: Python floats are read in it
 CANONICAL = {

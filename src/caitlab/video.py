@@ -195,7 +195,8 @@ class _Canvas:
         if electrometer is not None:
             ax.plot(clock.position(electrometer.time_s), electrometer.current_A * 1e9,
                     color="tab:red", lw=0.8, ls="--")  # fmt: skip
-        ticks, labels = [], []
+        ticks: list[float] = []
+        labels: list[str] = []
         for k, (name, start, end) in enumerate(self.result.stage_bounds):
             ax.text(k + 0.5, 0.95, name, transform=ax.get_xaxis_transform(), ha="center",
                     va="top", fontsize="small")
@@ -300,11 +301,10 @@ def write_video(
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     frames = default_frames(result) if frames is None else frames
-    images = render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi,
-                           measured=measured, electrometer=electrometer)
+    images = list(render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi,
+                                measured=measured, electrometer=electrometer))
     if out.suffix.lower() == ".gif":
-        return _write_gif(out, list(images), fps)
-    images = list(images)
+        return _write_gif(out, images, fps)
     try:
         _write_mp4(out, images, fps)
     except Exception as exc:  # imageio-ffmpeg missing or ffmpeg failing: fall back
@@ -324,9 +324,11 @@ def default_frames(result: Result) -> int | None:
 def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
     import imageio.v2 as imageio
 
-    with imageio.get_writer(out, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=MACRO_BLOCK,
-                            ffmpeg_log_level="error") as writer:
+    # the writer itself: its __enter__ is typed as the base class's
+    writer = imageio.get_writer(out, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                                pixelformat="yuv420p", macro_block_size=MACRO_BLOCK,
+                                ffmpeg_log_level="error")
+    with writer:
         for image in images:
             writer.append_data(image)
 

@@ -49,7 +49,8 @@ def fit_command(
 
         load_fit_config(config)  # refuse a bad file before any progress display
         typer.echo(f"fitting {config} ...", err=True)
-        options = {"scheduler": scheduler, "workers": workers, "announce": _announce}
+        options: dict[str, Any] = {"scheduler": scheduler, "workers": workers,
+                                   "announce": _announce}
         if progress:
             bar, update = _fit_progress()
             with bar:
@@ -133,8 +134,8 @@ def sweep_command(
         from caitlab.sweep import load_sweep_config, run_sweep_config
 
         load_sweep_config(config)  # refuse a bad file before any progress bar
-        options = {"scheduler": scheduler, "workers": workers, "shared_filesystem": shared_fs,
-                   "announce": _announce}  # fmt: skip
+        options: dict[str, Any] = {"scheduler": scheduler, "workers": workers,
+                                   "shared_filesystem": shared_fs, "announce": _announce}
         if progress:
             bar, update = _progress_bar()
             with bar:

@@ -206,7 +206,7 @@ def report_command(
         charges = [parse_charge(c) for c in charge] if charge else None
         measured = load_measured(data, stage, rms)
         _check_stages(result, measured)
-        extra = {"measured": measured} if measured else {}
+        extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:
             extra["electrometer"] = load_electrometer(electrometer)
         written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi,
@@ -238,7 +238,7 @@ def figures_command(
         charges = [parse_charge(c) for c in charge] if charge else None
         measured = load_measured(data, stage, rms)
         _check_stages(result, measured)
-        extra = {"measured": measured} if measured else {}
+        extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:
             extra["electrometer"] = load_electrometer(electrometer)
         with paper():

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -320,7 +321,7 @@ def validate(
 
 def load_observations(
     profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any],
-    base_dir: Path, source: str, electrometer: list[ElectrometerSpec] = (),
+    base_dir: Path, source: str, electrometer: Sequence[ElectrometerSpec] = (),
 ) -> FitProblem:  # fmt: skip
     """Read every profile, charge and electrometer curve into a :class:`FitProblem`."""
     problems = observation_problems(config, profiles, charges)
@@ -338,17 +339,17 @@ def load_observations(
             problems += [f"profiles[{k}].sims.{line}" for line in lines]
         except (ValueError, OSError) as exc:
             problems.append(f"profiles[{k}]: {exc}")
-    for k, spec in enumerate(electrometer):
+    for k, trace_spec in enumerate(electrometer):
         try:
-            traces.append(spec.build(base_dir))
+            traces.append(trace_spec.build(base_dir))
         except (ValueError, OSError) as exc:
             problems.append(f"electrometer[{k}]: {exc}")
     if problems:
         raise ConfigError(source, problems)
     surface = {p.name: spec.surface for p, spec in zip(loaded, profiles)}
     try:
-        return FitProblem(config, loaded, [c.build() for c in charges], traces, surface,
-                          estimated)  # fmt: skip
+        return FitProblem(config, tuple(loaded), tuple(c.build() for c in charges),
+                          tuple(traces), surface, estimated)  # fmt: skip
     except ValueError as exc:
         raise ConfigError(source, [str(exc)]) from None
 

@@ -65,7 +65,7 @@ def parameter_unit(fit: FitResult, path: str) -> tuple[str, str, float]:
     except (KeyError, ValueError, TypeError):
         kind = None
     unit, factor = DISPLAY.get(kind, ("", 1.0))
-    return CANONICAL.get(kind, ""), unit, factor
+    return ("" if kind is None else CANONICAL.get(kind, "")), unit, factor
 
 
 def format_value(value: float | None, stderr: float | None, unit: str, factor: float) -> str:
@@ -162,6 +162,7 @@ def _posterior(fit: FitResult) -> dict[str, Any] | None:
 def fit_to_dict(fit: FitResult) -> dict[str, Any]:
     """Everything ``fit.json`` holds, JSON-ready."""
     res = fit.result
+    posterior = _posterior(fit)
     return {
         "parameters": _parameter_entries(fit),
         "correlations": _correlations(fit),
@@ -180,8 +181,8 @@ def fit_to_dict(fit: FitResult) -> dict[str, Any]:
         "covariance_scaled": fit.covariance_scaled,
         "weights_estimated": dict(fit.problem.estimated),
         "conf_intervals": _rekeyed(fit, fit.conf_intervals),
-        "mcmc": _posterior(fit),
-        "sample_names": _posterior(fit)["sample_names"] if fit.mcmc else None,
+        "mcmc": posterior,
+        "sample_names": None if posterior is None else list(posterior["sample_names"]),
         **_observations(fit),
         "caitlab_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -26,7 +26,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,7 +44,8 @@ from caitlab.landscape.regularise import (
 )
 from caitlab.params import safe_name, with_values
 
-SHAPES = ("constant", "sin2", "gaussian", "free-form")
+Shape = Literal["constant", "sin2", "gaussian", "free-form"]
+SHAPES: tuple[Shape, ...] = ("constant", "sin2", "gaussian", "free-form")
 #: bounds of free-form knot values, ln(D / m^2 s^-1): 1e-32 .. 1e-14 m^2/s
 LOG_D_BOUNDS = (math.log(1e-32), math.log(1e-14))
 
@@ -259,7 +260,7 @@ def compare_models(fits: Sequence[ModelFit]) -> list[dict[str, Any]]:
     best_aic = min(f.aic for f in fits)
     rows = []
     for f in fits:
-        row = {"model": f.shape, "chi2": f.chi2, "k": f.k, "n_points": f.n_points,
+        row: dict[str, Any] = {"model": f.shape, "chi2": f.chi2, "k": f.k, "n_points": f.n_points,
                "aic": f.aic, "bic": f.bic, "delta_aic": f.aic - best_aic,
                "lrt_statistic": None, "lrt_dof": None, "lrt_p": None,
                "weight": f.fit.weight if f.shape == "free-form" else None}  # fmt: skip

@@ -100,7 +100,7 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
     n0 = float(problem.config["sample"]["mobile_ion_density"])
     temperature = target.temperature(problem.config)
     knots = np.asarray(geometric_knots(spec.knots, spec.lowest, spec.highest))
-    options = {"knots": spec.knots, "lowest": spec.lowest, "highest": spec.highest,
+    options: dict[str, Any] = {"knots": spec.knots, "lowest": spec.lowest, "highest": spec.highest,
                "monotone": spec.monotone}  # fmt: skip
     record: dict[str, Any] = {"stage": target.stage, "species": target.species,
                               "tied": list(target.tied), "models": {}}  # fmt: skip

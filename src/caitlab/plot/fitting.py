@@ -11,6 +11,8 @@ from caitlab.plot._common import get_ax
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.collections import QuadMesh
+    from matplotlib.tri import TriContourSet
 
 
 #: columns of a sweep table (:mod:`caitlab.sweep`) that are not parameters
@@ -41,9 +43,15 @@ def _grid_from_table(table: Any, x: str | None, y: str | None, misfit: str | Non
               and numeric(c) is not None]
     x = x or params[0]
     y = y or next(c for c in params if c != x)
-    values = [numeric(c) for c in (x, y, misfit)]
+    values = []
+    for name in (x, y, misfit):
+        column = numeric(name)
+        if column is None:
+            raise TypeError(f"column {name!r} is not numeric")
+        values.append(column)
     keep = np.all([np.isfinite(v) for v in values], axis=0)
-    return x, y, misfit, *(v[keep] for v in values)
+    px, py, pm = (v[keep] for v in values)
+    return x, y, misfit, px, py, pm
 
 
 def misfit_map(
@@ -86,12 +94,12 @@ def misfit_map(
         xv, yv = np.asarray(data[x].values, float), np.asarray(data[y].values, float)
         xs, ys = np.meshgrid(xv, yv)
         label = data.name or misfit or "misfit"
-        points = (xs.ravel(), ys.ravel(), grid.ravel())
+        px, py, pm = xs.ravel(), ys.ravel(), grid.ravel()
     else:
-        x, y, label, *points = _grid_from_table(data, x, y, misfit)
-    px, py, pm = points
+        x, y, label, px, py, pm = _grid_from_table(data, x, y, misfit)
     shown = np.log10(np.maximum(pm, np.finfo(float).tiny)) if log_misfit else pm
     ux, uy = np.unique(px), np.unique(py)
+    mesh: QuadMesh | TriContourSet
     if ux.size * uy.size == px.size and px.size > 1:
         grid = np.full((uy.size, ux.size), np.nan)
         grid[np.searchsorted(uy, py), np.searchsorted(ux, px)] = shown

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: colour of each species in every figure (the paper: Li blue, Rb green, Cs purple)
 SPECIES_COLOURS = {"Li": "tab:blue", "Rb": "tab:green", "Cs": "tab:purple", "K": "tab:orange",
@@ -22,11 +25,11 @@ STAGE_STYLES = ("-", "--", ":", "-.")
 #: hatch of each species where filled areas overlap (Cs hatched over an Rb fill)
 SPECIES_HATCHES = {"Cs": "////", "Rb": "", "Li": "\\\\\\\\"}
 CHARGE_COLOUR = "tab:red"
-MEASURED_MARKER = {"marker": "o", "ms": 3.5, "mfc": "none", "ls": "none", "elinewidth": 0.6,
-                   "capsize": 0}
+MEASURED_MARKER: dict[str, Any] = {"marker": "o", "ms": 3.5, "mfc": "none", "ls": "none",
+                                   "elinewidth": 0.6, "capsize": 0}
 
 #: rc parameters of the paper style
-PAPER_RC = {
+PAPER_RC: dict[RcKeyType, Any] = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "legend.fontsize": 8,
     "xtick.labelsize": 8, "ytick.labelsize": 8, "lines.linewidth": 1.3,
     "axes.formatter.useoffset": False, "axes.formatter.use_mathtext": True,

@@ -107,6 +107,7 @@ def plot_comparison(path: str | PathLike[str], comparison: Comparison,
         ax.plot(depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour,
                 label=f"{name} simulated")
         if dashed and not comparison.renormalised:
+            assert simulated is not None  # dashed needs it
             x_nm = np.asarray(simulated["depth"])
             keep = x_nm <= depth_nm.max()
             ax.plot(x_nm[keep], np.asarray(simulated.sel(species=name))[keep], "--", lw=0.8,

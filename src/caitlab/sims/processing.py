@@ -286,7 +286,7 @@ def calibrate_depth(
     SimsError
         Both or none given with no depth in the file, non-positive values, no time axis.
     """
-    where = {"file": profile.file}
+    where: dict[str, Any] = {"file": profile.file}
     if crater_depth_m is not None and sputter_rate_m_per_s is not None:
         raise SimsError("give a crater depth or a sputter rate, not both", **where)
     if crater_depth_m is None and sputter_rate_m_per_s is None:
@@ -309,6 +309,7 @@ def calibrate_depth(
         if crater_depth_m is not None:
             return profile.with_(depth_m=depth_from_crater(profile.sputter_time_s,
                                                            crater_depth_m))
+        assert sputter_rate_m_per_s is not None  # one of the two is given (checked above)
         return profile.with_(depth_m=depth_from_rate(profile.sputter_time_s,
                                                      float(sputter_rate_m_per_s)))
     except SimsError as exc:
@@ -363,7 +364,7 @@ def find_channel(
     SimsError
         No match (the message lists the close matches by name and mass) or several matches.
     """
-    where = {"file": profile.file}
+    where: dict[str, Any] = {"file": profile.file}
     mass_tolerance = check_mass_tolerance(mass_tolerance)
     text = str(spec).strip()
     if text.startswith("#") and text[1:].isdigit():
@@ -477,6 +478,8 @@ def resolve_elements(
 
 
 def _point_error(profile: SimsProfile, row: int, index: int | None, message: str) -> SimsError:
+    # SimsProfile.__post_init__ fills both
+    assert profile.source_lines is not None and profile.source_columns is not None
     line = int(profile.source_lines[row]) or None
     column = None if index is None else profile.source_columns[index] or None
     at = "" if line else f" (data row {row + 1})"
@@ -562,7 +565,7 @@ def zero_rows(profile: SimsProfile, channels: Sequence[int]) -> np.ndarray:
 
 # --------------------------------------------------------------------------- normalising
 def normalise_fractions(sums: Any, *, file: str | None = None,
-                        lines: Sequence[int] | None = None) -> np.ndarray:
+                        lines: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """The paper's eq. (1): each element's intensity over the sum of all mobile-ion elements.
 
     ``f_e(z) = S_e(z) / sum_j S_j(z)``; the fractions sum to 1 at every depth, and
@@ -813,6 +816,7 @@ def process_profile(
     if drop_zero_rows:
         zero = zero_rows(profile, used)
         if zero.any():
+            assert profile.source_lines is not None  # SimsProfile.__post_init__ fills it
             lines = [str(int(x)) for x in profile.source_lines[zero][:11]]
             shown = ", ".join(lines[:10]) + (", ..." if len(lines) > 10 else "")
             notes.append(f"dropped {int(zero.sum())} row(s) with all chosen channels zero "

@@ -172,6 +172,7 @@ class SimsProfile:
     def select_points(self, mask_or_index: Any) -> SimsProfile:
         """Return the profile restricted to some data points (boolean mask or indices)."""
         index = np.asarray(mask_or_index)
+        assert self.source_lines is not None  # __post_init__ fills it
         return replace(
             self,
             counts=self.counts[index],

@@ -653,7 +653,7 @@ def read_surfacelab(
     leading = list(range(channel_cols[0]))
     all_cols = list(channel_cols)
     masses = np.full(len(channel_cols), np.nan)
-    if mass_cells is not None:
+    if mass_cells is not None and mass_no is not None:  # set together
         mass_cells = fit_width(mass_cells, mass_no, "masses")
         for k, j in enumerate(channel_cols):
             value = _to_float(mass_cells[j])

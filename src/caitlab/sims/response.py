@@ -261,8 +261,7 @@ def apply_response(
     if far_boundary not in ("extend", "zero"):
         raise SimsError(f"far_boundary must be 'extend' or 'zero', got {far_boundary!r}")
     edges = _cell_edges(depth)
-    scales = () if response is None else response.scales()
-    if not scales:
+    if response is None or not response.scales():
         return _sample(depth, edges, data, measured, far_boundary == "extend")
     half = response.half_width()
     top = max(float(np.max(measured)) if measured.size else 0.0, 0.0) + 2.0 * half
