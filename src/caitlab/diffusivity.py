@@ -227,8 +227,10 @@ class SiteEnergyD(DiffusivityModel):
             return np.where(inside, total_sites * 2.0 / (math.pi * gamma) * np.sin(phase) ** 2, 0)
         sigma = self.fwhm / _FWHM_PER_SIGMA
         centre = -sigma * float(ndtri(self.occupancy))
-        return total_sites * np.exp(-0.5 * ((energy - centre) / sigma) ** 2) / (
-            sigma * math.sqrt(2.0 * math.pi)
+        return (
+            total_sites
+            * np.exp(-0.5 * ((energy - centre) / sigma) ** 2)
+            / (sigma * math.sqrt(2.0 * math.pi))
         )
 
     def _log_d(self, n_frac: np.ndarray, temperature: float, n0: float) -> np.ndarray:

@@ -972,9 +972,17 @@ class _Integrator:
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
         iterations, factors = _newton(
-            x, ref, hist, a0_dt, self.system, self.work, c.max_newton, c.tol_update,
-            c.tol_residual, self.block,
-        )  # fmt: skip
+            x,
+            ref,
+            hist,
+            a0_dt,
+            self.system,
+            self.work,
+            c.max_newton,
+            c.tol_update,
+            c.tol_residual,
+            self.block,
+        )
         self.n_factor += factors
         return iterations
 
@@ -1163,8 +1171,7 @@ def check_invariants(
         bound = max(system.beam_potential, traj.trace_surface[0]) * (1.0 + SURFACE_RTOL)
         if not peak <= bound:
             problems.append(
-                f"the surface reached {peak / system.beam_potential:.6g} × U_R under an "
-                "ideal beam"
+                f"the surface reached {peak / system.beam_potential:.6g} × U_R under an ideal beam"
             )
     if not traj.min_density >= -control.negative_tolerance:
         problems.append(f"a density went to {traj.min_density:.3g} n0")

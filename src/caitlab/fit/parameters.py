@@ -120,9 +120,12 @@ def build_parameters(
             if not start > 0:
                 raise ValueError(f"{spec.path}: a log-scale parameter must start > 0")
             params.add(
-                spec.lmfit_name, value=math.log10(start), min=_log10(spec.min),
-                max=_log10(spec.max), vary=spec.vary,
-            )  # fmt: skip
+                spec.lmfit_name,
+                value=math.log10(start),
+                min=_log10(spec.min),
+                max=_log10(spec.max),
+                vary=spec.vary,
+            )
             params.add(spec.name, expr=f"10**{spec.lmfit_name}")
         else:
             params.add(spec.name, value=start, min=spec.min, max=spec.max, vary=spec.vary)

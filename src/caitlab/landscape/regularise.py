@@ -76,9 +76,11 @@ class RegularisedProblem(FitProblem):
 
     @classmethod
     def from_problem(
-        cls, problem: FitProblem, penalties: tuple[SmoothnessPenalty, ...],
+        cls,
+        problem: FitProblem,
+        penalties: tuple[SmoothnessPenalty, ...],
         config: Mapping | None = None,
-    ) -> RegularisedProblem:  # fmt: skip
+    ) -> RegularisedProblem:
         """``problem`` (all its observations and options) with smoothness rows added, and
         optionally another experiment config."""
         parts = {f.name: getattr(problem, f.name) for f in dataclasses.fields(FitProblem)}
@@ -124,12 +126,15 @@ class WeightCurve:
     chosen: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
-def penalty_matrix(problem: RegularisedProblem, columns: Sequence[str],
-                   unit_weight: bool = True) -> np.ndarray:  # fmt: skip
+def penalty_matrix(
+    problem: RegularisedProblem, columns: Sequence[str], unit_weight: bool = True
+) -> np.ndarray:
     """L on the varied columns (paths, in lmfit order): second differences of the knots."""
     blocks = []
     for p in problem.penalties:
@@ -220,8 +225,7 @@ def weight_curve(
     else:  # a flat L-curve has no corner: fall back on GCV
         best, criterion = int(np.argmin(gcv)), "gcv"
     _LOG.info("weight curve: misfit %s, roughness %s", misfit, rough)
-    return WeightCurve(lambdas, misfit, rough, dof, gcv, curvature, criterion,
-                       float(lambdas[best]))  # fmt: skip
+    return WeightCurve(lambdas, misfit, rough, dof, gcv, curvature, criterion, float(lambdas[best]))
 
 
 def _curvature(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -292,12 +296,16 @@ def fit_regularised(
     n_obs = problem.n_observed
     values = np.array([first.result.params[n].value for n in first.result.var_names])
     residual = first.result.residual[:n_obs]
-    curve = weight_curve(jac[:n_obs], residual, penalty_matrix(problem, columns), values,
-                         weights, weight)  # fmt: skip
-    result = fit(problem.with_weight(curve.chosen), restarted(free, first.best_values),
-                 executor=executor, **options)  # fmt: skip
-    return RegularisedFit(result, curve.chosen, curve, jacobian_at(result, executor, step),
-                          columns)  # fmt: skip
+    curve = weight_curve(
+        jac[:n_obs], residual, penalty_matrix(problem, columns), values, weights, weight
+    )
+    result = fit(
+        problem.with_weight(curve.chosen),
+        restarted(free, first.best_values),
+        executor=executor,
+        **options,
+    )
+    return RegularisedFit(result, curve.chosen, curve, jacobian_at(result, executor, step), columns)
 
 
 __all__ = [
