@@ -47,15 +47,30 @@ def quick_problem() -> tuple[FitProblem, list[FreeParameter]]:
     path = BUILTIN_EXAMPLES / "quick-double-cait.toml"
     sim = load_experiment(path).run()
     profiles = [
-        synthetic_profile(sim, "Rb-CAIT", np.arange(1.0, 100.0) * 1e-9,
-                          response={"rms": 5e-9}, counts=3000, rng=11),
-        synthetic_profile(sim, "Cs-CAIT", np.arange(1.0, 160.0) * 1e-9,
-                          response={"rms": 12e-9}, counts=3000, rng=12),
-    ]  # fmt: skip
+        synthetic_profile(
+            sim,
+            "Rb-CAIT",
+            np.arange(1.0, 100.0) * 1e-9,
+            response={"rms": 5e-9},
+            counts=3000,
+            rng=11,
+        ),
+        synthetic_profile(
+            sim,
+            "Cs-CAIT",
+            np.arange(1.0, 160.0) * 1e-9,
+            response={"rms": 12e-9},
+            counts=3000,
+            rng=12,
+        ),
+    ]
     profiles[1] = profiles[1].__class__(
-        "Cs-CAIT", profiles[1].depth_m, profiles[1].fractions, profiles[1].sigma,
+        "Cs-CAIT",
+        profiles[1].depth_m,
+        profiles[1].fractions,
+        profiles[1].sigma,
         {"model": "gaussian", "rms": 8e-9},
-    )  # fmt: skip
+    )
     free = [
         FreeParameter(D_CS, value=4.5e-23, min=1e-24, max=1e-21, log=True, name="D_Cs"),
         FreeParameter(D_RB, value=2e-22, min=1e-23, max=1e-20, log=True, name="D_Rb"),
@@ -78,17 +93,21 @@ def bench_fit(case: str, workers: int | None) -> None:
         result = fit(problem, free, executor=executor)
         wall = time.perf_counter() - start
         where = executor.describe()
-    print(f"fit [{case}] on {where}: {wall:.1f} s wall, {result.n_simulations} simulations, "
-          f"{len(result.failures)} failed, reduced chi-square {result.result.redchi:.3f}, "
-          f"success {result.result.success}")  # fmt: skip
+    print(
+        f"fit [{case}] on {where}: {wall:.1f} s wall, {result.n_simulations} simulations, "
+        f"{len(result.failures)} failed, reduced chi-square {result.result.redchi:.3f}, "
+        f"success {result.result.success}"
+    )
     for spec in free:
         if spec.expr:
             continue
         par = result.result.params[spec.name]
         true = TRUTH.get(spec.path, float("nan"))
         sigmas = (par.value - true) / par.stderr if par.stderr else float("nan")
-        print(f"  {spec.name:8s} {par.value:.4g} +/- {par.stderr or float('nan'):.2g} "
-              f"(truth {true:.4g}, {sigmas:+.1f} sigma)")  # fmt: skip
+        print(
+            f"  {spec.name:8s} {par.value:.4g} +/- {par.stderr or float('nan'):.2g} "
+            f"(truth {true:.4g}, {sigmas:+.1f} sigma)"
+        )
 
 
 def _warm_up() -> None:
@@ -111,10 +130,12 @@ def bench_sweep(n_points: int, workers: int | None) -> None:
     """Runs per second of a quick-case grid, serial and on a local cluster."""
     config = experiment_to_dict(load_experiment(BUILTIN_EXAMPLES / "quick-double-cait.toml"))
     n_cs = max(2, math.isqrt(n_points))
-    points = design_points([
-        SweepParameter(path=D_CS, min=2e-23, max=5e-23, num=n_cs, log=True),
-        SweepParameter(path=FWHM, min=0.18, max=0.27, num=max(1, n_points // n_cs)),
-    ])  # fmt: skip
+    points = design_points(
+        [
+            SweepParameter(path=D_CS, min=2e-23, max=5e-23, num=n_cs, log=True),
+            SweepParameter(path=FWHM, min=0.18, max=0.27, num=max(1, n_points // n_cs)),
+        ]
+    )
     for label, n in (("serial", 0), ("local cluster", workers)):
         with tempfile.TemporaryDirectory() as out:
             clock = time.perf_counter()
@@ -122,9 +143,11 @@ def bench_sweep(n_points: int, workers: int | None) -> None:
                 _warm(executor)
                 ready = time.perf_counter() - clock
                 outcome = run_sweep(config, points, out, executor=executor)
-            print(f"sweep [{label}, {outcome.executor}]: {outcome.n_computed} runs in "
-                  f"{outcome.wall_time_s:.1f} s = {outcome.runs_per_second:.2f} runs/s "
-                  f"(+ {ready:.1f} s start-up and warm-up)")  # fmt: skip
+            print(
+                f"sweep [{label}, {outcome.executor}]: {outcome.n_computed} runs in "
+                f"{outcome.wall_time_s:.1f} s = {outcome.runs_per_second:.2f} runs/s "
+                f"(+ {ready:.1f} s start-up and warm-up)"
+            )
 
 
 def main() -> None:

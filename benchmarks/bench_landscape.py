@@ -62,19 +62,24 @@ def main() -> None:
     problem = FitProblem(config, profiles)
     free = [FreeParameter("profiles.Cs-CAIT.rms", value=4e-9, min=1e-9, max=20e-9)]
     target = Target("Cs-CAIT", "Rb")
-    candidate = build_candidate(problem, free, target, "free-form", knots=args.knots,
-                                lowest=0.05, highest=0.9)  # fmt: skip
+    candidate = build_candidate(
+        problem, free, target, "free-form", knots=args.knots, lowest=0.05, highest=0.9
+    )
     weight = args.weight if args.weight in ("gcv", "lcurve") else float(args.weight)
     problem_module.FitProblem.simulate = _timed(problem_module.FitProblem.simulate)
     clock = time.perf_counter()
     model_fit = fit_candidate(problem, candidate, weight=weight)
     wall = time.perf_counter() - clock
     sims = np.asarray(SIM_TIMES)
-    print(f"free-form fit, K = {args.knots}, weight {model_fit.fit.weight:.3g} "
-          f"({args.weight}): {wall:.1f} s wall")  # fmt: skip
-    print(f"  {sims.size} simulations, {sims.mean():.3f} s each (median "
-          f"{np.median(sims):.3f}), {sims.sum():.1f} s = {100 * sims.sum() / wall:.0f} % "
-          f"of the wall time; the rest {wall - sims.sum():.1f} s")  # fmt: skip
+    print(
+        f"free-form fit, K = {args.knots}, weight {model_fit.fit.weight:.3g} "
+        f"({args.weight}): {wall:.1f} s wall"
+    )
+    print(
+        f"  {sims.size} simulations, {sims.mean():.3f} s each (median "
+        f"{np.median(sims):.3f}), {sims.sum():.1f} s = {100 * sims.sum() / wall:.0f} % "
+        f"of the wall time; the rest {wall - sims.sum():.1f} s"
+    )
     n = np.geomspace(0.05, 0.9, 60)
     clock = time.perf_counter()
     bands = curve_bands(model_fit, candidate, target, n)
@@ -82,9 +87,11 @@ def main() -> None:
     truth = smooth_log_d(target.model(config), n, 323.0, 1.4e28)
     z = (bands.log_d[1] - truth) / (0.5 * (bands.log_d[2] - bands.log_d[0]))
     mobile = n > 0.12
-    print(f"  ln D error / sigma over 0.12-0.9 n0: max {np.abs(z[mobile]).max():.2f}, "
-          f"rms {np.sqrt(np.mean(z[mobile] ** 2)):.2f}; chi2 {model_fit.chi2:.1f}, "
-          f"k {model_fit.k:.2f}, N {model_fit.n_points}")  # fmt: skip
+    print(
+        f"  ln D error / sigma over 0.12-0.9 n0: max {np.abs(z[mobile]).max():.2f}, "
+        f"rms {np.sqrt(np.mean(z[mobile] ** 2)):.2f}; chi2 {model_fit.chi2:.1f}, "
+        f"k {model_fit.k:.2f}, N {model_fit.n_points}"
+    )
     print(f"  PSED FWHM {1e3 * bands.fwhm_eV[1]:.0f} meV on {bands.extra['determined_range']}")
 
 

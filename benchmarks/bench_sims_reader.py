@@ -29,8 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-ISOTOPES = (("^6Li+", 6.0146), ("Li+", 7.0155), ("Rb+", 84.9112), ("^87Rb+", 86.9086),
-            ("Cs+", 132.9049))
+ISOTOPES = (
+    ("^6Li+", 6.0146),
+    ("Li+", 7.0155),
+    ("Rb+", 84.9112),
+    ("^87Rb+", 86.9086),
+    ("Cs+", 132.9049),
+)
 
 
 def _pool(rng: np.random.Generator, n_shots: float = 16384.0) -> list[str]:
@@ -46,14 +51,16 @@ def write_export(path: Path, rows: int, channels: int, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     names = [n for n, _ in ISOTOPES] + [f"X{i}+" for i in range(channels - len(ISOTOPES))]
     masses = [f"{m:.4f}" for _, m in ISOTOPES] + [
-        f"{20 + 1.37 * i:.4f}" for i in range(channels - len(ISOTOPES))]
+        f"{20 + 1.37 * i:.4f}" for i in range(channels - len(ISOTOPES))
+    ]
     pool = np.array(_pool(rng), dtype=object)
     head = [
         "# Profile Smoothing is Disabled",
         "#\t\t\t\t" + "\t".join(names) + "\t",
         "#\t\t\t\t" + "\t".join(masses) + "\t",
         "#Data Point #\tSputter Time (s)\tDose (ions)\tFluence (ions/cm^2)\t"
-        + "\t".join(["Intensity"] * channels) + "\t",
+        + "\t".join(["Intensity"] * channels)
+        + "\t",
     ]
     with path.open("w", encoding="ascii", newline="") as handle:
         handle.write("\r\n".join(head) + "\r\n")
@@ -97,8 +104,9 @@ print(json.dumps({"time": elapsed, "peak_kib": peak, "base_kib": base, "shape": 
 
 def measure(what: str, path: Path) -> dict:
     """Run one reader in a fresh interpreter; time and peak RSS (KiB)."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, what, str(path)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, what, str(path)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -119,22 +127,27 @@ def main() -> None:
     print(f"file: {args.rows} rows x {args.channels} channels, {size_mib:.1f} MiB")
     try:
         base = measure("none", path)
-        print(f"baseline (interpreter + numpy + pandas + caitlab): "
-              f"{base['peak_kib'] / 1024:.0f} MiB")
+        print(
+            f"baseline (interpreter + numpy + pandas + caitlab): {base['peak_kib'] / 1024:.0f} MiB"
+        )
         results = {}
         for what in ("pandas", "caitlab", "caitlab-chosen"):
             runs = [measure(what, path) for _ in range(args.repeat)]
             best = min(run["time"] for run in runs)
             peak = max(run["peak_kib"] for run in runs) / 1024
             results[what] = (best, peak)
-            print(f"{what:15s} {best:7.2f} s  peak RSS {peak:7.0f} MiB "
-                  f"({peak / size_mib:.2f}x file; above baseline "
-                  f"{(peak - base['peak_kib'] / 1024) / size_mib:.2f}x)  shape {runs[0]['shape']}")
+            print(
+                f"{what:15s} {best:7.2f} s  peak RSS {peak:7.0f} MiB "
+                f"({peak / size_mib:.2f}x file; above baseline "
+                f"{(peak - base['peak_kib'] / 1024) / size_mib:.2f}x)  shape {runs[0]['shape']}"
+            )
         ref = results["pandas"][0]
         for what in ("caitlab", "caitlab-chosen"):
             t, peak = results[what]
-            print(f"{what}: {t / ref:.2f}x pandas' time (target <= 3), "
-                  f"peak {peak / size_mib:.2f}x file size (target <= 3)")
+            print(
+                f"{what}: {t / ref:.2f}x pandas' time (target <= 3), "
+                f"peak {peak / size_mib:.2f}x file size (target <= 3)"
+            )
     finally:
         if not args.keep:
             os.unlink(path)

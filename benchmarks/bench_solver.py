@@ -71,9 +71,11 @@ def main() -> None:
         "--half-tolerance", action="store_true", help="also run with half the step tolerance"
     )
     parser.add_argument(
-        "--coupled", type=float, metavar="KAPPA",
+        "--coupled",
+        type=float,
+        metavar="KAPPA",
         help="also run with the Onsager coupling Rb-Cs = KAPPA in the Cs stage (cost ratio)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     experiment = load_example("double-cait")
     clock = time.perf_counter()
@@ -98,8 +100,10 @@ def main() -> None:
         for _ in range(3):
             times[0].append(experiment.run().wall_time_s)
             times[1].append(coupled.run().wall_time_s)
-        print(f"\ncoupled / uncoupled, best of 3 alternating runs: "
-              f"{min(times[1]) / min(times[0]):.2f}x")  # fmt: skip
+        print(
+            f"\ncoupled / uncoupled, best of 3 alternating runs: "
+            f"{min(times[1]) / min(times[0]):.2f}x"
+        )
     for label, variant in variants:
         fine = report(label, variant.run())
         ratio = sum(f["wall_s"] for f in fine) / sum(b["wall_s"] for b in base)

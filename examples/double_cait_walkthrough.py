@@ -24,8 +24,10 @@ out.mkdir(parents=True, exist_ok=True)
 experiment = load_example("double-cait")
 result = experiment.run()
 for stage in result.summary()["stages"]:
-    print(f"{stage['name']}: {stage['charge_C'] * 1e3:.3f} mC, "
-          f"conservation error {stage['conservation_rel_error']:.1e}")
+    print(
+        f"{stage['name']}: {stage['charge_C'] * 1e3:.3f} mC, "
+        f"conservation error {stage['conservation_rel_error']:.1e}"
+    )
 result.save(out / "paper")
 
 # %% Each stage's final profile: fractions of n0 over depth in nm (an xarray DataArray)

@@ -31,9 +31,13 @@ def main() -> None:
     for k, (stage, rms, top) in enumerate([("Rb-CAIT", 5e-9, 120), ("Cs-CAIT", 12e-9, 200)]):
         depth = np.arange(1.0, top + 0.5, 1.0) * 1e-9
         profile = synthetic_profile(
-            sim, stage, depth, response={"model": "gaussian", "rms": rms}, counts=3000,
+            sim,
+            stage,
+            depth,
+            response={"model": "gaussian", "rms": rms},
+            counts=3000,
             rng=100 + k,
-        )  # fmt: skip
+        )
         path = OUT / f"double-cait-stage{k + 1}.csv"
         write_fractions_table(path, profile)
         print(f"wrote {path}")

@@ -96,9 +96,13 @@ def sequential(kappa: float = 0.0, stage2_hours: float = 203.12, smoke: bool = F
     cs = cs.with_(coupling={"Rb-Cs": kappa}, duration=stage2_hours * HOUR / (20 if smoke else 1))
     experiment = _coarse(paper.with_(name="sequential", stages=(rb, cs)), smoke)
     return Design(
-        "sequential", experiment_to_dict(experiment), f"stages.Cs-CAIT.{KAPPA}",
-        "stages.Cs-CAIT.diffusivity.Cs.d", "stages.Cs-CAIT.diffusivity.Rb.occupancy", False,
-    )  # fmt: skip
+        "sequential",
+        experiment_to_dict(experiment),
+        f"stages.Cs-CAIT.{KAPPA}",
+        "stages.Cs-CAIT.diffusivity.Cs.d",
+        "stages.Cs-CAIT.diffusivity.Rb.occupancy",
+        False,
+    )
 
 
 def simultaneous(
@@ -109,25 +113,37 @@ def simultaneous(
     paper = load_example("double-cait")
     rb, cs = paper.stages
     beam = rb.beam.with_(species={"Rb": 1.0 - cs_fraction, "Cs": cs_fraction})
-    diffusivity = {"Li": rb.diffusivity["Li"], "Rb": rb.diffusivity["Rb"],
-                   "Cs": cs.diffusivity["Cs"]}  # fmt: skip
+    diffusivity = {
+        "Li": rb.diffusivity["Li"],
+        "Rb": rb.diffusivity["Rb"],
+        "Cs": cs.diffusivity["Cs"],
+    }
     mix = rb.with_(
-        name="RbCs-CAIT", beam=beam, diffusivity=diffusivity, coupling={"Rb-Cs": kappa},
+        name="RbCs-CAIT",
+        beam=beam,
+        diffusivity=diffusivity,
+        coupling={"Rb-Cs": kappa},
         duration=hours * HOUR / (20 if smoke else 1),
-    )  # fmt: skip
+    )
     experiment = _coarse(paper.with_(name="simultaneous", stages=(mix,)), smoke)
     return Design(
-        "simultaneous", experiment_to_dict(experiment), f"stages.RbCs-CAIT.{KAPPA}",
-        "stages.RbCs-CAIT.diffusivity.Cs.d", "stages.RbCs-CAIT.diffusivity.Rb.d", True,
-    )  # fmt: skip
+        "simultaneous",
+        experiment_to_dict(experiment),
+        f"stages.RbCs-CAIT.{KAPPA}",
+        "stages.RbCs-CAIT.diffusivity.Cs.d",
+        "stages.RbCs-CAIT.diffusivity.Rb.d",
+        True,
+    )
 
 
 def matched_hours(cs_fraction: float, charge_C: float, smoke: bool = False) -> float:
     """Duration (h) of the mixture beam that passes ``charge_C`` (κ = 0)."""
     probe = simultaneous(0.0, cs_fraction, 800.0, smoke).experiment().run()
     record = probe.stages[0]
-    return float(np.interp(charge_C, record.trace_charge, record.trace_time)) / HOUR * (
-        20 if smoke else 1
+    return (
+        float(np.interp(charge_C, record.trace_charge, record.trace_time))
+        / HOUR
+        * (20 if smoke else 1)
     )
 
 
@@ -145,10 +161,14 @@ def templates(design: Design, result) -> list[MeasuredProfile]:
     for k, name in enumerate(names):
         rms = ROUGHNESS["last"] if k == len(names) - 1 else ROUGHNESS["first"]
         truth = synthetic_profile(
-            result, name, _depths(200.0 if k == len(names) - 1 else 120.0),
-            response={"model": "gaussian", "rms": rms}, counts=COUNTS, rng=0,
+            result,
+            name,
+            _depths(200.0 if k == len(names) - 1 else 120.0),
+            response={"model": "gaussian", "rms": rms},
+            counts=COUNTS,
+            rng=0,
             sigma_from="expected",
-        )  # fmt: skip
+        )
         out.append(truth)
     return out
 
@@ -163,8 +183,12 @@ def current_samples(result) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(values), np.concatenate(times)
 
 
-def observables(design: Design, values: dict[str, float], profiles: list[MeasuredProfile],
-                current_sigma: np.ndarray) -> np.ndarray:  # fmt: skip
+def observables(
+    design: Design,
+    values: dict[str, float],
+    profiles: list[MeasuredProfile],
+    current_sigma: np.ndarray,
+) -> np.ndarray:
     """All observations divided by their σ (SIMS fractions, then I(t) samples)."""
     result = design.experiment(values).run()
     parts = []
@@ -187,8 +211,13 @@ def fisher(design: Design, base: dict[str, float] | None = None) -> dict:
     columns = []
     for path in design.paths:
         log = path == design.d_cs_path or (path == design.rb_path and design.rb_log)
-        h = STEPS["log"] if log else STEPS["kappa"] if path == design.kappa_path else STEPS[
-            "occupancy"]  # fmt: skip
+        h = (
+            STEPS["log"]
+            if log
+            else STEPS["kappa"]
+            if path == design.kappa_path
+            else STEPS["occupancy"]
+        )
         shifted = []
         for sign in (1, -1):
             v = dict(values)
@@ -219,29 +248,42 @@ def noisy_data(design: Design, truth: dict[str, float], seed: int):
     profiles = []
     for k, record in enumerate(result.stages):
         last = k == len(result.stages) - 1
-        profiles.append(synthetic_profile(
-            result, record.name, _depths(200.0 if last else 120.0),
-            response={"model": "gaussian", "rms": ROUGHNESS["last" if last else "first"]},
-            counts=COUNTS, rng=seed + k,
-        ))  # fmt: skip
+        profiles.append(
+            synthetic_profile(
+                result,
+                record.name,
+                _depths(200.0 if last else 120.0),
+                response={"model": "gaussian", "rms": ROUGHNESS["last" if last else "first"]},
+                counts=COUNTS,
+                rng=seed + k,
+            )
+        )
     rng = np.random.default_rng(seed + 99)
     charges = [
-        MeasuredCharge(r.name, r.charge_C * (1 + CURRENT_RTOL * rng.normal()),
-                       CURRENT_RTOL * r.charge_C)
+        MeasuredCharge(
+            r.name, r.charge_C * (1 + CURRENT_RTOL * rng.normal()), CURRENT_RTOL * r.charge_C
+        )
         for r in result.stages
-    ]  # fmt: skip
+    ]
     return profiles, charges
 
 
-def free_parameters(design: Design, start: dict[str, float], kappa: float = 0.0,
-                    vary_kappa: bool = True) -> list[FreeParameter]:  # fmt: skip
+def free_parameters(
+    design: Design, start: dict[str, float], kappa: float = 0.0, vary_kappa: bool = True
+) -> list[FreeParameter]:
     return [
         FreeParameter(design.kappa_path, value=kappa, min=-0.95, max=0.95, vary=vary_kappa),
-        FreeParameter(design.d_cs_path, value=start[design.d_cs_path], log=True,
-                      min=1e-24, max=1e-21),
-        FreeParameter(design.rb_path, value=start[design.rb_path], log=design.rb_log,
-                      min=1e-23 if design.rb_log else 0.6, max=1e-20 if design.rb_log else 0.95),
-    ]  # fmt: skip
+        FreeParameter(
+            design.d_cs_path, value=start[design.d_cs_path], log=True, min=1e-24, max=1e-21
+        ),
+        FreeParameter(
+            design.rb_path,
+            value=start[design.rb_path],
+            log=design.rb_log,
+            min=1e-23 if design.rb_log else 0.6,
+            max=1e-20 if design.rb_log else 0.95,
+        ),
+    ]
 
 
 def fit_kappa(design: Design, truth: dict[str, float], kappa0: float, seed: int = 7) -> dict:
@@ -250,20 +292,28 @@ def fit_kappa(design: Design, truth: dict[str, float], kappa0: float, seed: int 
     and narrow, and a start at κ = 0 stalls in it) and D values 30 % off."""
     profiles, charges = noisy_data(design, truth, seed)
     problem = FitProblem(design.config, profiles, charges)
-    start = {design.d_cs_path: truth[design.d_cs_path] * 1.3,
-             design.rb_path: truth[design.rb_path] * (1.3 if design.rb_log else 0.95)}
+    start = {
+        design.d_cs_path: truth[design.d_cs_path] * 1.3,
+        design.rb_path: truth[design.rb_path] * (1.3 if design.rb_log else 0.95),
+    }
     free = free_parameters(design, start, kappa0)
     outcome = fit(problem, free, step=0.02, tolerance=1e-8)
     params = outcome.result.params
-    out = {"truth": truth, "best": outcome.best_values, "n_simulations": outcome.n_simulations,
-           "wall_time_s": outcome.wall_time_s, "chisqr": float(outcome.result.chisqr)}
+    out = {
+        "truth": truth,
+        "best": outcome.best_values,
+        "n_simulations": outcome.n_simulations,
+        "wall_time_s": outcome.wall_time_s,
+        "chisqr": float(outcome.result.chisqr),
+    }
     kappa = next(p for p in params.values() if p.name.endswith("Rb_Cs"))
     out["kappa_stderr"] = None if kappa.stderr is None else float(kappa.stderr)
     return out
 
 
-def profile_likelihood(design: Design, truth: dict[str, float], grid: np.ndarray,
-                       seed: int = 7) -> list[float]:  # fmt: skip
+def profile_likelihood(
+    design: Design, truth: dict[str, float], grid: np.ndarray, seed: int = 7
+) -> list[float]:
     """χ²(κ) on ``grid`` with D_Cs and the Rb parameter refitted at every κ."""
     profiles, charges = noisy_data(design, truth, seed)
     problem = FitProblem(design.config, profiles, charges)
@@ -277,8 +327,9 @@ def profile_likelihood(design: Design, truth: dict[str, float], grid: np.ndarray
     return chi2
 
 
-def interval(grid: np.ndarray, chi2: list[float], level: float,
-             best: tuple[float, float]) -> list[float | None]:  # fmt: skip
+def interval(
+    grid: np.ndarray, chi2: list[float], level: float, best: tuple[float, float]
+) -> list[float | None]:
     """Where Δχ²(κ) crosses ``level`` (1: 1σ, 4: 2σ) either side of the best fit
     ``best = (κ̂, χ²_min)``: the profile's points with the best fit added, interpolated
     linearly in the signed root ±√Δχ² (exact for a quadratic profile); None where the
@@ -312,8 +363,9 @@ def figure_profiles(seq_runs: dict, sim_runs: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.2))
     colours = {"Li": "tab:blue", "Rb": "tab:orange", "Cs": "tab:green"}
     styles = {-0.5: ":", 0.0: "-", 0.5: "--"}
-    for col, (title, runs) in enumerate([("(a) sequential, after Cs+", seq_runs),
-                                         ("(b) simultaneous Rb+Cs", sim_runs)]):  # fmt: skip
+    for col, (title, runs) in enumerate(
+        [("(a) sequential, after Cs+", seq_runs), ("(b) simultaneous Rb+Cs", sim_runs)]
+    ):
         ax, bx = axes[0, col], axes[1, col]
         for kappa, result in runs.items():
             last = result.stages[-1].name
@@ -321,8 +373,13 @@ def figure_profiles(seq_runs: dict, sim_runs: dict, path: Path) -> None:
             template = MeasuredProfile(last, depth, {s: np.zeros(depth.size) for s in colours})
             model = model_profile(result, template, {"model": "gaussian", "rms": ROUGHNESS["last"]})
             for s, c in colours.items():
-                ax.plot(depth * 1e9, model[s], styles[kappa], color=c,
-                        label=f"{s}" if kappa == 0.0 else None)  # fmt: skip
+                ax.plot(
+                    depth * 1e9,
+                    model[s],
+                    styles[kappa],
+                    color=c,
+                    label=f"{s}" if kappa == 0.0 else None,
+                )
             t = np.concatenate([r.trace_time for r in result.stages]) / HOUR
             i = np.concatenate([r.trace_current for r in result.stages]) * 1e9
             bx.plot(t, i, styles[kappa], color="k", label=f"κ = {kappa:+.1f}")
@@ -344,14 +401,25 @@ def figure_design(scan: list[dict], sequential_rows: list[dict], path: Path) -> 
     fig, ax = plt.subplots(figsize=(6, 4))
     for factor in sorted({r["duration_factor"] for r in scan}):
         rows = [r for r in scan if r["duration_factor"] == factor]
-        ax.plot([r["cs_fraction"] for r in rows], [r["sigma_kappa"] for r in rows], "o-",
-                label=f"simultaneous, {factor:g}× charge")  # fmt: skip
+        ax.plot(
+            [r["cs_fraction"] for r in rows],
+            [r["sigma_kappa"] for r in rows],
+            "o-",
+            label=f"simultaneous, {factor:g}× charge",
+        )
     for r in sequential_rows:
         ax.axhline(r["sigma_kappa"], ls="--", lw=1, color="grey")
-        ax.text(0.9, r["sigma_kappa"], f"seq. {r['duration_factor']:g}×", fontsize=7,
-                va="bottom", ha="right")  # fmt: skip
-    ax.set(xlabel="Cs fraction of the mixture beam", ylabel="σ(κ_RbCs), nuisances free",
-           yscale="log")  # fmt: skip
+        ax.text(
+            0.9,
+            r["sigma_kappa"],
+            f"seq. {r['duration_factor']:g}×",
+            fontsize=7,
+            va="bottom",
+            ha="right",
+        )
+    ax.set(
+        xlabel="Cs fraction of the mixture beam", ylabel="σ(κ_RbCs), nuisances free", yscale="log"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
@@ -433,9 +501,16 @@ def main(argv: list[str] | None = None) -> dict:
         for fraction in fractions:
             h = matched_hours(fraction, charge * factor, smoke)
             f = fisher(simultaneous(0.0, fraction, h, smoke))["all"]
-            scan.append({"duration_factor": factor, "cs_fraction": fraction, "hours": h,
-                         "sigma_kappa": f["sigma"][0], "corr_kappa_dcs": f["correlation"][0][1],
-                         "corr_kappa_rb": f["correlation"][0][2]})  # fmt: skip
+            scan.append(
+                {
+                    "duration_factor": factor,
+                    "cs_fraction": fraction,
+                    "hours": h,
+                    "sigma_kappa": f["sigma"][0],
+                    "corr_kappa_dcs": f["correlation"][0][1],
+                    "corr_kappa_rb": f["correlation"][0][2],
+                }
+            )
     report["design_scan"] = {"simultaneous": scan, "sequential": seq_rows}
     if not smoke:
         figure_design(scan, seq_rows, args.out / "onsager_design.png")
@@ -446,8 +521,10 @@ def main(argv: list[str] | None = None) -> dict:
         fits, curves = {}, {}
         grid = np.array([-0.1, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7])
         grid = grid if not smoke else np.array([0.3])
-        for design in (sequential(truth_kappa, smoke=smoke),
-                       simultaneous(truth_kappa, 0.5, hours, smoke)):  # fmt: skip
+        for design in (
+            sequential(truth_kappa, smoke=smoke),
+            simultaneous(truth_kappa, 0.5, hours, smoke),
+        ):
             truth = {p: get_value(design.config, p) for p in design.paths}
             curves[design.label] = profile_likelihood(design, truth, grid)
             clock = _clock(f"profile likelihood {design.label}", clock, walls)
@@ -455,8 +532,12 @@ def main(argv: list[str] | None = None) -> dict:
             fits[design.label] = fit_kappa(design, truth, kappa0)
             # the fit or a profile point, whichever is lower (the valley is flat and noisy)
             found = fits[design.label]
-            best = min([(found["chisqr"], found["best"][design.kappa_path]),
-                        *zip(curves[design.label], grid.tolist())])[::-1]  # fmt: skip
+            best = min(
+                [
+                    (found["chisqr"], found["best"][design.kappa_path]),
+                    *zip(curves[design.label], grid.tolist()),
+                ]
+            )[::-1]
             for name, level in (("interval_1sigma", 1.0), ("interval_2sigma", 4.0)):
                 fits[design.label][name] = interval(grid, curves[design.label], level, best)
             clock = _clock(f"fit {design.label}", clock, walls)

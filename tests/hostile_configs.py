@@ -133,9 +133,12 @@ DIMENSIONLESS = [
     (("output", "frames"), "output.frames"),
 ]
 _DIMENSIONLESS_VALUES = [
-    ("nan", math.nan), ("inf", math.inf), ("negative", -1.0), ("garbage", "abc"),
+    ("nan", math.nan),
+    ("inf", math.inf),
+    ("negative", -1.0),
+    ("garbage", "abc"),
     ("huge", 1e300),
-]  # fmt: skip
+]
 
 
 def _structural(data: dict[str, Any]) -> list[Case]:
@@ -144,111 +147,194 @@ def _structural(data: dict[str, Any]) -> list[Case]:
         ("unknown-top", [(("bogus",), 1)], "bogus: unknown key"),
         ("unknown-sample", [(("sample", "bogus"), 1)], "sample.bogus: unknown key"),
         ("unknown-stage", [(("stages", 0, "bogus"), 1)], f"{S0}.bogus: unknown key"),
-        ("unknown-beam", [(("stages", 0, "beam", "bogus_key"), 1)],
-         f"{S0}.beam.bogus_key: unknown key"),
+        (
+            "unknown-beam",
+            [(("stages", 0, "beam", "bogus_key"), 1)],
+            f"{S0}.beam.bogus_key: unknown key",
+        ),
         ("unknown-diffusivity", [((*li, "bogus"), 1)], f"{S0}.diffusivity.Li.bogus"),
-        ("unknown-falloff", [((*li, "falloff", "bogus"), 1)],
-         f"{S0}.diffusivity.Li.falloff.bogus"),
+        ("unknown-falloff", [((*li, "falloff", "bogus"), 1)], f"{S0}.diffusivity.Li.falloff.bogus"),
         ("unknown-mesh", [(("mesh", "bogus"), 1)], "mesh.bogus: unknown key"),
         ("unknown-solver", [(("solver", "bogus"), 1)], "solver.bogus: unknown key"),
         ("unknown-output", [(("output", "bogus"), 1)], "output.bogus: unknown key"),
-        ("unknown-species", [(("sample", "species", "Li", "bogus"), 1)],
-         "sample.species.Li.bogus"),
-        ("misspelt-d", [((*rb, "d"), DELETE), ((*rb, "D"), "2.67e-22 m^2/s")],
-         "did you mean 'd'"),
-        ("misspelt-thickness", [(("sample", "thickness"), DELETE),
-                                (("sample", "thicknes"), "2.325 mm")], "did you mean"),
-        ("misspelt-potential", [(("stages", 0, "beam", "source_potental"), "15 V")],
-         "did you mean 'source_potential'"),
-        ("misspelt-temperature", [(("stages", 0, "temperatur"), "323 K")],
-         "did you mean 'temperature'"),
+        ("unknown-species", [(("sample", "species", "Li", "bogus"), 1)], "sample.species.Li.bogus"),
+        ("misspelt-d", [((*rb, "d"), DELETE), ((*rb, "D"), "2.67e-22 m^2/s")], "did you mean 'd'"),
+        (
+            "misspelt-thickness",
+            [(("sample", "thickness"), DELETE), (("sample", "thicknes"), "2.325 mm")],
+            "did you mean",
+        ),
+        (
+            "misspelt-potential",
+            [(("stages", 0, "beam", "source_potental"), "15 V")],
+            "did you mean 'source_potential'",
+        ),
+        (
+            "misspelt-temperature",
+            [(("stages", 0, "temperatur"), "323 K")],
+            "did you mean 'temperature'",
+        ),
         ("misspelt-front-cell", [(("mesh", "front_cel"), "1 nm")], "did you mean"),
         ("missing-thickness", [(("sample", "thickness"), DELETE)], "sample.thickness: required"),
         ("missing-duration", [(("stages", 0, "duration"), DELETE)], f"{S0}.duration: required"),
-        ("missing-potential", [(("stages", 0, "beam", "source_potential"), DELETE)],
-         f"{S0}.beam.source_potential: required"),
-        ("missing-d-model", [(("stages", 1, "diffusivity", "Cs"), DELETE)],
-         "without a diffusion model"),
+        (
+            "missing-potential",
+            [(("stages", 0, "beam", "source_potential"), DELETE)],
+            f"{S0}.beam.source_potential: required",
+        ),
+        (
+            "missing-d-model",
+            [(("stages", 1, "diffusivity", "Cs"), DELETE)],
+            "without a diffusion model",
+        ),
         ("bad-stage-type", [(("stages", 0, "type"), "laser")], "'type' must be one of"),
         ("no-stage-type", [(("stages", 0, "type"), DELETE)], "'type' is required"),
         ("bad-d-model", [((*li, "model"), "magic")], "'model' must be one of"),
         ("rest-with-beam", [(("stages", 0, "type"), "rest")], f"{S0}.beam: unknown key"),
         ("duplicate-stage", [(("stages", 1, "name"), "Rb-CAIT")], "stage names must be unique"),
         ("empty-stage-name", [(("stages", 0, "name"), "")], "name"),
-        ("undeclared-beam-species", [(("stages", 0, "beam", "species"), "K")],
-         "beam species ['K'] not declared"),
-        ("fractions-not-one", [(("sample", "species", "Li", "initial_fraction"), 0.5)],
-         "initial fractions"),
-        ("beam-fractions-not-one", [(("stages", 0, "beam", "species"), {"Rb": 0.5, "Cs": 0.4})],
-         "sum to 1"),
-        ("beam-fraction-nan", [(("stages", 0, "beam", "species"), {"Rb": math.nan})],
-         f"{S0}.beam.species.Rb"),
-        ("beam-fraction-inf", [(("stages", 0, "beam", "species"), {"Rb": math.inf})],
-         f"{S0}.beam.species.Rb"),
-        ("beam-fraction-negative", [(("stages", 0, "beam", "species"), {"Rb": -1.0})],
-         "fractions must be > 0"),
+        (
+            "undeclared-beam-species",
+            [(("stages", 0, "beam", "species"), "K")],
+            "beam species ['K'] not declared",
+        ),
+        (
+            "fractions-not-one",
+            [(("sample", "species", "Li", "initial_fraction"), 0.5)],
+            "initial fractions",
+        ),
+        (
+            "beam-fractions-not-one",
+            [(("stages", 0, "beam", "species"), {"Rb": 0.5, "Cs": 0.4})],
+            "sum to 1",
+        ),
+        (
+            "beam-fraction-nan",
+            [(("stages", 0, "beam", "species"), {"Rb": math.nan})],
+            f"{S0}.beam.species.Rb",
+        ),
+        (
+            "beam-fraction-inf",
+            [(("stages", 0, "beam", "species"), {"Rb": math.inf})],
+            f"{S0}.beam.species.Rb",
+        ),
+        (
+            "beam-fraction-negative",
+            [(("stages", 0, "beam", "species"), {"Rb": -1.0})],
+            "fractions must be > 0",
+        ),
         ("celsius-as-coulomb", [(("stages", 0, "temperature"), "50 C")], "degC"),
         ("output-time-outside", [(("output", "times"), ["1000 h"])], "output.times"),
         ("output-time-inf", [(("output", "times"), ["inf h"])], "output.times"),
         ("output-time-bare", [(("output", "times"), [3600])], "output.times"),
         ("finite-without-current", [(("stages", 0, "beam", "mode"), "finite")], "current"),
-        ("finite-current-inf", [(("stages", 0, "beam", "mode"), "finite"),
-                                (("stages", 0, "beam", "current"), "inf nA")],
-         f"{S0}.beam.current"),
-        ("finite-current-negative", [(("stages", 0, "beam", "mode"), "finite"),
-                                     (("stages", 0, "beam", "current"), "-1 nA")],
-         f"{S0}.beam.current"),
-        ("current-too-large", [(("stages", 0, "beam", "mode"), "finite"),
-                               (("stages", 0, "beam", "current"), "1 kA")],
-         f"{S0}.beam.current"),
+        (
+            "finite-current-inf",
+            [
+                (("stages", 0, "beam", "mode"), "finite"),
+                (("stages", 0, "beam", "current"), "inf nA"),
+            ],
+            f"{S0}.beam.current",
+        ),
+        (
+            "finite-current-negative",
+            [
+                (("stages", 0, "beam", "mode"), "finite"),
+                (("stages", 0, "beam", "current"), "-1 nA"),
+            ],
+            f"{S0}.beam.current",
+        ),
+        (
+            "current-too-large",
+            [(("stages", 0, "beam", "mode"), "finite"), (("stages", 0, "beam", "current"), "1 kA")],
+            f"{S0}.beam.current",
+        ),
         ("d-ref-and-prefactor", [((*li, "prefactor"), "7.8e-9 m^2/s")], "exactly one of d_ref"),
-        ("gaussian-full", [((*li, "shape"), "gaussian"), ((*li, "occupancy"), 1.0)],
-         "never full"),
-        ("arrhenius-missing", [(("stages", 1, "temperature"), "300 K"),
-                               (("stages", 1, "diffusivity", "Rb", "reference_temperature"),
-                                "323 K"),
-                               (("stages", 1, "diffusivity", "Rb", "activation_energy"),
-                                DELETE)], "activation_energy"),
+        ("gaussian-full", [((*li, "shape"), "gaussian"), ((*li, "occupancy"), 1.0)], "never full"),
+        (
+            "arrhenius-missing",
+            [
+                (("stages", 1, "temperature"), "300 K"),
+                (("stages", 1, "diffusivity", "Rb", "reference_temperature"), "323 K"),
+                (("stages", 1, "diffusivity", "Rb", "activation_energy"), DELETE),
+            ],
+            "activation_energy",
+        ),
         ("thinner-than-two-cells", [(("sample", "thickness"), "0.4 nm")], "fewer than 2 cells"),
         ("front-cell-over-fine-depth", [(("mesh", "front_cell"), "1 um")], "front_cell"),
         ("tolerance-over-cell", [(("solver", "tolerance"), "1 mm")], "solver.tolerance"),
         ("max-step-endless", [(("solver", "max_step"), "1 us")], "solver.max_step"),
-        ("first-over-max-step", [(("solver", "first_step"), "1 h"),
-                                 (("solver", "max_step"), "1 s")], "solver.first_step"),
+        (
+            "first-over-max-step",
+            [(("solver", "first_step"), "1 h"), (("solver", "max_step"), "1 s")],
+            "solver.first_step",
+        ),
         ("no-stages", [(("stages",), [])], "stages"),
         ("stages-as-table", [(("stages",), {"name": "x"})], "stages"),
         ("no-species", [(("sample", "species"), {})], "sample.species"),
-        ("permittivity-below-vacuum", [(("sample", "relative_permittivity"), 0.5)],
-         "sample.relative_permittivity"),
-        ("temperature-too-hot", [(("stages", 0, "temperature"), "1e6 K")],
-         f"{S0}.temperature: must be at most"),
-        ("duration-too-long", [(("stages", 0, "duration"), "1e6 year")],
-         f"{S0}.duration: must be at most"),
+        (
+            "permittivity-below-vacuum",
+            [(("sample", "relative_permittivity"), 0.5)],
+            "sample.relative_permittivity",
+        ),
+        (
+            "temperature-too-hot",
+            [(("stages", 0, "temperature"), "1e6 K")],
+            f"{S0}.temperature: must be at most",
+        ),
+        (
+            "duration-too-long",
+            [(("stages", 0, "duration"), "1e6 year")],
+            f"{S0}.duration: must be at most",
+        ),
         ("thickness-too-thick", [(("sample", "thickness"), "10 km")], "sample.thickness"),
-        ("density-beyond-solids", [(("sample", "mobile_ion_density"), "1e35 m^-3")],
-         "sample.mobile_ion_density"),
-        ("d-too-large", [(("stages", 1, "diffusivity", "Cs", "d"), "1e3 m^2/s")],
-         f"{S1}.diffusivity.Cs.d"),
+        (
+            "density-beyond-solids",
+            [(("sample", "mobile_ion_density"), "1e35 m^-3")],
+            "sample.mobile_ion_density",
+        ),
+        (
+            "d-too-large",
+            [(("stages", 1, "diffusivity", "Cs", "d"), "1e3 m^2/s")],
+            f"{S1}.diffusivity.Cs.d",
+        ),
         ("d-ref-too-fast", [((*li, "d_ref"), "1e-6 m^2/s")], f"{S0}.diffusivity.Li.d_ref"),
-        ("prefactor-too-fast", [((*li, "d_ref"), DELETE), ((*li, "prefactor"), "1 m^2/s"),
-                                ((*li, "activation_energy"), "0 eV")],
-         f"{S0}.diffusivity.Li: D reaches"),
-        ("arrhenius-too-fast", [(("stages", 0, "temperature"), "3000 K"),
-                                ((*li, "activation_energy"), "3 eV")],
-         f"{S0}.diffusivity.Li: D reaches"),
-        ("charge-too-large", [(("sample", "species", "Rb", "charge"), 100)],
-         "sample.species.Rb.charge"),
-        ("species-fraction-inf", [(("sample", "species", "Li", "initial_fraction"), math.inf)],
-         "sample.species.Li.initial_fraction"),
-    ]  # fmt: skip
+        (
+            "prefactor-too-fast",
+            [
+                ((*li, "d_ref"), DELETE),
+                ((*li, "prefactor"), "1 m^2/s"),
+                ((*li, "activation_energy"), "0 eV"),
+            ],
+            f"{S0}.diffusivity.Li: D reaches",
+        ),
+        (
+            "arrhenius-too-fast",
+            [(("stages", 0, "temperature"), "3000 K"), ((*li, "activation_energy"), "3 eV")],
+            f"{S0}.diffusivity.Li: D reaches",
+        ),
+        (
+            "charge-too-large",
+            [(("sample", "species", "Rb", "charge"), 100)],
+            "sample.species.Rb.charge",
+        ),
+        (
+            "species-fraction-inf",
+            [(("sample", "species", "Li", "initial_fraction"), math.inf)],
+            "sample.species.Li.initial_fraction",
+        ),
+    ]
     cases = []
     for name, edits, expected in changes:
         mutated = data
         for path, value in edits:
             mutated = _set(mutated, path, value)
         cases.append(_case(name, mutated, expected))
-    tab = {"model": "tabulated", "density_fraction": [0.0, 0.5, 1.0],
-           "d": ["1e-22 m^2/s", "2e-22 m^2/s", "3e-22 m^2/s"]}  # fmt: skip
+    tab = {
+        "model": "tabulated",
+        "density_fraction": [0.0, 0.5, 1.0],
+        "d": ["1e-22 m^2/s", "2e-22 m^2/s", "3e-22 m^2/s"],
+    }
     tables = [
         ("tab-nan-fraction", {"density_fraction": [0.0, math.nan, 1.0]}, "density_fraction"),
         ("tab-inf-fraction", {"density_fraction": [0.0, 0.5, math.inf]}, "density_fraction"),
@@ -320,10 +406,22 @@ def extreme() -> list[Case]:
         ("aperture-none", [((*beam, "aperture_distance"), "none")]),
         ("finite-1A", [((*beam, "mode"), "finite"), ((*beam, "current"), "1 A")]),
         ("finite-1fA", [((*beam, "mode"), "finite"), ((*beam, "current"), "1 fA")]),
-        ("finite-spread-10keV", [((*beam, "mode"), "finite"), ((*beam, "current"), "10 nA"),
-                                 ((*beam, "energy_spread"), "10 keV")]),
-        ("finite-spread-1ueV", [((*beam, "mode"), "finite"), ((*beam, "current"), "10 nA"),
-                                ((*beam, "energy_spread"), "1 ueV")]),
+        (
+            "finite-spread-10keV",
+            [
+                ((*beam, "mode"), "finite"),
+                ((*beam, "current"), "10 nA"),
+                ((*beam, "energy_spread"), "10 keV"),
+            ],
+        ),
+        (
+            "finite-spread-1ueV",
+            [
+                ((*beam, "mode"), "finite"),
+                ((*beam, "current"), "10 nA"),
+                ((*beam, "energy_spread"), "1 ueV"),
+            ],
+        ),
         ("fwhm-10eV", [((*li, "fwhm"), "10 eV")]),
         ("fwhm-1meV", [((*li, "fwhm"), "1 meV")]),
         ("d-ref-1e-7", [((*li, "d_ref"), "1e-7 m^2/s")]),
@@ -337,8 +435,13 @@ def extreme() -> list[Case]:
         ("falloff-factor-tiny", [((*li, "falloff", "factor"), 1e-300)]),
         ("falloff-threshold-high", [((*li, "falloff", "threshold"), 0.999)]),
         ("falloff-width-1", [((*li, "falloff", "width"), 1.0)]),
-        ("charge-8", [(("sample", "species", "Rb", "charge"), 8),
-                      (("sample", "species", "Cs", "charge"), 8)]),
+        (
+            "charge-8",
+            [
+                (("sample", "species", "Rb", "charge"), 8),
+                (("sample", "species", "Cs", "charge"), 8),
+            ],
+        ),
         ("growth-2", [(("mesh", "growth"), 2.0)]),
         ("growth-1.01", [(("mesh", "growth"), 1.01)]),
         ("front-cell-is-fine-depth", [(("mesh", "front_cell"), "100 nm")]),
@@ -347,10 +450,22 @@ def extreme() -> list[Case]:
         ("max-step-1s", [(("solver", "max_step"), "1 s")]),
         ("frames-50", [(("output", "frames"), 50)]),
         ("celsius", [(("stages", 0, "temperature"), "50 degC")]),
-        ("rest-stage", [(("stages", 1), {"type": "rest", "name": "rest", "duration": "1 h",
-                                        "temperature": "323 K",
-                                        "diffusivity": data["stages"][0]["diffusivity"]})]),
-    ]  # fmt: skip
+        (
+            "rest-stage",
+            [
+                (
+                    ("stages", 1),
+                    {
+                        "type": "rest",
+                        "name": "rest",
+                        "duration": "1 h",
+                        "temperature": "323 K",
+                        "diffusivity": data["stages"][0]["diffusivity"],
+                    },
+                )
+            ],
+        ),
+    ]
     cases = []
     for name, edits in changes:
         mutated = data
@@ -418,9 +533,16 @@ def _run_extreme(case: Case, folder: Path, timeout: float) -> tuple[str, str]:
     path = folder / f"{case.name}.toml"
     path.write_bytes(case.content)
     out = folder / case.name
-    command = [sys.executable, "-c", "from caitlab.cli import main; main()", "run", str(path),
-               "--out", str(out),
-               "--quiet"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from caitlab.cli import main; main()",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -443,8 +565,11 @@ def main(argv: list[str]) -> int:
     cases, extremes = refused(), extreme()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        failures = [(c.name, why) for c in cases
-                    if (why := check_refused(c, lambda a: runner.invoke(app, a), folder))]
+        failures = [
+            (c.name, why)
+            for c in cases
+            if (why := check_refused(c, lambda a: runner.invoke(app, a), folder))
+        ]
         print(f"must refuse: {len(cases) - len(failures)} / {len(cases)} refused cleanly")
         for name, why in failures:
             print(f"  NOT CLEAN {name}: {why}")
@@ -471,8 +596,10 @@ def main(argv: list[str]) -> int:
                 print(f"  {outcome:13s} {case.name}: {detail}")
     counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(outcomes.items()))
     print(f"extreme runs: {counts}")
-    print(f"hangs: {len(outcomes.get('hang', []))}; exit 0 with wrong numbers: "
-          f"{len(outcomes.get('wrong-numbers', []))}")  # fmt: skip
+    print(
+        f"hangs: {len(outcomes.get('hang', []))}; exit 0 with wrong numbers: "
+        f"{len(outcomes.get('wrong-numbers', []))}"
+    )
     return 0
 
 

@@ -29,20 +29,29 @@ L, AREA, N0, EPS_R, GAP, U_R = 2.325e-3, 28.26e-6, 1.4e28, 7.0, 8e-3, 15.0
 def li_capacitor(first_step: float = 1e-6, times: tuple[float, ...] = ()) -> Experiment:
     """A Li-only sample: an ideal Li beam at 15 V for 1 s, then a 100 s rest."""
     sample = Sample(
-        thickness=L, area=AREA, mobile_ion_density=N0, relative_permittivity=EPS_R,
+        thickness=L,
+        area=AREA,
+        mobile_ion_density=N0,
+        relative_permittivity=EPS_R,
         species=[Species(name="Li", initial_fraction=1.0)],
-    )  # fmt: skip
+    )
     d = {"Li": ConstantD(d=5.8e-19)}
     beam = BeamStage(
-        name="beam", duration=1.0, temperature=323.0, diffusivity=d,
+        name="beam",
+        duration=1.0,
+        temperature=323.0,
+        diffusivity=d,
         beam=Beam(species="Li", source_potential=U_R, aperture_distance=GAP),
-    )  # fmt: skip
-    rest = RestStage(name="rest", duration=100.0, temperature=323.0, diffusivity=d,
-                     aperture_distance=GAP)  # fmt: skip
+    )
+    rest = RestStage(
+        name="rest", duration=100.0, temperature=323.0, diffusivity=d, aperture_distance=GAP
+    )
     return Experiment(
-        sample=sample, stages=[beam, rest], solver=SolverOptions(first_step=first_step),
+        sample=sample,
+        stages=[beam, rest],
+        solver=SolverOptions(first_step=first_step),
         output={"times": list(times)},
-    )  # fmt: skip
+    )
 
 
 STORED = VACUUM_PERMITTIVITY * U_R * AREA * (EPS_R / L + 1.0 / GAP)

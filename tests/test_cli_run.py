@@ -71,8 +71,13 @@ def test_run_writes_result_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["stages"]] == ["Rb-CAIT", "Cs-CAIT"]
-    for key in ("duration_s", "charge_C", "surface_potential_end_V", "inventory_m2",
-                "conservation_rel_error"):  # fmt: skip
+    for key in (
+        "duration_s",
+        "charge_C",
+        "surface_potential_end_V",
+        "inventory_m2",
+        "conservation_rel_error",
+    ):
         assert key in summary["stages"][0]
     for key in ("wall_time_s", "n_cells", "n_steps", "caitlab_version", "created", "input"):
         assert key in summary

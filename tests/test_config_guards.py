@@ -54,8 +54,12 @@ def test_non_finite_python_floats_are_refused(value):
     with pytest.raises(UnitError, match="finite"):
         to_canonical(value, "length")
     with pytest.raises(ValidationError):
-        Sample(thickness=value, area=1e-6, mobile_ion_density=1e28,
-               species=[Species(name="Li", initial_fraction=1.0)])  # fmt: skip
+        Sample(
+            thickness=value,
+            area=1e-6,
+            mobile_ion_density=1e28,
+            species=[Species(name="Li", initial_fraction=1.0)],
+        )
 
 
 def test_a_unit_without_a_number_is_refused():
@@ -147,8 +151,11 @@ def test_sweep_values_follow_the_unit_rule(tmp_path, path, values, message):
     from caitlab.sweep import load_sweep_config
 
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(SWEEP.format(experiment=example_path("quick-double-cait").as_posix(),
-                                  path=path, values=values))  # fmt: skip
+    sweep.write_text(
+        SWEEP.format(
+            experiment=example_path("quick-double-cait").as_posix(), path=path, values=values
+        )
+    )
     with pytest.raises(ConfigError, match="parameters\\[0\\]") as info:
         load_sweep_config(sweep)
     assert message in str(info.value)
@@ -158,13 +165,18 @@ def test_sweep_values_with_units_and_plain_fractions_are_read(tmp_path):
     from caitlab.sweep import load_sweep_config
 
     sweep = tmp_path / "sweep.toml"
-    text = SWEEP.format(experiment=example_path("quick-double-cait").as_posix(),
-                        path="stages.Cs-CAIT.diffusivity.Cs.d", values='"3e-23 m^2/s"')  # fmt: skip
-    sweep.write_text(text + '[[parameters]]\npath = "stages.Cs-CAIT.diffusivity.Li.occupancy"\n'
-                     "values = [0.8]\n")  # fmt: skip
+    text = SWEEP.format(
+        experiment=example_path("quick-double-cait").as_posix(),
+        path="stages.Cs-CAIT.diffusivity.Cs.d",
+        values='"3e-23 m^2/s"',
+    )
+    sweep.write_text(
+        text + '[[parameters]]\npath = "stages.Cs-CAIT.diffusivity.Li.occupancy"\nvalues = [0.8]\n'
+    )
     _, _, points, _, _ = load_sweep_config(sweep)
-    assert points == [{"stages.Cs-CAIT.diffusivity.Cs.d": 3e-23,
-                       "stages.Cs-CAIT.diffusivity.Li.occupancy": 0.8}]  # fmt: skip
+    assert points == [
+        {"stages.Cs-CAIT.diffusivity.Cs.d": 3e-23, "stages.Cs-CAIT.diffusivity.Li.occupancy": 0.8}
+    ]
 
 
 def test_cli_lengths_need_units():
@@ -199,8 +211,7 @@ def test_species_are_named():
 
 def test_misspelt_keys_get_did_you_mean():
     problems = _mutated('d = "3.1e-23 m^2/s"', 'D = "3.1e-23 m^2/s"')
-    assert any("diffusivity.Cs.D: unknown key" in p and "did you mean 'd'?" in p
-               for p in problems)  # fmt: skip
+    assert any("diffusivity.Cs.D: unknown key" in p and "did you mean 'd'?" in p for p in problems)
 
 
 def test_union_errors_are_one_short_line():
@@ -236,13 +247,16 @@ def test_files_that_are_not_utf8_are_refused(tmp_path, content, message):
         ("relative_permittivity = 7", "relative_permittivity = inf", "relative_permittivity"),
         ('temperature = "323 K"', 'temperature = "inf K"', "stages.Rb-CAIT.temperature"),
         ('thickness = "2.325 mm"', 'thickness = "1e400 mm"', "sample.thickness"),
-        ('mobile_ion_density = "1.4e28 m^-3"', 'mobile_ion_density = "inf m^-3"',
-         "sample.mobile_ion_density"),
+        (
+            'mobile_ion_density = "1.4e28 m^-3"',
+            'mobile_ion_density = "inf m^-3"',
+            "sample.mobile_ion_density",
+        ),
         ('d = "3.1e-23 m^2/s"', 'd = "inf m^2/s"', "stages.Cs-CAIT.diffusivity.Cs.d"),
         ('species = "Rb"', "species = {Rb = nan}", "stages.Rb-CAIT.beam.species.Rb"),
         ('thickness = "2.325 mm"', 'thickness = "mm"', "sample.thickness"),
     ],
-)  # fmt: skip
+)
 def test_issue_examples_are_refused_by_check(tmp_path, old, new, field):
     text = _example_text()
     assert old in text
@@ -326,8 +340,10 @@ def test_the_console_script_prints_one_error_line(tmp_path):
     path.write_text(_example_text().replace('area = "28.26 mm^2"', 'area = "inf mm^2"'))
     done = subprocess.run(
         [sys.executable, "-c", "from caitlab.cli import main; main()", "check", str(path)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "sample.area: 'inf mm^2' is not a finite area" in done.stderr
 
@@ -359,7 +375,12 @@ def test_fit_files_follow_the_unit_rule(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_fit_config(path)
     heads = [p.split(":")[0] for p in info.value.problems]
-    assert heads == ["profiles[0].max_depth", "profiles[0].response.rms", "charges[0].charge",
-                     "parameters[0].min", "options.stepp"]  # fmt: skip
+    assert heads == [
+        "profiles[0].max_depth",
+        "profiles[0].response.rms",
+        "charges[0].charge",
+        "parameters[0].min",
+        "options.stepp",
+    ]
     assert "'1e-24 m^2/s' if you meant m^2/s" in info.value.problems[3]
     assert "did you mean 'step'?" in info.value.problems[4]

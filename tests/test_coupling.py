@@ -211,8 +211,12 @@ def _cross_face_flux(front_cell: float):
     zf = 0.5 * (centre[1:] + centre[:-1])
     grad_rb = -0.1 / 7.0 * np.sin(zf / 7.0)
     grad_u = 5.0 / 20.0 * np.cos(zf / 20.0)
-    exact = -0.6 * np.sqrt(4e-22 * 1e-22) / 1e-18 * profile["cs"](zf) * (
-        grad_rb + profile["rb"](zf) * grad_u
+    exact = (
+        -0.6
+        * np.sqrt(4e-22 * 1e-22)
+        / 1e-18
+        * profile["cs"](zf)
+        * (grad_rb + profile["rb"](zf) * grad_u)
     )
     inner = (zf > 5.0) & (zf < 55.0)
     return np.max(np.abs(face - exact)[inner]) / np.max(np.abs(exact))

@@ -29,8 +29,9 @@ CHEAP = {"example", "check", "run", "plot", "figures", "export", "--version"}
 
 def blocks(path: Path) -> list[tuple[str, str, bool]]:
     """(language, code, skipped) of every fenced block of ``path``."""
-    return [(m.group(2), m.group(3), m.group(1) is not None)
-            for m in BLOCK.finditer(path.read_text())]  # fmt: skip
+    return [
+        (m.group(2), m.group(3), m.group(1) is not None) for m in BLOCK.finditer(path.read_text())
+    ]
 
 
 def cheap_commands(code: str) -> list[list[str]]:

@@ -36,8 +36,14 @@ def test_export_csv_round_trips_every_number(quick_result, saved, tmp_path):
     np.testing.assert_array_equal(values[:, 0], final["depth"].values)
     np.testing.assert_array_equal(values[:, 1:], final.values.T)  # exact, not 6 digits
     header, rows = read(tmp_path / "csv" / "traces.csv")
-    assert header == ["time_s", "stage", "current_A", "charge_C", "surface_potential_V",
-                      "beam_current_A"]
+    assert header == [
+        "time_s",
+        "stage",
+        "current_A",
+        "charge_C",
+        "surface_potential_V",
+        "beam_current_A",
+    ]
     traces = quick_result.traces
     np.testing.assert_array_equal([float(r[3]) for r in rows], traces["charge"].values)
     np.testing.assert_array_equal([float(r[0]) for r in rows], traces["time"].values)
@@ -75,8 +81,9 @@ def test_builtin_names_quantities_and_progress(quick_experiment):
     assert stage.duration == 7200.0
     from caitlab.fit import FreeParameter
 
-    free = FreeParameter("stages.Cs-CAIT.diffusivity.Cs.d", value=4e-23 * units("m^2/s"),
-                         min="1e-24 m^2/s", log=True)
+    free = FreeParameter(
+        "stages.Cs-CAIT.diffusivity.Cs.d", value=4e-23 * units("m^2/s"), min="1e-24 m^2/s", log=True
+    )
     assert (free.value, free.min) == (pytest.approx(4e-23), pytest.approx(1e-24))
     short = quick_experiment.with_(stages=[stage.with_(duration="60 s")])
     seen = []

@@ -48,11 +48,23 @@ def truth(config):
 def profiles(truth) -> list[MeasuredProfile]:
     """Profiles after both stages, broadened (3 and 8 nm rms) and Poisson-counted."""
     return [
-        synthetic_profile(truth, "Rb-CAIT", np.arange(1.0, 100.0) * 1e-9,
-                          response={"rms": 3e-9}, counts=3000, rng=1),
-        synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 160.0) * 1e-9,
-                          response={"rms": 8e-9}, counts=3000, rng=101),
-    ]  # fmt: skip
+        synthetic_profile(
+            truth,
+            "Rb-CAIT",
+            np.arange(1.0, 100.0) * 1e-9,
+            response={"rms": 3e-9},
+            counts=3000,
+            rng=1,
+        ),
+        synthetic_profile(
+            truth,
+            "Cs-CAIT",
+            np.arange(1.0, 160.0) * 1e-9,
+            response={"rms": 8e-9},
+            counts=3000,
+            rng=101,
+        ),
+    ]
 
 
 FREE = [
@@ -159,8 +171,16 @@ def test_fit_files(fitted, tmp_path):
     assert set(entry) >= {"value", "stderr", "initial", "min", "max"}
     assert entry["initial"] == pytest.approx(5e-23) and entry["min"] == 1e-24
     assert D_RB1 in data["parameters"]  # no name given: keyed by path
-    assert set(data) >= {"redchi", "success", "n_simulations", "wall_time_s",
-                         "caitlab_version", "created", "input", "correlations"}  # fmt: skip
+    assert set(data) >= {
+        "redchi",
+        "success",
+        "n_simulations",
+        "wall_time_s",
+        "caitlab_version",
+        "created",
+        "input",
+        "correlations",
+    }
     assert abs(data["correlations"]["D_Cs"]["D_Rb"]) <= 1
     report = (tmp_path / "report.txt").read_text()
     assert "D_Cs = " in report and " m²/s" in report
@@ -232,8 +252,9 @@ def test_cli_unknown_path_is_one_clear_error(tmp_path, profiles):
 
 def test_cli_unknown_key_is_refused(tmp_path):
     fit_file = tmp_path / "fit.toml"
-    fit_file.write_text('experiment = "quick-double-cait.toml"\nfoo = 1\n'
-                        '[[parameters]]\npath = "x"\n')  # fmt: skip
+    fit_file.write_text(
+        'experiment = "quick-double-cait.toml"\nfoo = 1\n[[parameters]]\npath = "x"\n'
+    )
     result = _cli(["fit", str(fit_file)])
     assert result.exit_code == 2 and "foo: unknown key" in result.output
 
@@ -261,8 +282,13 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(
         FreeParameter("stages.Rb-CAIT.diffusivity.Li.fwhm", value=1.0, name="slope"),
         FreeParameter("stages.Rb-CAIT.diffusivity.Li.occupancy", value=0.0, name="icpt"),
     ]
-    result = fit(problem, free, conf_interval=["slope"], sigmas=[1],
-                 mcmc={"steps": 300, "burn": 100, "walkers": 10, "seed": 1})  # fmt: skip
+    result = fit(
+        problem,
+        free,
+        conf_interval=["slope"],
+        sigmas=[1],
+        mcmc={"steps": 300, "burn": 100, "walkers": 10, "seed": 1},
+    )
     slope = result.result.params["slope"]
     expected = np.polyfit(LineProblem.X, LineProblem.Y, 1)[0]
     assert slope.value == pytest.approx(expected, rel=1e-6)
@@ -306,9 +332,12 @@ def test_profiles_from_an_instrument_export(config, tmp_path):
     from caitlab.fit.config import ProfileSpec, load_observations
     from caitlab.sims import example_export_path
 
-    spec = ProfileSpec(stage="Cs-CAIT", sims={"file": str(example_export_path()),
-                                              "crater_depth": "310 nm"},
-                       max_depth="200 nm", response={"rms": "20 nm"})  # fmt: skip
+    spec = ProfileSpec(
+        stage="Cs-CAIT",
+        sims={"file": str(example_export_path()), "crater_depth": "310 nm"},
+        max_depth="200 nm",
+        response={"rms": "20 nm"},
+    )
     problem = load_observations([spec], [], config, tmp_path, "fit.toml")
     profile = problem.profiles[0]
     assert set(profile.species) == {"Li", "Rb", "Cs"} and profile.sigma_given
@@ -346,8 +375,9 @@ def test_surface_conventions_agree_deep_and_differ_at_the_surface():
     values = np.exp(-depth / 10e-9)[None, :]
     measured = np.arange(0.5, 150.0) * 1e-9
     rms = GaussianResponse(8e-9)
-    out = {s: broaden(depth, values, measured, rms, s)[0] for s in ("reflect", "extend",
-                                                                  "truncate")}  # fmt: skip
+    out = {
+        s: broaden(depth, values, measured, rms, s)[0] for s in ("reflect", "extend", "truncate")
+    }
     deep = measured > 40e-9
     for s in ("extend", "truncate"):
         assert np.allclose(out[s][deep], out["reflect"][deep], rtol=1e-3)  # fine-grid offsets
@@ -366,8 +396,15 @@ def test_min_depth_removes_the_bias_of_another_surface_convention(config, truth)
 
     occupancy = "stages.Cs-CAIT.diffusivity.Rb.occupancy"
     true = get_value(config, occupancy)
-    data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 160.0) * 1e-9,
-                             response={"rms": 8e-9}, counts=3000, rng=101, surface="extend")
+    data = synthetic_profile(
+        truth,
+        "Cs-CAIT",
+        np.arange(1.0, 160.0) * 1e-9,
+        response={"rms": 8e-9},
+        counts=3000,
+        rng=101,
+        surface="extend",
+    )
     free = [FreeParameter(occupancy, value=0.9, min=0.5, max=1.0, name="occ_Rb")]
     bias = {}
     for min_depth in (None, 20e-9):
@@ -387,7 +424,8 @@ def test_fit_file_min_depth_and_surface(tmp_path, profiles):
 
     write_fractions_table(tmp_path / "stage2.csv", profiles[1])
     text = FIT_TOML.format(path=D_CS, charge=2.5).replace(
-        'max_depth = "150 nm"', 'min_depth = "20 nm"\nmax_depth = "150 nm"\nsurface = "truncate"')
+        'max_depth = "150 nm"', 'min_depth = "20 nm"\nmax_depth = "150 nm"\nsurface = "truncate"'
+    )
     (tmp_path / "fit.toml").write_text(text)
     _, problem, _, _ = load_fit_config(tmp_path / "fit.toml")
     profile = problem.profiles[0]
@@ -426,10 +464,12 @@ def test_electrometer_log_reader(tmp_path, truth):
     log = read_electrometer(tmp_path / "q.csv")
     assert np.allclose(log.time_s, [0, 3600, 7200]) and log.charge_C[-1] == pytest.approx(2.5e-3)
     assert log.current_A[0] == pytest.approx(1.5e-3 / 3600) and log.derived == ("current",)
-    for text, message in (("time,current\n0,1\n1,2\n", "has no unit"),
-                          ("time [s],current [mC]\n0,1\n1,2\n", "current"),
-                          ("time [s],voltage [V]\n0,1\n1,2\n", "no current or charge"),
-                          ("time [s],current [nA]\n1,1\n0,2\n", "increasing")):
+    for text, message in (
+        ("time,current\n0,1\n1,2\n", "has no unit"),
+        ("time [s],current [mC]\n0,1\n1,2\n", "current"),
+        ("time [s],voltage [V]\n0,1\n1,2\n", "no current or charge"),
+        ("time [s],current [nA]\n1,1\n0,2\n", "increasing"),
+    ):
         (tmp_path / "bad.csv").write_text(text)
         with pytest.raises(ElectrometerError, match=message):
             read_electrometer(tmp_path / "bad.csv")
@@ -443,8 +483,11 @@ def test_electrometer_curve_as_a_fit_observation(tmp_path, config, truth):
     trace = MeasuredTrace(read_electrometer(tmp_path / "log.tsv"), "current", sigma=0.05e-9)
     free = [FreeParameter(D_CS, value=5e-23, min=1e-24, max=1e-21, log=True, name="D_Cs")]
     seen = []
-    result = fit(FitProblem(config, [], traces=[trace]), free,
-                 progress=lambda n, best, elapsed: seen.append((n, best, elapsed)))
+    result = fit(
+        FitProblem(config, [], traces=[trace]),
+        free,
+        progress=lambda n, best, elapsed: seen.append((n, best, elapsed)),
+    )
     par = result.result.params["D_Cs"]
     assert abs(par.value - TRUE[D_CS]) < 3 * par.stderr, (par.value, par.stderr)
     assert result.problem.n_data == trace.time_s.size
@@ -465,9 +508,7 @@ class ScaledLineProblem(LineProblem):
         return super().residual(values) * 4.0
 
 
-def test_estimated_weights_scale_the_errors_and_the_posterior_agrees(
-    config, profiles, monkeypatch
-):
+def test_estimated_weights_scale_the_errors_and_the_posterior_agrees(config, profiles, monkeypatch):
     problem = ScaledLineProblem(config, profiles[:1], estimated={"x": "shots per scan unknown"})
     monkeypatch.setattr(LineProblem, "run", lambda self, values: None)
     free = [
@@ -491,8 +532,11 @@ def test_fit_file_with_an_electrometer_curve_and_progress(tmp_path, profiles, tr
     write_fractions_table(tmp_path / "stage2.csv", profiles[1])
     _write_log(tmp_path / "log.tsv", truth, every=10)
     text = FIT_TOML.format(path=D_CS, charge=truth.stage("Rb-CAIT").charge_C * 1e3)
-    text = text.replace("[[parameters]]", '[[electrometer]]\nfile = "log.tsv"\n'
-                        'sigma = "0.1 nA"\n\n[[parameters]]', 1)
+    text = text.replace(
+        "[[parameters]]",
+        '[[electrometer]]\nfile = "log.tsv"\nsigma = "0.1 nA"\n\n[[parameters]]',
+        1,
+    )
     (tmp_path / "fit.toml").write_text(text)
     result = _cli(["fit", str(tmp_path / "fit.toml"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
@@ -519,7 +563,9 @@ def test_estimated_counting_statistics_are_named():
 
     assert estimated_statistics(dataset("Poisson correction with N = 10 shots per scan")) is None
     assert "shots per scan unknown" in estimated_statistics(
-        dataset("raw counts left uncorrected: shots per scan unknown"))
+        dataset("raw counts left uncorrected: shots per scan unknown")
+    )
     assert "already Poisson corrected" in estimated_statistics(
-        dataset("intensities already Poisson corrected"))
+        dataset("intensities already Poisson corrected")
+    )
     assert "fallback" in estimated_statistics(dataset("", sigma=False))

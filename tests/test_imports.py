@@ -10,7 +10,8 @@ import sys
 import caitlab
 
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(caitlab.__path__, "caitlab.")
+    m.name
+    for m in pkgutil.walk_packages(caitlab.__path__, "caitlab.")
     if not m.name.endswith("__main__")
 )
 
@@ -39,8 +40,9 @@ sys.exit(1 if failed else 0)
 
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     assert len(MODULES) > 40
-    done = subprocess.run([sys.executable, "-c", SCRIPT, *MODULES], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *MODULES], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "caitlab" not in done.stdout.split("FAILED:")[0]
 

@@ -46,19 +46,21 @@ def test_free_form_passes_through_its_knots_without_overshoot():
     assert np.all(np.diff(curve) >= -1e-12)  # PCHIP keeps monotone data monotone
     # beyond the end knots: constant
     assert model.log_diffusivity(np.array([0.0, 0.01, 1.3]), T, N0) == pytest.approx(
-        [-58.0, -58.0, -50.0])
+        [-58.0, -58.0, -50.0]
+    )
 
 
 def test_free_form_monotone_caps_a_low_knot_by_those_above():
-    model = FreeFormD(log_d=(-50.0, -56.0, -55.0, -52.0), knots=(0.1, 0.2, 0.5, 1.0),
-                      monotone=True)
+    model = FreeFormD(log_d=(-50.0, -56.0, -55.0, -52.0), knots=(0.1, 0.2, 0.5, 1.0), monotone=True)
     assert np.allclose(model.knot_values(), [-56.0, -56.0, -55.0, -52.0])
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [({"log_d": (-50.0, -49.0), "knots": (0.1, 0.5, 1.0)}, "knots has 3"),
-     ({"log_d": (-50.0, -49.0), "knots": (0.5, 0.1)}, "increase strictly")],
+    [
+        ({"log_d": (-50.0, -49.0), "knots": (0.1, 0.5, 1.0)}, "knots has 3"),
+        ({"log_d": (-50.0, -49.0), "knots": (0.5, 0.1)}, "increase strictly"),
+    ],
 )
 def test_free_form_refuses_bad_knots(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -67,8 +69,11 @@ def test_free_form_refuses_bad_knots(fields, message):
 
 def test_knot_values_are_parameters_by_path():
     config = experiment_to_dict(load_example("quick-double-cait"))
-    config["stages"][1]["diffusivity"]["Rb"] = {"model": "free-form", "log_d": [-56.0] * 5,
-                                                "lowest": 0.05}
+    config["stages"][1]["diffusivity"]["Rb"] = {
+        "model": "free-form",
+        "log_d": [-56.0] * 5,
+        "lowest": 0.05,
+    }
     changed = with_values(config, {f"{RB2}.log_d.3": -55.0})
     assert get_value(changed, f"{RB2}.log_d.3") == -55.0
     model = experiment_from_dict(changed, "t").stages[1].diffusivity["Rb"]
@@ -81,8 +86,10 @@ def test_candidates_replace_the_model_tie_stages_and_rewrite_ties():
 
     config = experiment_to_dict(load_example("quick-double-cait"))
     problem = FitProblem(config, [], charges=_charge())
-    free = [FreeParameter(f"{RB2}.d_ref", log=True, min=1e-24, max=1e-20, name="D_Rb"),
-            FreeParameter("stages.Rb-CAIT.diffusivity.Rb.d", expr="D_Rb")]
+    free = [
+        FreeParameter(f"{RB2}.d_ref", log=True, min=1e-24, max=1e-20, name="D_Rb"),
+        FreeParameter("stages.Rb-CAIT.diffusivity.Rb.d", expr="D_Rb"),
+    ]
     tied = Target("Cs-CAIT", "Rb", tied=("Rb-CAIT",))
     candidate = build_candidate(problem, free, tied, "free-form", knots=5, lowest=0.1)
     model = candidate.config["stages"][0]["diffusivity"]["Rb"]
@@ -90,8 +97,12 @@ def test_candidates_replace_the_model_tie_stages_and_rewrite_ties():
     paths = {s.path: s for s in candidate.free}
     assert f"{RB2}.d_ref" not in paths and len(candidate.knot_paths) == 5
     assert paths["stages.Rb-CAIT.diffusivity.Rb.log_d.2"].expr == "Rb_Cs_CAIT_log_d_2"
-    values = path_values(candidate.free, build_parameters(
-        candidate.free, {s.path: get_value(candidate.config, s.path) for s in candidate.free}))
+    values = path_values(
+        candidate.free,
+        build_parameters(
+            candidate.free, {s.path: get_value(candidate.config, s.path) for s in candidate.free}
+        ),
+    )
     assert values["stages.Rb-CAIT.diffusivity.Rb.log_d.2"] == values[f"{RB2}.log_d.2"]
     # a tie to the replaced model now follows the new model's D at n0
     constant = build_candidate(problem, free, Target("Cs-CAIT", "Rb"), "constant")
@@ -138,8 +149,9 @@ def _travelling_front(d_native, d_foreign: float, v: float):
     def rhs(_, y):
         return v * (1 / d_foreign - 1 / d_native(y)) * y * (1 - y)
 
-    sol = solve_ivp(rhs, (0, 2e-7), [0.03], max_step=1e-10, rtol=1e-10, atol=1e-12,
-                    dense_output=True)
+    sol = solve_ivp(
+        rhs, (0, 2e-7), [0.03], max_step=1e-10, rtol=1e-10, atol=1e-12, dense_output=True
+    )
     x = np.linspace(0, 2e-7, 400)
     return x, sol.sol(x)[0]
 
@@ -198,8 +210,10 @@ def test_weight_curve_of_a_linear_problem():
     penalty = np.diff(np.eye(p), 2, axis=0)
     weights = np.logspace(-4, 8, 49)
     residual = -data / 0.05  # r(p) = (p - data)/sigma at p = 0
-    curves = {c: weight_curve(jac / 0.05, residual, penalty, np.zeros(p), weights, c)
-              for c in ("gcv", "lcurve")}  # fmt: skip
+    curves = {
+        c: weight_curve(jac / 0.05, residual, penalty, np.zeros(p), weights, c)
+        for c in ("gcv", "lcurve")
+    }
     curve = curves["gcv"]
     assert np.all(np.diff(curve.misfit) >= -1e-9) and np.all(np.diff(curve.roughness) <= 1e-9)
     assert curve.dof[0] == pytest.approx(p, rel=0.02) and curve.dof[-1] < 8
@@ -215,8 +229,11 @@ def _truth(shape: str, theta: float = 0.65) -> dict:
     if shape == "gaussian":
         rb["shape"] = "gaussian"
     elif shape == "constant":
-        config["stages"][1]["diffusivity"]["Rb"] = {"model": "constant", "d": rb["d_ref"],
-                                                    "falloff": rb["falloff"]}  # fmt: skip
+        config["stages"][1]["diffusivity"]["Rb"] = {
+            "model": "constant",
+            "d": rb["d_ref"],
+            "falloff": rb["falloff"],
+        }
     return config
 
 
@@ -230,8 +247,13 @@ def _profiles(config: dict, counts: float) -> list:
 
 
 _STUDIES: dict = {}
-SPEC = LandscapeSpec(targets=[TargetSpec(stage="Cs-CAIT", species="Rb")], knots=8,
-                     lowest=0.05, highest=0.9, samples=60)  # fmt: skip
+SPEC = LandscapeSpec(
+    targets=[TargetSpec(stage="Cs-CAIT", species="Rb")],
+    knots=8,
+    lowest=0.05,
+    highest=0.9,
+    samples=60,
+)
 
 
 def study(shape: str, counts: float) -> dict:
@@ -264,8 +286,7 @@ def test_free_form_recovers_ln_d_and_the_psed_width(shape):
     assert entry["weight_curve"]["chosen"] == entry["weight"]
 
 
-@pytest.mark.parametrize(("shape", "counts"), [("sin2", 1e5), ("gaussian", 1e4),
-                                               ("constant", 1e4)])
+@pytest.mark.parametrize(("shape", "counts"), [("sin2", 1e5), ("gaussian", 1e4), ("constant", 1e4)])
 def test_model_selection_picks_the_truth(shape, counts):
     record = study(shape, counts)
     assert record["selected"] == shape
@@ -308,13 +329,12 @@ def test_landscape_command_writes_everything(tmp_path):
         'response = { rms = "3 nm" }\n'
         '[[parameters]]\npath = "profiles.Cs-CAIT.rms"\nmin = "1 nm"\nmax = "10 nm"\n'
         '[landscape]\nmodels = ["constant", "free-form"]\nknots = 4\nlowest = 0.1\n'
-        'highest = 0.9\nsamples = 10\nweight = 1.0\n'
+        "highest = 0.9\nsamples = 10\nweight = 1.0\n"
         '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n'
         'direct = { profile = "Cs-CAIT", foreign = "Cs" }\n'
     )
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["landscape", str(tmp_path / "fit.toml"), "--out",
-                                      str(out)])  # fmt: skip
+    result = CliRunner().invoke(app, ["landscape", str(tmp_path / "fit.toml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "selected free-form" in result.output
     data = json.loads((out / "landscape.json").read_text())
@@ -339,8 +359,10 @@ def test_landscape_command_without_a_section_fails_cleanly(tmp_path):
     result = CliRunner().invoke(app, ["landscape", str(fit_file)])
     assert result.exit_code == 2
     assert "landscape" in result.output
-    fit_file.write_text(fit_file.read_text() + '[landscape]\nknots = 2\n'
-                        '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n')
+    fit_file.write_text(
+        fit_file.read_text() + "[landscape]\nknots = 2\n"
+        '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n'
+    )
     result = CliRunner().invoke(app, ["landscape", str(fit_file)])
     assert result.exit_code == 2
     assert "landscape.knots" in result.output

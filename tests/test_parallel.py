@@ -27,11 +27,14 @@ def config() -> dict:
 
 def test_dask_cluster_sweep_and_parallel_jacobian_match_serial(tmp_path, config):
     truth = load_experiment(QUICK).run()
-    data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9,
-                             response={"rms": 5e-9}, counts=3000, rng=5)  # fmt: skip
+    data = synthetic_profile(
+        truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9, response={"rms": 5e-9}, counts=3000, rng=5
+    )
     problem = FitProblem(config, [data])
-    free = [FreeParameter(D_CS, log=True, min=1e-24, max=1e-21),
-            FreeParameter(FWHM, min=0.1, max=0.4)]  # fmt: skip
+    free = [
+        FreeParameter(D_CS, log=True, min=1e-24, max=1e-21),
+        FreeParameter(FWHM, min=0.1, max=0.4),
+    ]
     params = build_parameters(free, {s.path: problem.initial_value(s.path) for s in free})
     serial = Evaluator(problem, free).jacobian(params)
     points = [{D_CS: v} for v in (2.5e-23, 3.5e-23)]

@@ -204,7 +204,8 @@ def test_electrometer_log_overlaid_on_the_traces(result, tmp_path):
     png_bytes(axes[0].figure)
     twin = next(a for a in axes[0].figure.axes if a not in axes)
     assert labelled(axes[0], "current (electrometer)").get_xdata()[-1] == pytest.approx(
-        time[-1] / 3600)
+        time[-1] / 3600
+    )
     assert labelled(twin, "charge (electrometer)") is not None
     assert axes[1].get_xscale() == "log"  # potential versus log time by default
 

@@ -190,12 +190,25 @@ def test_report_renders_in_a_headless_browser(result, tmp_path):
     page.write_text(build_report(result))
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=1000,1400", f"--screenshot={shot}", page.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1000,1400",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     import imageio.v3 as iio
 
     pixels = iio.imread(shot)
@@ -212,12 +225,26 @@ def real_fit(result, tmp_path_factory):
     from caitlab.config import experiment_to_dict
     from caitlab.fit import FitProblem, FreeParameter, fit, synthetic_profile
 
-    profile = synthetic_profile(result, "Cs-CAIT", np.arange(2.0, 120.0, 2.0) * 1e-9,
-                                response={"rms": 8e-9}, counts=3000, rng=3)
+    profile = synthetic_profile(
+        result,
+        "Cs-CAIT",
+        np.arange(2.0, 120.0, 2.0) * 1e-9,
+        response={"rms": 8e-9},
+        counts=3000,
+        rng=3,
+    )
     problem = FitProblem(experiment_to_dict(result.experiment), [profile])
-    free = [FreeParameter("stages.Cs-CAIT.diffusivity.Cs.d", value=4e-23, min=1e-24,
-                          max=1e-21, log=True, name="D_Cs"),
-            FreeParameter("profiles.Cs-CAIT.rms", value=6e-9, min=1e-9, max=30e-9, name="rms")]
+    free = [
+        FreeParameter(
+            "stages.Cs-CAIT.diffusivity.Cs.d",
+            value=4e-23,
+            min=1e-24,
+            max=1e-21,
+            log=True,
+            name="D_Cs",
+        ),
+        FreeParameter("profiles.Cs-CAIT.rms", value=6e-9, min=1e-9, max=30e-9, name="rms"),
+    ]
     fitted = fit(problem, free, conf_interval=["D_Cs"], sigmas=[1])
     folder = fitted.save(tmp_path_factory.mktemp("fit"))
     return folder, profile
@@ -231,16 +258,18 @@ def test_report_of_a_real_fit_shows_units_intervals_chi2_and_fit_png(result, rea
     assert "profiles_Cs-CAIT" in pictures  # the measured profile against the model
     rms = re.search(r'<tr><td class="name">rms</td><td class="name">(.*?)</td>', page)
     assert rms.group(1) == "nm"  # a units column; lengths in nm
-    d_cs = re.search(r'<tr><td class="name">D_Cs</td><td class="name">(.*?)</td>(.*?)</tr>',
-                     page)
+    d_cs = re.search(r'<tr><td class="name">D_Cs</td><td class="name">(.*?)</td>(.*?)</tr>', page)
     assert d_cs.group(1) == "m²/s" and "0.6827 interval" in page and "[" in d_cs.group(2)
     assert "χ² per observation" in page and "profile after Cs-CAIT" in page
     assert "standard errors" in page
 
 
 def test_strong_correlations_are_highlighted():
-    fit = {"parameters": {"a": {"value": 1.0, "stderr": 0.1}, "b": {"value": 2.0, "stderr": 0.1}},
-           "correlations": {"a": {"b": -0.97}, "b": {"a": -0.97}}, "success": True}
+    fit = {
+        "parameters": {"a": {"value": 1.0, "stderr": 0.1}, "b": {"value": 2.0, "stderr": 0.1}},
+        "correlations": {"a": {"b": -0.97}, "b": {"a": -0.97}},
+        "success": True,
+    }
     table = fit_tables(fit)
     assert table.count('class="strong"') == 2 and "a – b" in table
 
@@ -250,37 +279,90 @@ def test_report_refuses_a_fit_of_another_experiment(result, real_fit, tmp_path):
 
     folder, _ = real_fit
     data = json.loads((folder / "fit.json").read_text())
-    data["input"] = {"experiment": {"name": "other", "stages": [{"name": "X"}],
-                                    "sample": {"species": {"Na": {}}}}}
+    data["input"] = {
+        "experiment": {
+            "name": "other",
+            "stages": [{"name": "X"}],
+            "sample": {"species": {"Na": {}}},
+        }
+    }
     (tmp_path / "fit.json").write_text(json.dumps(data))
     with pytest.raises(ReportError, match="fit was made on experiment 'other'"):
         build_report(result, fit=load_fit(tmp_path))
-    out = runner.invoke(app, ["report", str(result.save(tmp_path / "run")), "--fit",
-                              str(tmp_path), "--out", str(tmp_path / "r.html")])
+    out = runner.invoke(
+        app,
+        [
+            "report",
+            str(result.save(tmp_path / "run")),
+            "--fit",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+    )
     assert out.exit_code == 2 and "fit was made on experiment" in out.stderr
 
 
-def test_cli_figures_take_measured_profiles_and_the_electrometer_log(result_dir, result,
-                                                                      real_fit, tmp_path):
+def test_cli_figures_take_measured_profiles_and_the_electrometer_log(
+    result_dir, result, real_fit, tmp_path
+):
     from caitlab.fit import write_fractions_table
 
     _, profile = real_fit
     write_fractions_table(tmp_path / "cs.csv", profile)
     time = np.linspace(60.0, result.data["trace_time"].values[-1], 40)
     current = np.interp(time, result.traces["time"].values, result.traces["current"].values)
-    (tmp_path / "log.csv").write_text("time [s];current [A]\n" + "\n".join(
-        f"{t:.12g};{i:.12g}" for t, i in zip(time, current)) + "\n")
-    out = runner.invoke(app, ["figures", str(result_dir), "--out", str(tmp_path / "figs"),
-                              "--data", str(tmp_path / "cs.csv"), "--stage", "Cs-CAIT",
-                              "--rms", "8 nm", "--electrometer", str(tmp_path / "log.csv"),
-                              "--dpi", "30"])
+    (tmp_path / "log.csv").write_text(
+        "time [s];current [A]\n"
+        + "\n".join(f"{t:.12g};{i:.12g}" for t, i in zip(time, current))
+        + "\n"
+    )
+    out = runner.invoke(
+        app,
+        [
+            "figures",
+            str(result_dir),
+            "--out",
+            str(tmp_path / "figs"),
+            "--data",
+            str(tmp_path / "cs.csv"),
+            "--stage",
+            "Cs-CAIT",
+            "--rms",
+            "8 nm",
+            "--electrometer",
+            str(tmp_path / "log.csv"),
+            "--dpi",
+            "30",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "figs" / "profiles_Cs-CAIT.png").exists()
-    bad = runner.invoke(app, ["figures", str(result_dir), "--data", str(tmp_path / "cs.csv"),
-                              "--stage", "nope", "--out", str(tmp_path / "f2")])
+    bad = runner.invoke(
+        app,
+        [
+            "figures",
+            str(result_dir),
+            "--data",
+            str(tmp_path / "cs.csv"),
+            "--stage",
+            "nope",
+            "--out",
+            str(tmp_path / "f2"),
+        ],
+    )
     assert bad.exit_code == 2 and "no such stage" in bad.stderr
-    bad = runner.invoke(app, ["figures", str(result_dir), "--data", str(tmp_path / "cs.csv"),
-                              "--out", str(tmp_path / "f2")])
+    bad = runner.invoke(
+        app,
+        [
+            "figures",
+            str(result_dir),
+            "--data",
+            str(tmp_path / "cs.csv"),
+            "--out",
+            str(tmp_path / "f2"),
+        ],
+    )
     assert bad.exit_code == 2 and "one --stage for each --data" in bad.stderr
 
 
@@ -298,25 +380,46 @@ def test_corner_plot_uses_the_corner_package_without_offset_text(fit_dir):
     assert titles[0].startswith("D_Cs") and "0.00" not in titles[0]  # a readable median
 
 
-def test_cli_report_takes_the_profiles_of_a_fit_file(result_dir, real_fit, tmp_path,
-                                                       few_figures):
+def test_cli_report_takes_the_profiles_of_a_fit_file(result_dir, real_fit, tmp_path, few_figures):
     from caitlab.fit import write_fractions_table
 
     _, profile = real_fit
     write_fractions_table(tmp_path / "cs.csv", profile)
     (tmp_path / "FIT.toml").write_text(
         'experiment = "quick-double-cait.toml"\n[[profiles]]\nstage = "Cs-CAIT"\n'
-        'file = "cs.csv"\nmin_depth = "10 nm"\nresponse = { model = "gaussian", rms = "8 nm" }\n')
-    out = runner.invoke(app, ["report", str(result_dir), "--data", str(tmp_path / "FIT.toml"),
-                              "--out", str(tmp_path / "r.html"), "--dpi", "20"])
+        'file = "cs.csv"\nmin_depth = "10 nm"\nresponse = { model = "gaussian", rms = "8 nm" }\n'
+    )
+    out = runner.invoke(
+        app,
+        [
+            "report",
+            str(result_dir),
+            "--data",
+            str(tmp_path / "FIT.toml"),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--dpi",
+            "20",
+        ],
+    )
     assert out.exit_code == 0, out.output
     (measured,) = few_figures["measured"]
     assert measured.stage == "Cs-CAIT" and measured.depth_m.min() >= 9.99e-9
     assert measured.response["rms"] == pytest.approx(8e-9)
     assert "profile" in (tmp_path / "r.html").read_text()
-    (tmp_path / "FIT.toml").write_text('[[profiles]]\nstage = "Cs-CAIT"\nfile = "cs.csv"\n'
-                                       'min_depth = 10\n')
-    bad = runner.invoke(app, ["report", str(result_dir), "--data", str(tmp_path / "FIT.toml"),
-                              "--out", str(tmp_path / "r.html")])
+    (tmp_path / "FIT.toml").write_text(
+        '[[profiles]]\nstage = "Cs-CAIT"\nfile = "cs.csv"\nmin_depth = 10\n'
+    )
+    bad = runner.invoke(
+        app,
+        [
+            "report",
+            str(result_dir),
+            "--data",
+            str(tmp_path / "FIT.toml"),
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+    )
     assert bad.exit_code == 2 and "profiles[0]" in bad.stderr and "min_depth" in bad.stderr
     assert "unit" in bad.stderr  # a bare number is refused, as in FIT.toml

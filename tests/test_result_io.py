@@ -33,12 +33,24 @@ def test_save_and_open_give_back_an_equal_result(quick_result, saved):
     assert opened.summary() == quick_result.summary()
     np.testing.assert_array_equal(opened.mesh.edges, quick_result.mesh.edges)
     for a, b in zip(quick_result.stages, opened.stages, strict=True):
-        for name in ("time", "density", "potential", "current", "trace_time",
-                     "trace_surface_potential", "diffusivity", "inflow_m2"):
+        for name in (
+            "time",
+            "density",
+            "potential",
+            "current",
+            "trace_time",
+            "trace_surface_potential",
+            "diffusivity",
+            "inflow_m2",
+        ):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         np.testing.assert_allclose(a.charge, b.charge, rtol=1e-12, atol=1e-30)
-        assert (a.name, a.start, a.duration, a.temperature) == (b.name, b.start, b.duration,
-                                                                b.temperature)
+        assert (a.name, a.start, a.duration, a.temperature) == (
+            b.name,
+            b.start,
+            b.duration,
+            b.temperature,
+        )
     # the same file opens by folder or by its .nc path
     assert open_result(saved / "result.nc").run_id == opened.run_id == quick_result.run_id
 
@@ -48,11 +60,15 @@ def test_stage_accessors(quick_result):
     assert final.dims == ("species", "depth") and final["depth"].attrs["units"] == "nm"
     np.testing.assert_allclose(final["depth"].values, quick_result.mesh.centres * 1e9)
     np.testing.assert_allclose(final.sum("species").values, 1.0, atol=5e-3)
-    assert quick_result.stage_bounds[1] == ("Cs-CAIT", quick_result.stages[0].duration,
-                                            sum(s.duration for s in quick_result.stages))
+    assert quick_result.stage_bounds[1] == (
+        "Cs-CAIT",
+        quick_result.stages[0].duration,
+        sum(s.duration for s in quick_result.stages),
+    )
     traces = quick_result.traces
     assert traces["charge"].values[-1] == pytest.approx(
-        sum(s.charge_C for s in quick_result.stages), rel=1e-12)
+        sum(s.charge_C for s in quick_result.stages), rel=1e-12
+    )
     assert traces["current"].attrs["units"] == "A"
     with pytest.raises(KeyError, match="Rb-CAIT"):
         quick_result.stage("K-CAIT")
@@ -81,15 +97,19 @@ def test_stale_temporaries_are_removed_by_the_next_write(quick_result, tmp_path)
     (tmp_path / ".summary.json.xyz.tmp").write_text("{")
     (tmp_path / "mine.tmp").write_text("a user's file")
     quick_result.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.tmp", "result.nc",
-                                                          "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.tmp", "result.nc", "summary.json"]
 
 
 def test_a_committed_write_is_completed_by_the_next_open(quick_result, tmp_path):
     """A kill between the journal and the renames: open_result finishes the commit."""
     quick_result.save(tmp_path)
-    newer = Result(quick_result.experiment, quick_result.mesh, quick_result.stages,
-                   quick_result.wall_time_s, quick_result.created)
+    newer = Result(
+        quick_result.experiment,
+        quick_result.mesh,
+        quick_result.stages,
+        quick_result.wall_time_s,
+        quick_result.created,
+    )
     other = tmp_path / "other"
     newer.save(other)
     (other / "result.nc").rename(tmp_path / ".result.nc.new.tmp")
@@ -109,8 +129,13 @@ def test_a_full_disk_is_one_clear_error(quick_result, tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
-    newer = Result(quick_result.experiment, quick_result.mesh, quick_result.stages,
-                   quick_result.wall_time_s, quick_result.created)
+    newer = Result(
+        quick_result.experiment,
+        quick_result.mesh,
+        quick_result.stages,
+        quick_result.wall_time_s,
+        quick_result.created,
+    )
     with pytest.raises(ResultWriteError, match="the disk is full"):
         newer.save(tmp_path)
     assert (tmp_path / "summary.json").read_text() == before
@@ -139,8 +164,16 @@ def _pair_ids(folder: Path) -> tuple[str, str]:
 def test_sigkill_during_run_leaves_the_old_or_the_new_pair(tmp_path):
     """``caitlab run`` into a folder holding an older run, SIGKILLed at random moments."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "caitlab", "run", "quick-double-cait", "--out", str(out),
-               "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "caitlab",
+        "run",
+        "quick-double-cait",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, timeout=300)
@@ -149,8 +182,7 @@ def test_sigkill_during_run_leaves_the_old_or_the_new_pair(tmp_path):
     outcomes = []
     for k in range(KILLS):
         old, _ = _pair_ids(out)
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if k % 2:  # at a random moment of the whole run
             delay = full * rng.uniform(0.0, 1.05)
             time.sleep(delay)

@@ -60,17 +60,37 @@ def make_result(folder):
         time = start + np.linspace(duration, 0, len(states), endpoint=False)[::-1]
         zeros, end = np.zeros(len(states)), np.array([start + duration])
         return StageRecord(
-            name=name, start=start, duration=duration, temperature=573.0,
-            species=("Li", "Rb", "Cs"), x=x, n0=n0, time=time, density=np.array(states),
-            potential=np.zeros((len(states), x.size)), current=zeros, charge=zeros,
-            trace_time=end, trace_current=end * 0, trace_charge=end * 0,
-            trace_surface_potential=end * 0, trace_beam_current=end * 0,
-            diffusivity=np.full((3, D_GRID.size), np.nan), inflow_m2=np.zeros(3),
-            outflow_m2=np.zeros(3), inventory_start_m2=np.zeros(3),
-            inventory_end_m2=np.zeros(3), inventory_change_m2=np.zeros(3), n_steps=1,
-            n_rejected=0, n_newton=1, n_factor=1, rejected_by={}, min_density_fraction=0.0,
+            name=name,
+            start=start,
+            duration=duration,
+            temperature=573.0,
+            species=("Li", "Rb", "Cs"),
+            x=x,
+            n0=n0,
+            time=time,
+            density=np.array(states),
+            potential=np.zeros((len(states), x.size)),
+            current=zeros,
+            charge=zeros,
+            trace_time=end,
+            trace_current=end * 0,
+            trace_charge=end * 0,
+            trace_surface_potential=end * 0,
+            trace_beam_current=end * 0,
+            diffusivity=np.full((3, D_GRID.size), np.nan),
+            inflow_m2=np.zeros(3),
+            outflow_m2=np.zeros(3),
+            inventory_start_m2=np.zeros(3),
+            inventory_end_m2=np.zeros(3),
+            inventory_change_m2=np.zeros(3),
+            n_steps=1,
+            n_rejected=0,
+            n_newton=1,
+            n_factor=1,
+            rejected_by={},
+            min_density_fraction=0.0,
             wall_time_s=0.0,
-        )  # fmt: skip
+        )
 
     records = [record("rb", 0.0, 20.0, [after_rb, after_rb]), record("cs", 20.0, 10.0, [after_cs])]
     return Result(experiment, mesh, tuple(records), 0.0, "2026-01-01T00:00:00+00:00").save(folder)
@@ -181,7 +201,8 @@ def test_compare_python_api(tmp_path):
     sim = result.stage("rb").fractions
     assert sim.dims == ("species", "depth") and sim.attrs["time"] == 20.0
     config = SimsProfileConfig(
-        file=example_export_path(), crater_depth="310 nm",
+        file=example_export_path(),
+        crater_depth="310 nm",
         response={"model": "gaussian", "rms": "20 nm"},
     )
     measured = config.load()

@@ -94,8 +94,9 @@ def test_fast_path_matches_line_by_line(tmp_path, monkeypatch):
     assert fast.metadata == slow.metadata
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(profile=profiles())
 def test_fast_path_matches_line_by_line_property(tmp_path, monkeypatch, profile):
     path = write_surfacelab_export(tmp_path / "h.txt", profile)
@@ -130,8 +131,9 @@ def test_chosen_channels_by_name_and_mass():
     assert some.channel_names == ("Rb+", "^87Rb+", "Cs+")
     assert some.metadata == whole.metadata
     for k, name in enumerate(some.channel_names):
-        np.testing.assert_array_equal(some.counts[:, k],
-                                      whole.counts[:, whole.channel_names.index(name)])
+        np.testing.assert_array_equal(
+            some.counts[:, k], whole.counts[:, whole.channel_names.index(name)]
+        )
     with pytest.raises(SimsError, match="none of the channels"):
         read_surfacelab(EXAMPLE, channels=["zzzz"])
     # a name not in the file keeps its close matches, for the message to suggest them
@@ -191,8 +193,10 @@ def test_fractions_csv_round_trip_exact_with_repeated_depths(tmp_path):
     fraction = raw / raw.sum(axis=0)
     sigma = rng.random((3, n)) * 1e-3 + 1e-6
     data = xr.Dataset(
-        {"fraction": (("species", "depth"), fraction),
-         "fraction_sigma": (("species", "depth"), sigma)},
+        {
+            "fraction": (("species", "depth"), fraction),
+            "fraction_sigma": (("species", "depth"), sigma),
+        },
         coords={"species": ["Li", "Rb", "Cs"], "depth": depth_m},
     )
     assert np.unique([f"{d * 1e9:.6g}" for d in depth_m]).size < n / 10
@@ -202,7 +206,8 @@ def test_fractions_csv_round_trip_exact_with_repeated_depths(tmp_path):
     for k, name in enumerate(["Li", "Rb", "Cs"]):
         np.testing.assert_array_equal(table.channel(table.channel_names.index(name)), fraction[k])
         np.testing.assert_array_equal(
-            table.channel(table.channel_names.index(f"{name}_sigma")), sigma[k])
+            table.channel(table.channel_names.index(f"{name}_sigma")), sigma[k]
+        )
     # a fit fed from the CSV keeps the counting weights
     measured = read_fractions_table(first, "s")
     assert measured.sigma_given
@@ -216,9 +221,12 @@ def test_surfacelab_writer_exact_for_any_float(tmp_path):
     rng = np.random.default_rng(5)
     counts = rng.lognormal(3, 4, (50, 3))
     counts[::7, 1] = 0.0
-    profile = SimsProfile(counts=counts, channel_names=("A+", "B+", "C+"),
-                          channel_masses=[1.0, 2.0, 3.0],
-                          sputter_time_s=np.cumsum(rng.random(50) + 0.1))
+    profile = SimsProfile(
+        counts=counts,
+        channel_names=("A+", "B+", "C+"),
+        channel_masses=[1.0, 2.0, 3.0],
+        sputter_time_s=np.cumsum(rng.random(50) + 0.1),
+    )
     back = read_surfacelab(write_surfacelab_export(tmp_path / "x.txt", profile))
     np.testing.assert_array_equal(back.counts, profile.counts)
     np.testing.assert_array_equal(back.sputter_time_s, profile.sputter_time_s)
@@ -252,8 +260,7 @@ def test_poisson_correct_on_corrected_export_says_already_corrected(tmp_path):
 
 
 def test_poisson_correct_on_unflagged_corrected_values():
-    profile = read_surfacelab(EXAMPLE).with_metadata(poisson_corrected=None,
-                                                     shots_per_scan=16384.0)
+    profile = read_surfacelab(EXAMPLE).with_metadata(poisson_corrected=None, shots_per_scan=16384.0)
     with pytest.raises(SimsError, match="already corrected: they are not integers such as"):
         process_profile(profile, crater_depth_m=310e-9, poisson="correct")
 
@@ -323,8 +330,9 @@ def test_mass_spectrum_export(tmp_path, text):
 
 
 def test_profile_mentioning_a_spectrum_is_still_a_profile(tmp_path):
-    text = export_text(ROWS).replace("# Profile Smoothing is Disabled",
-                                     "# Spectrum calibration: H, C, CH3")
+    text = export_text(ROWS).replace(
+        "# Profile Smoothing is Disabled", "# Spectrum calibration: H, C, CH3"
+    )
     assert read_profile(write(tmp_path, text)).n_points == 3
 
 
@@ -341,7 +349,8 @@ def test_compare_species_sets(tmp_path):
         compare_profiles(result, _measured({"Pb": half, "Cs": half}, depth))
     third = np.full(depth.size, 0.25)
     four = compare_profiles(
-        result, _measured({"Li": third, "Rb": third, "Cs": third, "Na": third}, depth))
+        result, _measured({"Li": third, "Rb": third, "Cs": third, "Na": third}, depth)
+    )
     assert four.species == ("Li", "Rb", "Cs") and four.renormalised
     assert any("Na" in note for note in four.notes)
     np.testing.assert_allclose(four.measured, 1 / 3)
@@ -350,8 +359,7 @@ def test_compare_species_sets(tmp_path):
     assert two.species == ("Li", "Rb") and two.renormalised
     assert any("Cs" in note and "simulated but not measured" in note for note in two.notes)
     np.testing.assert_allclose(two.simulated.sum(axis=0), 1.0)
-    full = compare_profiles(result, _measured({"Li": third, "Rb": third, "Cs": 2 * third},
-                                              depth))
+    full = compare_profiles(result, _measured({"Li": third, "Rb": third, "Cs": 2 * third}, depth))
     assert not full.renormalised and full.notes == ("species compared: Li, Rb, Cs",)
     expected = ((full.simulated - full.measured) / full.sigma) ** 2
     assert full.chi2 == pytest.approx(expected.sum())
@@ -364,8 +372,10 @@ def test_compare_species_sets(tmp_path):
 def test_compare_cli_prints_chi2_and_weights(tmp_path):
     folder = make_result(tmp_path / "run")
     csv = tmp_path / "f.csv"
-    assert invoke("sims", EXAMPLE, *ELEMENT_ARGS, "--crater-depth", "310 nm",
-                  "--out", csv).exit_code == 0
+    assert (
+        invoke("sims", EXAMPLE, *ELEMENT_ARGS, "--crater-depth", "310 nm", "--out", csv).exit_code
+        == 0
+    )
     png = tmp_path / "c.png"
     result = invoke("compare", folder, csv, "--roughness", "20 nm", "--out", png)
     assert result.exit_code == 0, result.output
@@ -373,6 +383,7 @@ def test_compare_cli_prints_chi2_and_weights(tmp_path):
     assert "weights: sigma from the counting statistics" in result.output
     assert "chi2 total:" in result.output and "per value" in result.output
     assert png.stat().st_size > 1000
-    raw = invoke("compare", folder, EXAMPLE, "--crater-depth", "310 nm", "-e", "Rb=Rb+",
-                 "-e", "Pb=Cs+")
+    raw = invoke(
+        "compare", folder, EXAMPLE, "--crater-depth", "310 nm", "-e", "Rb=Rb+", "-e", "Pb=Cs+"
+    )
     assert raw.exit_code == 2 and "fewer than two species in common" in raw.output

@@ -60,9 +60,13 @@ def test_newton_does_not_stop_on_a_small_update_alone(first_stage):
 
 def finished_trajectory(system, x0, end, inflow, outflow, surface=(0.0,), lowest=0.0):
     return StageTrajectory(
-        saved=[end], initial=x0, inflow=np.asarray(inflow), outflow=np.asarray(outflow),
-        trace_surface=list(surface), min_density=lowest,
-    )  # fmt: skip
+        saved=[end],
+        initial=x0,
+        inflow=np.asarray(inflow),
+        outflow=np.asarray(outflow),
+        trace_surface=list(surface),
+        min_density=lowest,
+    )
 
 
 def test_a_stage_that_loses_ions_fails_its_invariants(first_stage):
@@ -74,14 +78,16 @@ def test_a_stage_that_loses_ions_fails_its_invariants(first_stage):
         check_invariants(system, traj, StepControl(), "Rb-CAIT")
     # the same state with the matching inflow passes
     inflow = np.array([1e-3 * system.widths[0], 0.0])
-    check_invariants(system, finished_trajectory(system, x0, end, inflow, [0.0, 0.0]),
-                     StepControl(), "Rb-CAIT")  # fmt: skip
+    check_invariants(
+        system, finished_trajectory(system, x0, end, inflow, [0.0, 0.0]), StepControl(), "Rb-CAIT"
+    )
 
 
 def test_surface_above_the_source_potential_fails_its_invariants(first_stage):
     _, _, system, x0 = first_stage
-    traj = finished_trajectory(system, x0, x0, [0, 0], [0, 0],
-                               surface=(0.0, system.beam_potential * (1 + 1e-5)))  # fmt: skip
+    traj = finished_trajectory(
+        system, x0, x0, [0, 0], [0, 0], surface=(0.0, system.beam_potential * (1 + 1e-5))
+    )
     with pytest.raises(InvariantError, match="U_R"):
         check_invariants(system, traj, StepControl(), "Rb-CAIT")
 
@@ -110,6 +116,4 @@ def test_the_cell_count_is_checked_before_anything_is_built():
 @pytest.mark.parametrize(("front_cell", "refine"), [(0.25e-9, 1), (1e-9, 1), (0.5e-9, 4)])
 def test_the_cell_estimate_is_the_count(front_cell, refine):
     spec = MeshSpec(front_cell=front_cell, fine_depth=150e-9, refine=refine)
-    assert estimated_cells(spec, 2.325e-3) == pytest.approx(
-        spec.build(2.325e-3).n_cells, abs=2
-    )
+    assert estimated_cells(spec, 2.325e-3) == pytest.approx(spec.build(2.325e-3).n_cells, abs=2)

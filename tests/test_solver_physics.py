@@ -35,9 +35,10 @@ def one_ion_sample(thickness=L, species=("Li", "Rb")) -> Sample:
         area=AREA,
         mobile_ion_density=N0,
         relative_permittivity=7.0,
-        species=[Species(name=s, initial_fraction=1.0 if k == 0 else 0.0)
-                 for k, s in enumerate(species)],
-    )  # fmt: skip
+        species=[
+            Species(name=s, initial_fraction=1.0 if k == 0 else 0.0) for k, s in enumerate(species)
+        ],
+    )
 
 
 def beam_stage(species: str, duration: float, d: dict[str, float], **beam) -> BeamStage:
@@ -118,9 +119,11 @@ def test_constant_d_interdiffusion_without_field_matches_erfc():
     sample = one_ion_sample(thickness=2e-6, species=("A", "B"))
     d, a, t = 1e-18, 20e-9, 100.0
     stage = RestStage(
-        name="mix", duration=t, temperature=T,
+        name="mix",
+        duration=t,
+        temperature=T,
         diffusivity={"A": ConstantD(d=d), "B": ConstantD(d=d)},
-    )  # fmt: skip
+    )
     experiment = Experiment(
         sample=sample, stages=[stage], mesh=MeshSpec(front_cell=0.25e-9, fine_depth=100e-9)
     )
@@ -220,9 +223,10 @@ def test_a_beam_mixture_delivers_its_fractions():
         duration=3600.0,
         temperature=T,
         beam=Beam(species={"Rb": 0.3, "Cs": 0.7}, source_potential=15.0),
-        diffusivity={k: ConstantD(d=v) for k, v in
-                     {"Li": 5.8e-19, "Rb": 2.67e-22, "Cs": 3.1e-23}.items()},
-    )  # fmt: skip
+        diffusivity={
+            k: ConstantD(d=v) for k, v in {"Li": 5.8e-19, "Rb": 2.67e-22, "Cs": 3.1e-23}.items()
+        },
+    )
     experiment = Experiment(
         sample=one_ion_sample(species=("Li", "Rb", "Cs")),
         stages=[stage],
@@ -237,14 +241,20 @@ def test_a_beam_mixture_delivers_its_fractions():
 def test_two_native_species_relax_without_a_beam():
     """A mixed-alkali glass at rest stays neutral and passes no current."""
     sample = Sample(
-        thickness=1e-6, area=AREA, mobile_ion_density=N0,
-        species=[Species(name="Li", initial_fraction=0.6),
-                 Species(name="Na", initial_fraction=0.4)],
-    )  # fmt: skip
+        thickness=1e-6,
+        area=AREA,
+        mobile_ion_density=N0,
+        species=[
+            Species(name="Li", initial_fraction=0.6),
+            Species(name="Na", initial_fraction=0.4),
+        ],
+    )
     stage = RestStage(
-        name="rest", duration=100.0, temperature=T,
+        name="rest",
+        duration=100.0,
+        temperature=T,
         diffusivity={"Li": ConstantD(d=1e-19), "Na": ConstantD(d=1e-20)},
-    )  # fmt: skip
+    )
     record = Experiment(sample=sample, stages=[stage]).run().stages[0]
     fractions = record.density[-1] / N0
     assert np.allclose(fractions[0], 0.6, atol=1e-9)
@@ -262,16 +272,21 @@ def test_divalent_ions_ohmic_limit_and_finite_beam_current():
     """Mg2+ in, Mg2+ out: neutral pristine sample, σ = n0 z² e² D / kT, and a finite beam
     of current I lands I / (2e) ions per second."""
     sample = Sample(
-        thickness=L, area=AREA, mobile_ion_density=N0,
+        thickness=L,
+        area=AREA,
+        mobile_ion_density=N0,
         species=[Species(name="Mg", charge=2, initial_fraction=1.0)],
-    )  # fmt: skip
+    )
     d = 5.8e-19
 
     def run(**beam):
         stage = BeamStage(
-            name="Mg", duration=0.2, temperature=T, diffusivity={"Mg": ConstantD(d=d)},
+            name="Mg",
+            duration=0.2,
+            temperature=T,
+            diffusivity={"Mg": ConstantD(d=d)},
             beam=Beam(species="Mg", source_potential=15.0, **beam),
-        )  # fmt: skip
+        )
         return Experiment(sample=sample, stages=[stage]).run().stages[0]
 
     sigma = N0 * 4 * ELEMENTARY_CHARGE**2 * d / (BOLTZMANN * T)
@@ -286,9 +301,11 @@ def interdiffusion_error(front_cell: float) -> float:
     sample = one_ion_sample(thickness=2e-6, species=("A", "B"))
     d, a, t = 1e-18, 20e-9, 100.0
     stage = RestStage(
-        name="mix", duration=t, temperature=T,
+        name="mix",
+        duration=t,
+        temperature=T,
         diffusivity={"A": ConstantD(d=d), "B": ConstantD(d=d)},
-    )  # fmt: skip
+    )
     experiment = Experiment(
         sample=sample, stages=[stage], mesh=MeshSpec(front_cell=front_cell, fine_depth=100e-9)
     )

@@ -30,10 +30,12 @@ def config() -> dict:
 
 # --------------------------------------------------------------------------- designs
 def test_grid_design_is_the_full_product():
-    points = design_points([
-        SweepParameter(path="a", min=1e-23, max=1e-21, num=3, log=True),
-        SweepParameter(path="b", values=[0.2, "250 meV"]),
-    ])  # fmt: skip
+    points = design_points(
+        [
+            SweepParameter(path="a", min=1e-23, max=1e-21, num=3, log=True),
+            SweepParameter(path="b", values=[0.2, "250 meV"]),
+        ]
+    )
     assert len(points) == 6
     assert sorted({p["a"] for p in points}) == pytest.approx([1e-23, 1e-22, 1e-21])
     assert {p["b"] for p in points} == {0.2, 0.25}
@@ -41,8 +43,10 @@ def test_grid_design_is_the_full_product():
 
 @pytest.mark.parametrize("design", ["random", "lhs"])
 def test_sampled_designs_stay_in_bounds(design):
-    params = [SweepParameter(path="a", min=1e-23, max=1e-21, log=True),
-              SweepParameter(path="b", min=0.1, max=0.3)]  # fmt: skip
+    params = [
+        SweepParameter(path="a", min=1e-23, max=1e-21, log=True),
+        SweepParameter(path="b", min=0.1, max=0.3),
+    ]
     points = design_points(params, design, samples=20, seed=3)
     a = np.array([p["a"] for p in points])
     b = np.array([p["b"] for p in points])
@@ -62,12 +66,16 @@ def test_run_key_follows_the_full_input(config):
 # --------------------------------------------------------------------------- storage
 def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
     truth = load_experiment(QUICK).run()
-    data = synthetic_profile(truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9,
-                             response={"rms": 5e-9}, counts=3000, rng=4)  # fmt: skip
+    data = synthetic_profile(
+        truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9, response={"rms": 5e-9}, counts=3000, rng=4
+    )
     problem = FitProblem(config, [data])
-    points = [{D_CS: 3.1e-23}, {D_CS: 6e-23},
-              {D_CS: 3.1e-23, "profiles.Cs-CAIT.rms": 12e-9},  # same run, other response
-              {"stages.Cs-CAIT.diffusivity.Li.occupancy": 1.5}]  # fmt: skip
+    points = [
+        {D_CS: 3.1e-23},
+        {D_CS: 6e-23},
+        {D_CS: 3.1e-23, "profiles.Cs-CAIT.rms": 12e-9},  # same run, other response
+        {"stages.Cs-CAIT.diffusivity.Li.occupancy": 1.5},
+    ]
     outcome = run_sweep(config, points, tmp_path, problem=problem)
     assert (outcome.n_points, outcome.n_runs, outcome.n_computed) == (4, 3, 3)
     assert outcome.n_failed == 1
@@ -126,8 +134,11 @@ def test_kill_and_resume_recomputes_nothing(tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {p.name: (p / "result.nc").stat().st_mtime_ns
-              for p in runs.iterdir() if not p.name.startswith(".")}  # fmt: skip
+    before = {
+        p.name: (p / "result.nc").stat().st_mtime_ns
+        for p in runs.iterdir()
+        if not p.name.startswith(".")
+    }
     assert 2 <= len(before) < 6, "the sweep should be killed part-way"
     outcome = run_sweep_config(sweep_file, out, workers=0)
     assert outcome.n_reused == len(before)

@@ -51,7 +51,7 @@ def _edit_charge(path: Path) -> None:
     start = text.index('"charge_C": ') + len('"charge_C": ')
     digit = next(k for k in range(start, len(text)) if text[k] in "123456789")
     edited = "2" if text[digit] != "2" else "3"
-    path.write_text(text[:digit] + edited + text[digit + 1:])
+    path.write_text(text[:digit] + edited + text[digit + 1 :])
 
 
 def _other_point(path: Path) -> None:
@@ -79,8 +79,9 @@ DAMAGE: list[tuple[str, Callable[[Path], None], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "damage", "reason"), DAMAGE,
-                         ids=[f"{n}-{r}" for n, _, r in DAMAGE])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "damage", "reason"), DAMAGE, ids=[f"{n}-{r}" for n, _, r in DAMAGE]
+)
 def test_damaged_run_is_recomputed_and_reported(pristine, tmp_path, name, damage, reason):
     config, folder, rows = pristine
     shutil.copytree(folder, tmp_path / "s")
@@ -104,14 +105,10 @@ def test_intact_store_is_reused_without_recomputing(pristine, tmp_path):
     shutil.copytree(folder, tmp_path / "s")
     outcome = run_sweep(config, POINTS, tmp_path / "s")
     assert outcome.n_computed == 0 and not outcome.recomputed
-    assert [r["charge_C.Rb-CAIT"] for r in outcome.rows] == [
-        r["charge_C.Rb-CAIT"] for r in rows
-    ]
+    assert [r["charge_C.Rb-CAIT"] for r in outcome.rows] == [r["charge_C.Rb-CAIT"] for r in rows]
 
 
-def test_garbage_summary_matching_its_manifest_is_a_failed_row_naming_the_file(
-    pristine, tmp_path
-):
+def test_garbage_summary_matching_its_manifest_is_a_failed_row_naming_the_file(pristine, tmp_path):
     config, folder, rows = pristine
     shutil.copytree(folder, tmp_path / "s")
     run = tmp_path / "s" / "runs" / rows[0]["key"]
@@ -127,8 +124,12 @@ def test_garbage_summary_matching_its_manifest_is_a_failed_row_naming_the_file(
 def test_stale_temporaries_of_dead_processes_are_removed(pristine, tmp_path):
     config, folder, rows = pristine
     shutil.copytree(folder, tmp_path / "s")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     runs = tmp_path / "s" / "runs"
     stale = runs / f".{rows[0]['key']}.{dead}.tmp"  # the name before hosts were recorded
     import caitlab.sweep as sweep
@@ -192,10 +193,11 @@ def test_cli_reports_recomputed_runs(tmp_path):
 
     _register_commands()
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(f'experiment = "{QUICK.as_posix()}"\n[[parameters]]\npath = "{D_CS}"\n'
-                     'values = ["3.1e-23 m^2/s"]\n')  # fmt: skip
-    args = ["sweep", str(sweep), "--out", str(tmp_path / "out"), "--workers", "0",
-            "--no-progress"]  # fmt: skip
+    sweep.write_text(
+        f'experiment = "{QUICK.as_posix()}"\n[[parameters]]\npath = "{D_CS}"\n'
+        'values = ["3.1e-23 m^2/s"]\n'
+    )
+    args = ["sweep", str(sweep), "--out", str(tmp_path / "out"), "--workers", "0", "--no-progress"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     (key,) = [p.name for p in (tmp_path / "out" / "runs").iterdir()]

@@ -139,8 +139,21 @@ def test_cli_video_resamples_by_default_and_shows_measured_data(result_dir, resu
     profile = synthetic_profile(result, "Rb-CAIT", np.arange(2.0, 60.0, 2.0) * 1e-9, rng=1)
     write_fractions_table(tmp_path / "rb.csv", profile)
     out = tmp_path / "v.gif"
-    run = runner.invoke(app, ["video", str(result_dir), "--out", str(out), "--dpi", "20",
-                              "--data", str(tmp_path / "rb.csv"), "--stage", "Rb-CAIT"])
+    run = runner.invoke(
+        app,
+        [
+            "video",
+            str(result_dir),
+            "--out",
+            str(out),
+            "--dpi",
+            "20",
+            "--data",
+            str(tmp_path / "rb.csv"),
+            "--stage",
+            "Rb-CAIT",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert f"{MIN_FRAMES} frames" in run.stdout and "resampled" in run.stderr
     frames = iio.imread(out, index=None)

@@ -45,10 +45,15 @@ DPI = 80
 
 def selection(problem: FitProblem, free: list) -> dict:
     spec = LandscapeSpec(
-        targets=[TargetSpec(stage="Cs-CAIT", species="Rb"),
-                 TargetSpec(stage="Rb-CAIT", species="Li")],
-        knots=8, lowest=0.05, highest=0.9, samples=200,
-    )  # fmt: skip
+        targets=[
+            TargetSpec(stage="Cs-CAIT", species="Rb"),
+            TargetSpec(stage="Rb-CAIT", species="Li"),
+        ],
+        knots=8,
+        lowest=0.05,
+        highest=0.9,
+        samples=200,
+    )
     targets = [study_target(problem, free, spec, t) for t in spec.targets]
     data = json.loads(json.dumps({"targets": targets}, default=float))
     save_figures(data, DOCS)
@@ -68,18 +73,22 @@ def weight_and_knots(problem: FitProblem, free: list) -> dict:
     runs = [("weight", w, 8) for w in (0.01, 1.0, 100.0, 1e4)]
     runs += [("K", "lcurve", k) for k in (4, 6, 8, 10)]
     for kind, weight, knots in runs:
-        candidate = build_candidate(problem, free, target, "free-form", knots=knots,
-                                    lowest=0.05, highest=0.9)  # fmt: skip
+        candidate = build_candidate(
+            problem, free, target, "free-form", knots=knots, lowest=0.05, highest=0.9
+        )
         model_fit = fit_candidate(problem, candidate, weight=weight)
         bands = curve_bands(model_fit, candidate, target, n, n_samples=100)
         ax = axes[0] if kind == "weight" else axes[1]
         label = f"λ = {weight:g}" if kind == "weight" else f"K = {knots}"
         line = ax.plot(n, np.exp(bands.log_d[1]), label=label)[0]
         ax.fill_between(n, *np.exp(bands.log_d[[0, 2]]), color=line.get_color(), alpha=0.15)
-        numbers[label] = {"chi2": model_fit.chi2, "k": model_fit.k,
-                          "weight": model_fit.fit.weight, "fwhm_eV": bands.fwhm_eV[1],
-                          "max_abs_error_ln_d": float(np.max(np.abs(
-                              bands.log_d[1] - truth)[n > 0.12]))}  # fmt: skip
+        numbers[label] = {
+            "chi2": model_fit.chi2,
+            "k": model_fit.k,
+            "weight": model_fit.fit.weight,
+            "fwhm_eV": bands.fwhm_eV[1],
+            "max_abs_error_ln_d": float(np.max(np.abs(bands.log_d[1] - truth)[n > 0.12])),
+        }
     for ax, title in zip(axes, ("K = 8, fixed weights", "weight by the L-curve")):
         ax.plot(n, np.exp(truth), "k:", lw=2, label="truth (sin², 225 meV)")
         ax.set_xscale("log")
@@ -104,16 +113,18 @@ def direct(problem: FitProblem) -> dict:
     for ax, (stage, native, foreign, k) in zip(axes, pairs):
         cfg_stage = config["stages"][k]
         d_foreign = float(cfg_stage["diffusivity"][foreign]["d"])
-        v = front_velocity(result.stage(stage).charge_C, float(cfg_stage["duration"]),
-                           float(sample["area"]), N0)  # fmt: skip
+        v = front_velocity(
+            result.stage(stage).charge_C, float(cfg_stage["duration"]), float(sample["area"]), N0
+        )
         rows = [result.species.index(native), result.species.index(foreign)]
         x = result.mesh.centres
         inside = x < 150e-9
         final = result.stage(stage).fractions.values[rows][:, inside]
         clean = direct_estimate(x[inside], *final, v, d_foreign)
         measured = problem.profile(stage)
-        noisy = direct_estimate(measured.depth_m, measured.fractions[native],
-                                measured.fractions[foreign], v, d_foreign)  # fmt: skip
+        noisy = direct_estimate(
+            measured.depth_m, measured.fractions[native], measured.fractions[foreign], v, d_foreign
+        )
         model = Target(stage, native).model(config)
         n = np.geomspace(0.02, 1.0, 200)
         ax.plot(n, model.diffusivity(n, T, N0), "k-", label=f"truth D_{native}(n)")
@@ -124,11 +135,15 @@ def direct(problem: FitProblem) -> dict:
         ax.set_yscale("log")
         ax.set_xlabel(f"$n_{{{native}}}/n_0$")
         ax.set_ylabel("D (m$^2$/s)")
-        ax.set_title(f"{native} in {stage} (front speed {v * 1e9 * 3600:.2g} nm/h)",
-                     fontsize="medium")
+        ax.set_title(
+            f"{native} in {stage} (front speed {v * 1e9 * 3600:.2g} nm/h)", fontsize="medium"
+        )
         ax.legend(fontsize="x-small")
-        out[stage] = {"velocity_m_per_s": v, "valid_fraction_clean": float(clean.valid.mean()),
-                      "valid_fraction_measured": float(noisy.valid.mean())}  # fmt: skip
+        out[stage] = {
+            "velocity_m_per_s": v,
+            "valid_fraction_clean": float(clean.valid.mean()),
+            "valid_fraction_measured": float(noisy.valid.mean()),
+        }
     fig.savefig(DOCS / "direct.png", dpi=DPI)
     return out
 
@@ -137,14 +152,25 @@ def recovery() -> list[dict]:
     """Truths of several shapes: ln D error in sigmas, PSED FWHM error, the selection."""
     rows = []
     target = Target("Cs-CAIT", "Rb")
-    for shape, counts, knots in [("sin2", 1e4, 6), ("sin2", 1e4, 8), ("gaussian", 1e4, 6),
-                                 ("gaussian", 1e4, 8), ("sin2", 1e5, 6),
-                                 ("constant", 1e4, 6)]:  # fmt: skip
+    for shape, counts, knots in [
+        ("sin2", 1e4, 6),
+        ("sin2", 1e4, 8),
+        ("gaussian", 1e4, 6),
+        ("gaussian", 1e4, 8),
+        ("sin2", 1e5, 6),
+        ("constant", 1e4, 6),
+    ]:
         truth = truth_config(shape, 0.65)
-        problem = FitProblem(truth_config("sin2", 0.65),
-                             synthetic_profiles(shape, counts, occupancy=0.65))  # fmt: skip
-        spec = LandscapeSpec(targets=[TargetSpec(stage="Cs-CAIT", species="Rb")],
-                             knots=knots, lowest=0.05, highest=0.9, samples=100)  # fmt: skip
+        problem = FitProblem(
+            truth_config("sin2", 0.65), synthetic_profiles(shape, counts, occupancy=0.65)
+        )
+        spec = LandscapeSpec(
+            targets=[TargetSpec(stage="Cs-CAIT", species="Rb")],
+            knots=knots,
+            lowest=0.05,
+            highest=0.9,
+            samples=100,
+        )
         clock = time.perf_counter()
         record = study_target(problem, [], spec, spec.targets[0])
         bands = record["models"]["free-form"]["bands"]
@@ -155,13 +181,21 @@ def recovery() -> list[dict]:
         from caitlab.landscape import psed_of_model
 
         true_fwhm = psed_of_model(model, n, T, N0).fwhm()
-        rows.append({"truth": shape, "counts": counts, "knots": knots,
-                     "selected": record["selected"],
-                     "delta_bic": sorted(r["bic"] for r in record["table"])[1]
-                     - min(r["bic"] for r in record["table"]),
-                     "z_max": float(np.abs(z).max()), "z_rms": float(np.sqrt(np.mean(z**2))),
-                     "fwhm_eV": bands["fwhm_eV"][1], "true_fwhm_eV": true_fwhm,
-                     "wall_s": time.perf_counter() - clock})  # fmt: skip
+        rows.append(
+            {
+                "truth": shape,
+                "counts": counts,
+                "knots": knots,
+                "selected": record["selected"],
+                "delta_bic": sorted(r["bic"] for r in record["table"])[1]
+                - min(r["bic"] for r in record["table"]),
+                "z_max": float(np.abs(z).max()),
+                "z_rms": float(np.sqrt(np.mean(z**2))),
+                "fwhm_eV": bands["fwhm_eV"][1],
+                "true_fwhm_eV": true_fwhm,
+                "wall_s": time.perf_counter() - clock,
+            }
+        )
         print(rows[-1])
     return rows
 
@@ -196,8 +230,10 @@ def main() -> None:
 
         print(table_text(target))
         for shape, entry in target["models"].items():
-            print(f"  {shape}: FWHM {entry['bands']['fwhm_eV']}, weight {entry['weight']}, "
-                  f"{entry['n_simulations']} runs, {entry['wall_time_s']:.1f} s")
+            print(
+                f"  {shape}: FWHM {entry['bands']['fwhm_eV']}, weight {entry['weight']}, "
+                f"{entry['n_simulations']} runs, {entry['wall_time_s']:.1f} s"
+            )
     print(json.dumps(numbers["weight_and_knots"], indent=1, default=float))
     print(json.dumps(numbers["direct"], indent=1, default=float))
 

@@ -30,13 +30,17 @@ def truth_config(shape: str = "sin2", occupancy: float = 0.8) -> dict:
     if shape == "gaussian":
         rb["shape"] = "gaussian"
     elif shape == "constant":
-        config["stages"][1]["diffusivity"]["Rb"] = {"model": "constant", "d": rb["d_ref"],
-                                                    "falloff": rb["falloff"]}  # fmt: skip
+        config["stages"][1]["diffusivity"]["Rb"] = {
+            "model": "constant",
+            "d": rb["d_ref"],
+            "falloff": rb["falloff"],
+        }
     return config
 
 
-def synthetic_profiles(shape: str = "sin2", counts: float = 1e4, rms: float = 3e-9,
-                       occupancy: float = 0.8) -> list:  # fmt: skip
+def synthetic_profiles(
+    shape: str = "sin2", counts: float = 1e4, rms: float = 3e-9, occupancy: float = 0.8
+) -> list:
     """Noisy, broadened profiles after both stages of the truth ``shape``.
 
     The weights come from the expected counts (no Neyman bias, see docs/fitting.md).

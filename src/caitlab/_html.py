@@ -16,22 +16,27 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
         return html.escape(str(value))
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
-    return (f"<div><strong>{html.escape(title)}</strong><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table></div>")
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return (
+        f"<div><strong>{html.escape(title)}</strong><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def experiment_html(experiment: Any) -> str:
     """Sample and stages of an experiment."""
     sample = experiment.sample
     species = ", ".join(f"{s.name} ({s.initial_fraction:g})" for s in sample.species)
-    head = table(f"Experiment {experiment.name}", ["sample", "value"], [
-        ["thickness (mm)", sample.thickness * 1e3],
-        ["area (mm²)", sample.area * 1e6],
-        ["n0 (m⁻³)", sample.mobile_ion_density],
-        ["species (initial fraction)", species],
-    ])
+    head = table(
+        f"Experiment {experiment.name}",
+        ["sample", "value"],
+        [
+            ["thickness (mm)", sample.thickness * 1e3],
+            ["area (mm²)", sample.area * 1e6],
+            ["n0 (m⁻³)", sample.mobile_ion_density],
+            ["species (initial fraction)", species],
+        ],
+    )
     rows = []
     for stage in experiment.stages:
         beam = stage.front_beam()
@@ -42,25 +47,52 @@ def experiment_html(experiment: Any) -> str:
 
 def result_html(result: Any) -> str:
     """Per-stage charge, surface potential, conservation and steps of a result."""
-    rows = [[r.name, r.duration / 3600.0, r.temperature, r.charge_C * 1e3,
-             float(r.trace_surface_potential[-1]), r.conservation_rel_error, r.n_steps]
-            for r in result.stages]
+    rows = [
+        [
+            r.name,
+            r.duration / 3600.0,
+            r.temperature,
+            r.charge_C * 1e3,
+            float(r.trace_surface_potential[-1]),
+            r.conservation_rel_error,
+            r.n_steps,
+        ]
+        for r in result.stages
+    ]
     return table(
         f"Result of {result.experiment.name} ({result.mesh.n_cells} cells, "
         f"{result.wall_time_s:.3g} s, caitlab {result.version}, {result.created})",
-        ["stage", "duration (h)", "T (K)", "charge (mC)", "surface potential (V)",
-         "conservation (rel.)", "steps"], rows)
+        [
+            "stage",
+            "duration (h)",
+            "T (K)",
+            "charge (mC)",
+            "surface potential (V)",
+            "conservation (rel.)",
+            "steps",
+        ],
+        rows,
+    )
 
 
 def fit_html(fit: Any) -> str:
     """Parameter values (SI, by path) and standard errors of a fit."""
     data = fit.to_dict()
-    rows = [[name if name == p.get("path", name) else f"{name} ({p['path']})", p.get("value"),
-             p.get("stderr") if p.get("stderr") is not None else "–", p.get("initial")]
-            for name, p in data["parameters"].items()]
+    rows = [
+        [
+            name if name == p.get("path", name) else f"{name} ({p['path']})",
+            p.get("value"),
+            p.get("stderr") if p.get("stderr") is not None else "–",
+            p.get("initial"),
+        ]
+        for name, p in data["parameters"].items()
+    ]
     state = "converged" if data["success"] else "NOT converged"
-    return table(f"Fit: reduced χ² = {data['redchi']:.4g}, {state}",
-                 ["parameter (SI)", "value", "std. error", "initial"], rows)
+    return table(
+        f"Fit: reduced χ² = {data['redchi']:.4g}, {state}",
+        ["parameter (SI)", "value", "std. error", "initial"],
+        rows,
+    )
 
 
 __all__ = ["experiment_html", "fit_html", "result_html", "table"]

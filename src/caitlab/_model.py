@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -22,6 +22,9 @@ def quantities_as_text(value: Any) -> Any:
     return value
 
 
+_Model = TypeVar("_Model", bound="Frozen")
+
+
 class Frozen(BaseModel):
     """An immutable parameter object: unknown fields are errors, values are validated.
 
@@ -39,7 +42,7 @@ class Frozen(BaseModel):
     def _quantities(cls, data: Any) -> Any:
         return quantities_as_text(data) if isinstance(data, dict) else data
 
-    def with_(self, **changes: Any) -> Frozen:
+    def with_(self: _Model, **changes: Any) -> _Model:
         """Return a validated copy with some fields replaced."""
         data = self.model_dump()
         data.update(changes)

@@ -37,8 +37,7 @@ DESCRIPTIONS = {
     "cell_width": ("m", "cell width"),
     "trace_current": ("A", "back-electrode current"),
     "trace_charge": ("C", "cumulative charge through the back electrode"),
-    "trace_stage_local_charge": (
-        "C", "charge through the back electrode since the stage start"),
+    "trace_stage_local_charge": ("C", "charge through the back electrode since the stage start"),
     "trace_surface_potential": ("V", "surface potential"),
     "trace_beam_current": ("A", "beam current landing"),
     "stage_start": ("s", "start of the stage"),
@@ -63,11 +62,19 @@ DESCRIPTIONS = {
     "area": ("m^2", "area of the sample under the beam"),
     "thickness": ("m", "sample thickness"),
 }
-_STAGE_INTS = {"n_steps": "n_steps", "n_rejected": "n_rejected", "n_newton": "n_newton",
-               "n_jacobian_factorisations": "n_factor"}  # fmt: skip
-_STAGE_SPECIES = {"inflow": "inflow_m2", "outflow": "outflow_m2",
-                  "inventory_start": "inventory_start_m2", "inventory_end": "inventory_end_m2",
-                  "inventory_change": "inventory_change_m2"}  # fmt: skip
+_STAGE_INTS = {
+    "n_steps": "n_steps",
+    "n_rejected": "n_rejected",
+    "n_newton": "n_newton",
+    "n_jacobian_factorisations": "n_factor",
+}
+_STAGE_SPECIES = {
+    "inflow": "inflow_m2",
+    "outflow": "outflow_m2",
+    "inventory_start": "inventory_start_m2",
+    "inventory_end": "inventory_end_m2",
+    "inventory_change": "inventory_change_m2",
+}
 
 
 def result_variables(result: Result) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,8 +99,10 @@ def result_variables(result: Result) -> tuple[dict[str, Any], dict[str, Any]]:
         "stage_local_charge": ("time", cat("charge")),
         "cell_width": ("x", result.mesh.widths),
         "trace_current": ("trace_time", cat("trace_current")),
-        "trace_charge": ("trace_time", np.concatenate(
-            [r.trace_charge + q for r, q in zip(stages, before)])),
+        "trace_charge": (
+            "trace_time",
+            np.concatenate([r.trace_charge + q for r, q in zip(stages, before)]),
+        ),
         "trace_stage_local_charge": ("trace_time", cat("trace_charge")),
         "trace_surface_potential": ("trace_time", cat("trace_surface_potential")),
         "trace_beam_current": ("trace_time", cat("trace_beam_current")),
@@ -102,8 +111,10 @@ def result_variables(result: Result) -> tuple[dict[str, Any], dict[str, Any]]:
         "stage_temperature": ("stage", per_stage("temperature")),
         "stage_charge": ("stage", per_stage("charge_C")),
         "diffusivity": (("stage", "species", "density_fraction"), per_stage("diffusivity")),
-        "rejected_steps": (("stage", "rejection_reason"), np.array(
-            [[r.rejected_by.get(k, 0) for k in REJECTION_REASONS] for r in stages])),
+        "rejected_steps": (
+            ("stage", "rejection_reason"),
+            np.array([[r.rejected_by.get(k, 0) for k in REJECTION_REASONS] for r in stages]),
+        ),
         "min_density_fraction": ("stage", per_stage("min_density_fraction")),
         "stage_wall_time": ("stage", per_stage("wall_time_s")),
         "wall_time": ((), result.wall_time_s),
@@ -122,8 +133,10 @@ def result_variables(result: Result) -> tuple[dict[str, Any], dict[str, Any]]:
         "density_fraction": ("density_fraction", D_GRID),
         "rejection_reason": ("rejection_reason", list(REJECTION_REASONS)),
         "time_stage": ("time", np.concatenate([[r.name] * len(r.time) for r in stages])),
-        "trace_stage": ("trace_time", np.concatenate(
-            [[r.name] * len(r.trace_time) for r in stages])),
+        "trace_stage": (
+            "trace_time",
+            np.concatenate([[r.name] * len(r.trace_time) for r in stages]),
+        ),
     }
     return data, coords
 
@@ -149,6 +162,8 @@ def records_from_dataset(ds: xr.Dataset) -> tuple[StageRecord, ...]:
     for k, name in enumerate(_strings(ds["stage"].values)):
         s = ds.isel(stage=k)
         saved, traced = ds.isel(time=time_stage == name), ds.isel(trace_time=trace_stage == name)
+        totals: dict[str, Any] = {v: int(s[k]) for k, v in _STAGE_INTS.items()}
+        totals |= {v: s[k].values for k, v in _STAGE_SPECIES.items()}
         record = StageRecord(
             name=name,
             start=float(s["stage_start"]),
@@ -171,8 +186,7 @@ def records_from_dataset(ds: xr.Dataset) -> tuple[StageRecord, ...]:
             rejected_by=dict(zip(REJECTION_REASONS, s["rejected_steps"].values.tolist())),
             min_density_fraction=float(s["min_density_fraction"]),
             wall_time_s=float(s["stage_wall_time"]),
-            **{v: int(s[k]) for k, v in _STAGE_INTS.items()},
-            **{v: s[k].values for k, v in _STAGE_SPECIES.items()},
+            **totals,
         )
         records.append(record)
     return tuple(records)

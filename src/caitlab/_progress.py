@@ -14,7 +14,7 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[[str, float, float
 
     rich draws in a terminal and, as a live widget, in Jupyter.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -22,7 +22,7 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[[str, float, float
         TextColumn("{task.completed:.2f}/{task.total:.2f} h simulated"),
         TimeElapsedColumn(),
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(*columns, disable=disable, transient=False) as progress:
 
         def observe(stage: str, t: float, end: float) -> None:

@@ -16,6 +16,7 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +85,24 @@ def _members(annotation: Any) -> list[Any]:
     """The types of a union (``None`` left out), or the annotation itself."""
     bare, _ = _strip(annotation)
     if typing.get_origin(bare) in (typing.Union, types.UnionType):
-        return [m for arg in typing.get_args(bare) if arg is not type(None)
-                for m in _members(arg)]  # fmt: skip
+        return [m for arg in typing.get_args(bare) if arg is not type(None) for m in _members(arg)]
     return [annotation]
 
 
 def _discriminator(annotation: Any) -> str | None:
-    return next((getattr(m, "discriminator", None) for m in _strip(annotation)[1]
-                 if getattr(m, "discriminator", None)), None)  # fmt: skip
+    return next(
+        (
+            getattr(m, "discriminator", None)
+            for m in _strip(annotation)[1]
+            if getattr(m, "discriminator", None)
+        ),
+        None,
+    )
 
 
 def _tag(model: Any, field: str) -> Any:
-    info = model.model_fields.get(field) if isinstance(model, type) else None
+    is_model = isinstance(model, type) and issubclass(model, BaseModel)
+    info = model.model_fields.get(field) if is_model else None
     return None if info is None else info.default
 
 
@@ -120,7 +127,8 @@ def _step(annotation: Any, key: Any, node: Any = None, tagged: bool = True) -> l
         if isinstance(bare, type) and issubclass(bare, BaseModel):
             info = bare.model_fields.get(key) if isinstance(key, str) else None
             if info is not None:
-                found.append(typing.Annotated[(info.annotation, info, *info.metadata)])
+                metadata = (info.annotation, info, *info.metadata)
+                found.append(typing.Annotated[metadata])
         elif origin in (tuple, list) and typing.get_args(bare):
             found.append(typing.get_args(bare)[0])
         elif origin is dict:
@@ -252,8 +260,11 @@ def bare_numbers(data: Any, model: type[BaseModel] = Experiment) -> list[str]:
 
     Files must give dimensional values with their unit: ``thickness = "2.325 mm"``.
     """
-    return [f"{path}: {bare_number_message(value, kind)}"
-            for path, value, kind in _walk_numbers(data, [model], "") if kind]  # fmt: skip
+    return [
+        f"{path}: {bare_number_message(value, kind)}"
+        for path, value, kind in _walk_numbers(data, [model], "")
+        if kind
+    ]
 
 
 def _shown(value: Any) -> str:
@@ -261,12 +272,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _message(item: dict[str, Any], parent: list[Any], list_keys: bool = True) -> str:
+def _message(item: Mapping[str, Any], parent: list[Any], list_keys: bool = True) -> str:
     kind = item["type"]
     message = item["msg"].removeprefix("Value error, ")
     if kind in _HINTS:
-        context = {k: f"{v:g}" if isinstance(v, float) else v
-                   for k, v in item.get("ctx", {}).items()}  # fmt: skip
+        context = {
+            k: f"{v:g}" if isinstance(v, float) else v for k, v in item.get("ctx", {}).items()
+        }
         message = _HINTS[kind].format(**context)
     if kind == "extra_forbidden":
         key = str(item["loc"][-1])
@@ -284,8 +296,10 @@ def _message(item: dict[str, Any], parent: list[Any], list_keys: bool = True) ->
             message += ": type = 'beam' or type = 'rest'"
     elif kind == "union_tag_invalid":
         ctx = item.get("ctx", {})
-        message = (f"{ctx.get('discriminator', 'tag')} must be one of "
-                   f"{ctx.get('expected_tags', '')}, got {ctx.get('tag')!r}")  # fmt: skip
+        message = (
+            f"{ctx.get('discriminator', 'tag')} must be one of "
+            f"{ctx.get('expected_tags', '')}, got {ctx.get('tag')!r}"
+        )
     return message
 
 
@@ -324,9 +338,12 @@ def format_validation_error(
         if item["type"] == "extra_forbidden":
             listed.add(parent_path)  # the known keys once per table
         got = item.get("input")
-        hide = item["type"] in {"missing", "model_type", "extra_forbidden"} or isinstance(
-            got, dict
-        ) or "got " in message or (isinstance(got, str) and repr(got) in message)
+        hide = (
+            item["type"] in {"missing", "model_type", "extra_forbidden"}
+            or isinstance(got, dict)
+            or "got " in message
+            or (isinstance(got, str) and repr(got) in message)
+        )
         shown = "" if hide else f" (got {_shown(got)})"
         lines[path] = f"{path}: {message}{shown}" if path else f"{message}{shown}"
     return list(lines.values())
@@ -351,15 +368,18 @@ def read_text(path: str | os.PathLike) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw[:200]):
         raise ConfigError(str(path), ["the file is UTF-16 text: save it as UTF-8"])
     if b"\0" in raw:
-        raise ConfigError(str(path), ["not a text file (it holds binary data): give a TOML "
-                                      "config"])  # fmt: skip
+        raise ConfigError(str(path), ["not a text file (it holds binary data): give a TOML config"])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(str(path), [
-            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a latin-1 or "
-            "Windows file?): save it as UTF-8"]) from None  # fmt: skip
+        raise ConfigError(
+            str(path),
+            [
+                f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a latin-1 or "
+                "Windows file?): save it as UTF-8"
+            ],
+        ) from None
 
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -397,8 +417,9 @@ def experiment_from_dict(
     except ValidationError as exc:
         messages = format_validation_error(exc, data, Experiment)
         known = {p.split(":")[0] for p in problems}
-        raise ConfigError(source, problems + [m for m in messages
-                                              if m.split(":")[0] not in known]) from None
+        raise ConfigError(
+            source, problems + [m for m in messages if m.split(":")[0] not in known]
+        ) from None
     problems += check_sizes(experiment)
     if problems:
         raise ConfigError(source, problems)
@@ -421,8 +442,9 @@ def check_sizes(experiment: Experiment) -> list[str]:
             f"(mesh.front_cell / mesh.refine)); at most {MAX_CELLS}: coarsen the mesh"
         )
     if experiment.output.frames > MAX_FRAMES:
-        problems.append(f"output.frames: at most {MAX_FRAMES} per stage "
-                        f"(got {experiment.output.frames})")  # fmt: skip
+        problems.append(
+            f"output.frames: at most {MAX_FRAMES} per stage (got {experiment.output.frames})"
+        )
     longest = max(stage.duration for stage in experiment.stages)
     if longest / experiment.solver.max_step > MAX_FORCED_STEPS:
         problems.append(
@@ -501,9 +523,7 @@ def experiment_to_dict(experiment: Experiment) -> dict[str, Any]:
         if not stage.get("coupling"):
             stage.pop("coupling", None)  # no Onsager coupling: no empty table in the file
     data = _drop_none(data)
-    data["sample"]["species"] = {
-        s.pop("name"): s for s in data["sample"]["species"]
-    }
+    data["sample"]["species"] = {s.pop("name"): s for s in data["sample"]["species"]}
     return data
 
 
@@ -511,12 +531,15 @@ def _with_units(node: Any, annotations: list[Any]) -> Any:
     """``node`` with every dimensional number written with its canonical unit."""
     kind = _unit_kind(annotations[0]) if len(annotations) == 1 else None
     if isinstance(node, dict):
-        return {k: _with_units(v, [a for ann in annotations
-                                   for a in _step(ann, k, node, tagged=False)])
-                for k, v in node.items()}  # fmt: skip
+        return {
+            k: _with_units(v, [a for ann in annotations for a in _step(ann, k, node, tagged=False)])
+            for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_with_units(v, [a for ann in annotations for a in _step(ann, k, v, False)])
-                for k, v in enumerate(node)]  # fmt: skip
+        return [
+            _with_units(v, [a for ann in annotations for a in _step(ann, k, v, False)])
+            for k, v in enumerate(node)
+        ]
     if kind is not None and isinstance(node, float | int) and not isinstance(node, bool):
         return f"{float(node)!r} {CANONICAL[kind]}"
     return node

@@ -195,8 +195,11 @@ def stage_entropy_production(result) -> dict[str, float]:
     previous = None
     for stage, record in zip(experiment.stages, result.stages):
         times = [record.start, *record.time]
-        rates = [0.0 if previous is None else
-                 state_entropy_production(experiment, stage, *previous, centres)]  # fmt: skip
+        rates = [
+            0.0
+            if previous is None
+            else state_entropy_production(experiment, stage, *previous, centres)
+        ]
         for density, potential in zip(record.density, record.potential):
             rates.append(state_entropy_production(experiment, stage, density, potential, centres))
         out[stage.name] = float(np.trapezoid(rates, times))

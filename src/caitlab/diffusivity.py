@@ -22,6 +22,7 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import Field, model_validator
 from scipy.special import ndtri
 
@@ -134,16 +135,16 @@ _PHASE_GRID = np.linspace(0.0, math.pi, 4097)
 _FILLED_GRID = _sin2_filled_fraction(_PHASE_GRID)
 
 
-def sin2_phase(filled: np.ndarray) -> np.ndarray:
+def sin2_phase(filled: ArrayLike) -> np.ndarray:
     """Inverse of the filled fraction of a sin² lobe: the phase s in [0, π] (to ~1e-13).
 
     Starts from interpolation on a table (in the cube root near the bottom of the lobe,
     where the fraction grows as s³) and polishes with Newton steps.
     """
-    filled = np.clip(np.asarray(filled, dtype=float), 0.0, 1.0)
+    fraction = np.clip(np.asarray(filled, dtype=float), 0.0, 1.0)
     # the lobe is symmetric, g(π - s) = 1 - g(s): solve on the lower half only
-    upper = filled > 0.5
-    lower_half = np.where(upper, 1.0 - filled, filled)
+    upper = fraction > 0.5
+    lower_half = np.where(upper, 1.0 - fraction, fraction)
     phase = np.interp(np.cbrt(lower_half), np.cbrt(_FILLED_GRID), _PHASE_GRID)
     for _ in range(3):
         slope = 2.0 * np.sin(phase) ** 2 / math.pi
@@ -200,12 +201,12 @@ class SiteEnergyD(DiffusivityModel):
             raise ValueError("a gaussian distribution is never full: occupancy must be < 1")
         return self
 
-    def filled_fraction(self, n_frac: np.ndarray, n0: float) -> np.ndarray:
+    def filled_fraction(self, n_frac: ArrayLike, n0: float) -> np.ndarray:
         """Fraction of the species' sites filled at density ``n_frac`` (fractions of n0)."""
         n_ref = self.reference_density or n0
         return np.clip(self.occupancy * np.asarray(n_frac) * n0 / n_ref, 0.0, 1.0)
 
-    def fermi_shift(self, n_frac: np.ndarray, n0: float) -> np.ndarray:
+    def fermi_shift(self, n_frac: ArrayLike, n0: float) -> np.ndarray:
         """E_F(n) - E_F(n_ref) in eV (negative below the reference density)."""
         filled = self.filled_fraction(n_frac, n0)
         if self.shape == "sin2":
@@ -226,8 +227,10 @@ class SiteEnergyD(DiffusivityModel):
             return np.where(inside, total_sites * 2.0 / (math.pi * gamma) * np.sin(phase) ** 2, 0)
         sigma = self.fwhm / _FWHM_PER_SIGMA
         centre = -sigma * float(ndtri(self.occupancy))
-        return total_sites * np.exp(-0.5 * ((energy - centre) / sigma) ** 2) / (
-            sigma * math.sqrt(2.0 * math.pi)
+        return (
+            total_sites
+            * np.exp(-0.5 * ((energy - centre) / sigma) ** 2)
+            / (sigma * math.sqrt(2.0 * math.pi))
         )
 
     def _log_d(self, n_frac: np.ndarray, temperature: float, n0: float) -> np.ndarray:
@@ -235,6 +238,7 @@ class SiteEnergyD(DiffusivityModel):
         extra_activation = -self.fermi_shift(n_frac, n0)
         if self.prefactor is not None:
             return math.log(self.prefactor) - (self.activation_energy + extra_activation) / kt
+        assert self.d_ref is not None  # the validator asks for exactly one of the two
         return math.log(self.d_ref) + _arrhenius_shift(self, temperature) - extra_activation / kt
 
 

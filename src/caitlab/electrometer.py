@@ -76,8 +76,9 @@ class ElectrometerLog:
         for name in ("current_A", "charge_C"):
             values = np.asarray(getattr(self, name), dtype=float)
             if values.shape != time.shape or not np.all(np.isfinite(values)):
-                raise ElectrometerError(f"{self.source}: {name} must be {time.size} finite "
-                                        "values, one per time")  # fmt: skip
+                raise ElectrometerError(
+                    f"{self.source}: {name} must be {time.size} finite values, one per time"
+                )
             object.__setattr__(self, name, values)
         object.__setattr__(self, "time_s", time)
         object.__setattr__(self, "derived", tuple(self.derived))
@@ -110,11 +111,15 @@ def _header(cells: list[str], source: str) -> dict[str, tuple[int, str, str]]:
         if kind is not None and kind not in found:
             found[kind] = (k, match.group(2), cell.strip())
     if "time" not in found:
-        raise ElectrometerError(f"{source}: no time column; the header needs e.g. 'time [s]' "
-                                f"(found {[c.strip() for c in cells]})")  # fmt: skip
+        raise ElectrometerError(
+            f"{source}: no time column; the header needs e.g. 'time [s]' "
+            f"(found {[c.strip() for c in cells]})"
+        )
     if "current" not in found and "charge" not in found:
-        raise ElectrometerError(f"{source}: no current or charge column; the header needs "
-                                "'current [nA]' and/or 'charge [mC]'")  # fmt: skip
+        raise ElectrometerError(
+            f"{source}: no current or charge column; the header needs "
+            "'current [nA]' and/or 'charge [mC]'"
+        )
     return found
 
 
@@ -175,8 +180,14 @@ def read_electrometer(path: str | os.PathLike) -> ElectrometerLog:
     if "current" not in columns:
         columns["current"] = np.gradient(columns["charge"], time)
         derived.append("current")
-    return ElectrometerLog(time, columns["current"], columns["charge"], source,
-                           {k: v[2] for k, v in found.items()}, tuple(derived))  # fmt: skip
+    return ElectrometerLog(
+        time,
+        columns["current"],
+        columns["charge"],
+        source,
+        {k: v[2] for k, v in found.items()},
+        tuple(derived),
+    )
 
 
 __all__ = ["ElectrometerError", "ElectrometerLog", "read_electrometer"]

@@ -161,6 +161,7 @@ class Experiment(Frozen):
         from caitlab._progress import progress_bars
 
         with progress_bars() as bar_observer:
+
             def both(stage: str, t: float, end: float) -> None:
                 bar_observer(stage, t, end)
                 if observer is not None:
@@ -351,8 +352,10 @@ def run(experiment: Experiment, observer: StageObserver | None = None) -> Result
         stage_clock = _time.perf_counter()
         step_observer = None
         if observer is not None:
+
             def step_observer(t, end, _name=stage.name):
                 observer(_name, t * TIME_UNIT, end * TIME_UNIT)
+
         traj = integrate_stage(
             system,
             x0,
@@ -363,15 +366,20 @@ def run(experiment: Experiment, observer: StageObserver | None = None) -> Result
             stage.name,
         )
         record = StageRecord.from_trajectory(
-            stage, start, traj, system, active, sample, mesh, v_t,
+            stage,
+            start,
+            traj,
+            system,
+            active,
+            sample,
+            mesh,
+            v_t,
             wall_time_s=_time.perf_counter() - stage_clock,
-        )  # fmt: skip
+        )
         records.append(record)
         density, potential = record.density[-1].copy(), record.potential[-1].copy()
         start += stage.duration
-    return Result.from_records(
-        experiment, mesh, records, wall_time_s=_time.perf_counter() - clock
-    )
+    return Result.from_records(experiment, mesh, records, wall_time_s=_time.perf_counter() - clock)
 
 
 __all__ = ["Experiment", "OutputOptions", "SolverOptions", "build_system", "run"]

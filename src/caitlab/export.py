@@ -63,14 +63,16 @@ def export_csv(result: Result, directory: str | os.PathLike) -> list[Path]:
     for record in result.stages:
         final = record.fractions.transpose("depth", "species")
         header = ["depth_nm", *(f"{s}_fraction" for s in record.species)]
-        rows = ([d, *values] for d, values in zip(final["depth"].values, final.values))
-        written.append(_write_csv(directory / stage_file_name(record.name), header, rows))
+        profile = ([d, *values] for d, values in zip(final["depth"].values, final.values))
+        written.append(_write_csv(directory / stage_file_name(record.name), header, profile))
     traces = result.traces
     columns = ["current", "charge", "surface_potential", "beam_current"]
-    header = ["time_s", "stage", "current_A", "charge_C", "surface_potential_V",
-              "beam_current_A"]  # fmt: skip
-    rows = zip(traces["time"].values, [str(s) for s in traces["stage"].values],
-               *(traces[c].values for c in columns))  # fmt: skip
+    header = ["time_s", "stage", "current_A", "charge_C", "surface_potential_V", "beam_current_A"]
+    rows = zip(
+        traces["time"].values,
+        [str(s) for s in traces["stage"].values],
+        *(traces[c].values for c in columns),
+    )
     written.append(_write_csv(directory / "traces.csv", header, rows))
     return written
 

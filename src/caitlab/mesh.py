@@ -74,13 +74,13 @@ def _graded_edges(spec: MeshSpec, thickness: float) -> np.ndarray:
     cell = spec.front_cell / spec.refine
     fine = min(spec.fine_depth, thickness)
     n_fine = max(1, round(fine / cell))
-    edges = list(np.linspace(0.0, n_fine * cell, n_fine + 1))
+    grown = list(np.linspace(0.0, n_fine * cell, n_fine + 1))
     ratio = spec.growth ** (1.0 / spec.refine)
     width = cell
-    while edges[-1] < thickness:
+    while grown[-1] < thickness:
         width *= ratio
-        edges.append(edges[-1] + width)
-    edges = np.asarray(edges)
+        grown.append(grown[-1] + width)
+    edges = np.asarray(grown)
     if edges.size > 2 and thickness - edges[-2] < 0.5 * (edges[-2] - edges[-3]):
         edges = np.delete(edges, -2)  # last cell would be a sliver: merge it
     edges[-1] = thickness

@@ -50,25 +50,27 @@ def _templates() -> Any:
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("caitlab", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
-    )  # fmt: skip
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+    )
+
 
 #: figure captions of the report, by :func:`caitlab.plot.standard_figures` name
 CAPTIONS = {
     "profiles": "Fractions n_i/n0 versus depth at the end of each stage (sum in black).",
     "profiles_log": "The same on a logarithmic axis: traces and tails.",
     "diffusivity": "D(n) of every species in every stage (line style: stage); triangles: "
-                   "fall-off thresholds; broad bands: densities visited in the run.",
+    "fall-off thresholds; broad bands: densities visited in the run.",
     "energy_landscape": "Site-energy distributions, their filled parts and ionic Fermi "
-                        "levels before, and after each stage, inside the replacement zone "
-                        "(cf. the paper's Fig. 2).",
+    "levels before, and after each stage, inside the replacement zone "
+    "(cf. the paper's Fig. 2).",
     "traces": "Back-electrode current, transferred charge and surface potential versus time.",
     "potential": "Potential and space charge versus depth at the end of each stage.",
     "misfit_map": "Misfit of the parameter sweep; the star is its minimum.",
     "corner": "MCMC posterior samples (corner package): marginal histograms (16/50/84 % "
-              "quantiles dashed) and pairwise 2-D histograms.",
+    "quantiles dashed) and pairwise 2-D histograms.",
     "fit": "The fit (fit.png): measured fractions with their error bars, the best-fit model, "
-           "normalised residuals and the fitted values.",
+    "normalised residuals and the fitted values.",
 }
 
 
@@ -108,8 +110,9 @@ def load_fit(fit_dir: str | os.PathLike) -> dict[str, Any]:
         with xr.open_dataset(folder / "sweep.nc") as sweep:
             fit["sweep"] = sweep["misfit"].load()
     else:
-        table = next((folder / n for n in ("sweep.csv", "table.csv") if (folder / n).exists()),
-                     None)
+        table = next(
+            (folder / n for n in ("sweep.csv", "table.csv") if (folder / n).exists()), None
+        )
         if table is not None:
             import pandas as pd
 
@@ -119,14 +122,16 @@ def load_fit(fit_dir: str | os.PathLike) -> dict[str, Any]:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], names: int = 1) -> str:
     """An HTML table; the first ``names`` columns are left-aligned text."""
+
     def cell(tag: str, k: int, value: Any) -> str:
         cls = ' class="name"' if k < names else ""
         text = value if isinstance(value, str) else _number(value)
         return f"<{tag}{cls}>{text}</{tag}>"
 
     head = "".join(cell("th", k, html.escape(h)) for k, h in enumerate(header))
-    body = "".join("<tr>" + "".join(cell("td", k, v) for k, v in enumerate(row)) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(cell("td", k, v) for k, v in enumerate(row)) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -140,8 +145,9 @@ def _number(value: Any) -> str:
     return f"{float(value):.4g}"
 
 
-def summary_tables(result: Result,
-                   measured_charges: Mapping[str, float] | Sequence[float] | None = None) -> str:
+def summary_tables(
+    result: Result, measured_charges: Mapping[str, float] | Sequence[float] | None = None
+) -> str:
     """HTML tables of the run's summary: per stage, and inventories per species.
 
     Measured charges per stage (C; by stage name or in stage order) add a column.
@@ -150,13 +156,33 @@ def summary_tables(result: Result,
     stages = summary["stages"]
     if measured_charges is not None and not isinstance(measured_charges, Mapping):
         measured_charges = {s["name"]: q for s, q in zip(stages, measured_charges)}
-    rows = [[html.escape(s["name"]), s["duration_s"] / SECONDS_PER_HOUR, s["temperature_K"],
-             s["charge_C"] * 1e3, s["cumulative_charge_C"] * 1e3, s["surface_potential_end_V"],
-             s["conservation_rel_error"], s["min_density_fraction"],
-             f"{s['n_steps']} ({s['n_rejected']})", s["wall_time_s"]] for s in stages]
-    header = ["stage", "duration (h)", "T (K)", "charge (mC)", "cumulative (mC)",
-              "surface potential at end (V)", "conservation error (rel.)", "min n/n0",
-              "steps (rejected)", "wall time (s)"]
+    rows = [
+        [
+            html.escape(s["name"]),
+            s["duration_s"] / SECONDS_PER_HOUR,
+            s["temperature_K"],
+            s["charge_C"] * 1e3,
+            s["cumulative_charge_C"] * 1e3,
+            s["surface_potential_end_V"],
+            s["conservation_rel_error"],
+            s["min_density_fraction"],
+            f"{s['n_steps']} ({s['n_rejected']})",
+            s["wall_time_s"],
+        ]
+        for s in stages
+    ]
+    header = [
+        "stage",
+        "duration (h)",
+        "T (K)",
+        "charge (mC)",
+        "cumulative (mC)",
+        "surface potential at end (V)",
+        "conservation error (rel.)",
+        "min n/n0",
+        "steps (rejected)",
+        "wall time (s)",
+    ]
     if measured_charges is not None:
         header.insert(4, "measured charge (mC)")
         for row, s in zip(rows, stages):
@@ -167,16 +193,39 @@ def summary_tables(result: Result,
     rows = []
     for s in stages:
         for species, inventory in s["inventory_m2"].items():
-            rows.append([html.escape(s["name"]), html.escape(species), inventory,
-                         inventory / n0 * 1e9, s["inflow_m2"][species], s["outflow_m2"][species]])
-    out += "<p>Inventories at the end of each stage; the equivalent depth is the inventory " \
-           "as a layer at n0.</p>"
-    out += _table(["stage", "species", "inventory (m⁻²)", "equivalent depth at n0 (nm)",
-                   "in through the front (m⁻²)", "out through the back (m⁻²)"], rows, names=2)
-    run = [["cells", summary.get("n_cells")], ["time steps", summary.get("n_steps")],
-           ["wall time (s)", summary.get("wall_time_s")],
-           ["caitlab version", html.escape(result.version)],
-           ["created", html.escape(result.created)]]
+            rows.append(
+                [
+                    html.escape(s["name"]),
+                    html.escape(species),
+                    inventory,
+                    inventory / n0 * 1e9,
+                    s["inflow_m2"][species],
+                    s["outflow_m2"][species],
+                ]
+            )
+    out += (
+        "<p>Inventories at the end of each stage; the equivalent depth is the inventory "
+        "as a layer at n0.</p>"
+    )
+    out += _table(
+        [
+            "stage",
+            "species",
+            "inventory (m⁻²)",
+            "equivalent depth at n0 (nm)",
+            "in through the front (m⁻²)",
+            "out through the back (m⁻²)",
+        ],
+        rows,
+        names=2,
+    )
+    run: list[list[Any]] = [
+        ["cells", summary.get("n_cells")],
+        ["time steps", summary.get("n_steps")],
+        ["wall time (s)", summary.get("wall_time_s")],
+        ["caitlab version", html.escape(result.version)],
+        ["created", html.escape(result.created)],
+    ]
     return out + _table(["run", ""], run, names=2)
 
 
@@ -197,18 +246,37 @@ def _parameter_rows(fit: Mapping[str, Any], levels: list[str]) -> list[dict[str,
         relative = f"{100 * abs(stderr / value):.3g} %" if value and stderr is not None else "–"
         intervals = []
         for level in levels:
-            row = next((r for r in (fit.get("conf_intervals") or {}).get(key, [])
-                        if f"{r['probability']:.4g}" == level), None)  # fmt: skip
-            intervals.append("–" if row is None else
-                             f"[{_scaled(row['lower'], f)}, {_scaled(row['upper'], f)}]")
+            row = next(
+                (
+                    r
+                    for r in (fit.get("conf_intervals") or {}).get(key, [])
+                    if f"{r['probability']:.4g}" == level
+                ),
+                None,
+            )
+            intervals.append(
+                "–" if row is None else f"[{_scaled(row['lower'], f)}, {_scaled(row['upper'], f)}]"
+            )
         m = mcmc.get(key, {})
-        posterior = [_scaled(m.get(q), f) for q in ("median", "lower_1sigma", "upper_1sigma",
-                                                     "lower_2sigma", "upper_2sigma")]
-        rows.append({"key": key, "unit": unit or "1", "value": _scaled(value, f),
-                     "stderr": _scaled(stderr, f), "relative": relative,
-                     "intervals": intervals, "posterior": posterior,
-                     "initial": _scaled(p.get("initial"), f), "min": _scaled(p.get("min"), f),
-                     "max": _scaled(p.get("max"), f), "path": p.get("path", key)})
+        posterior = [
+            _scaled(m.get(q), f)
+            for q in ("median", "lower_1sigma", "upper_1sigma", "lower_2sigma", "upper_2sigma")
+        ]
+        rows.append(
+            {
+                "key": key,
+                "unit": unit or "1",
+                "value": _scaled(value, f),
+                "stderr": _scaled(stderr, f),
+                "relative": relative,
+                "intervals": intervals,
+                "posterior": posterior,
+                "initial": _scaled(p.get("initial"), f),
+                "min": _scaled(p.get("min"), f),
+                "max": _scaled(p.get("max"), f),
+                "path": p.get("path", key),
+            }
+        )
     return rows
 
 
@@ -217,19 +285,39 @@ def _observation_rows(fit: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name, o in (fit.get("profiles") or {}).items():
         n = o["n_points"] * len(o.get("species", [1]))
         weights = o.get("weights_estimated") or o.get("weights", "")
-        rows.append({"name": name, "kind": f"profile after {o.get('stage', '')}", "n": n,
-                     "chisqr": _number(o["chisqr"]), "per_point": _number(o["chisqr"] / n),
-                     "weights": weights})
+        rows.append(
+            {
+                "name": name,
+                "kind": f"profile after {o.get('stage', '')}",
+                "n": n,
+                "chisqr": _number(o["chisqr"]),
+                "per_point": _number(o["chisqr"] / n),
+                "weights": weights,
+            }
+        )
     for name, o in (fit.get("electrometer") or {}).items():
-        rows.append({"name": name, "kind": f"electrometer {o['quantity']}", "n": o["n_points"],
-                     "chisqr": _number(o["chisqr"]),
-                     "per_point": _number(o["chisqr"] / o["n_points"]),
-                     "weights": f"σ = {o['sigma']:.3g} {_TRACE_UNIT[o['quantity']]}"})
+        rows.append(
+            {
+                "name": name,
+                "kind": f"electrometer {o['quantity']}",
+                "n": o["n_points"],
+                "chisqr": _number(o["chisqr"]),
+                "per_point": _number(o["chisqr"] / o["n_points"]),
+                "weights": f"σ = {o['sigma']:.3g} {_TRACE_UNIT[o['quantity']]}",
+            }
+        )
     for stage, c in (fit.get("charges") or {}).items():
         chi2 = ((c["model_C"] - c["measured_C"]) / c["sigma_C"]) ** 2
-        rows.append({"name": stage, "kind": "charge of the stage", "n": 1,
-                     "chisqr": _number(chi2), "per_point": _number(chi2),
-                     "weights": f"σ = {c['sigma_C'] * 1e3:.3g} mC"})
+        rows.append(
+            {
+                "name": stage,
+                "kind": "charge of the stage",
+                "n": 1,
+                "chisqr": _number(chi2),
+                "per_point": _number(chi2),
+                "weights": f"σ = {c['sigma_C'] * 1e3:.3g} mC",
+            }
+        )
     return rows
 
 
@@ -257,27 +345,51 @@ def fit_tables(fit: Mapping[str, Any]) -> str:
     the posterior, chi-square per observation, correlations (strong ones highlighted)."""
     from markupsafe import Markup
 
-    levels = sorted({f"{r['probability']:.4g}" for rows in (fit.get("conf_intervals") or {}
-                                                            ).values() for r in rows[1:]})
-    status = [("reduced χ²", _number(fit.get("redchi"))),
-              ("converged", _number(fit.get("success")))]
+    levels = sorted(
+        {
+            f"{r['probability']:.4g}"
+            for rows in (fit.get("conf_intervals") or {}).values()
+            for r in rows[1:]
+        }
+    )
+    status = [
+        ("reduced χ²", _number(fit.get("redchi"))),
+        ("converged", _number(fit.get("success"))),
+    ]
     if "message" in fit:
         status.append(("message", html.escape(str(fit["message"]))))
     if fit.get("covariance_scaled") is not None:
-        status.append(("standard errors", "scaled by √(reduced χ²): the weights are relative"
-                       if fit["covariance_scaled"] else "from the counting weights as given"))
+        status.append(
+            (
+                "standard errors",
+                "scaled by √(reduced χ²): the weights are relative"
+                if fit["covariance_scaled"]
+                else "from the counting weights as given",
+            )
+        )
     mcmc = fit.get("mcmc") or {}
     if mcmc.get("noise_scale") is not None:
         status.append(("MCMC noise scale", _number(mcmc["noise_scale"])))
-    notes = [f"Profile {name}: {why}." for name, why in (fit.get("weights_estimated") or {}
-                                                          ).items()]
+    notes = [
+        f"Profile {name}: {why}." for name, why in (fit.get("weights_estimated") or {}).items()
+    ]
     names, rows, strong = _correlation_rows(fit)
-    return _templates().get_template("fit.html.j2").render(
-        notes=notes, parameters=_parameter_rows(fit, levels), ci_levels=levels,
-        mcmc=bool(mcmc.get("parameters")), status=[(k, Markup(v)) for k, v in status],
-        observations=_observation_rows(fit), correlations=rows, correlation_names=names,
-        strong=", ".join(strong), threshold=STRONG_CORRELATION,
-    )  # fmt: skip
+    return (
+        _templates()
+        .get_template("fit.html.j2")
+        .render(
+            notes=notes,
+            parameters=_parameter_rows(fit, levels),
+            ci_levels=levels,
+            mcmc=bool(mcmc.get("parameters")),
+            status=[(k, Markup(v)) for k, v in status],
+            observations=_observation_rows(fit),
+            correlations=rows,
+            correlation_names=names,
+            strong=", ".join(strong),
+            threshold=STRONG_CORRELATION,
+        )
+    )
 
 
 def corner_figure(fit: Mapping[str, Any]) -> Figure:
@@ -301,9 +413,16 @@ def corner_figure(fit: Mapping[str, Any]) -> Figure:
         factors.append(factor * 10.0**-power)
     k = samples.shape[1]
     fig = Figure(figsize=(2.3 * k + 1.0, 2.3 * k + 1.0))
-    corner_package.corner(samples * np.asarray(factors), labels=labels, fig=fig,
-                          quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g",
-                          title_kwargs={"fontsize": 9}, label_kwargs={"fontsize": 9})  # fmt: skip
+    corner_package.corner(
+        samples * np.asarray(factors),
+        labels=labels,
+        fig=fig,
+        quantiles=[0.16, 0.5, 0.84],
+        show_titles=True,
+        title_fmt=".3g",
+        title_kwargs={"fontsize": 9},
+        label_kwargs={"fontsize": 9},
+    )
     return fig
 
 
@@ -340,10 +459,16 @@ def check_fit_matches(result: Result, fit: Mapping[str, Any]) -> None:
     made_on = (fit.get("input") or {}).get("experiment")
     if not isinstance(made_on, Mapping):
         return
-    mine = (result.experiment.name, list(result.stage_names),
-            list(result.experiment.sample.species_names))
-    theirs = (made_on.get("name"), [s.get("name") for s in made_on.get("stages", [])],
-              list((made_on.get("sample") or {}).get("species", [])))
+    mine = (
+        result.experiment.name,
+        list(result.stage_names),
+        list(result.experiment.sample.species_names),
+    )
+    theirs = (
+        made_on.get("name"),
+        [s.get("name") for s in made_on.get("stages", [])],
+        list((made_on.get("sample") or {}).get("species", [])),
+    )
     if mine != theirs:
         raise ReportError(
             f"the fit was made on experiment {theirs[0]!r} (stages {theirs[1]}, species "
@@ -353,9 +478,11 @@ def check_fit_matches(result: Result, fit: Mapping[str, Any]) -> None:
 
 
 def _figure_html(name: str, png_base64: str, caption: str) -> str:
-    return (f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(name)}" '
-            f'src="data:image/png;base64,{png_base64}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(name)}" '
+        f'src="data:image/png;base64,{png_base64}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _figures_html(figures: Mapping[str, Figure], dpi: int) -> str:
@@ -364,7 +491,9 @@ def _figures_html(figures: Mapping[str, Figure], dpi: int) -> str:
         caption = CAPTIONS.get(name) or (
             f"Simulated (lines, broadened by the profile's response) and measured (markers "
             f"with counting error bars) fractions, {name[9:]}."
-            if name.startswith("profiles_") else name)
+            if name.startswith("profiles_")
+            else name
+        )
         parts.append(_figure_html(name, figure_png(fig, dpi), caption))
     return "\n".join(parts)
 
@@ -376,19 +505,42 @@ def _measured_html(measured: Any, electrometer: Any) -> str:
     rows = []
     for p in _profiles_of(measured):
         p = as_measured_profile(p)
-        rows.append([html.escape(p.name), html.escape(p.stage), html.escape(", ".join(p.species)),
-                     int(p.depth_m.size), float(p.depth_m.min() * 1e9),
-                     float(p.depth_m.max() * 1e9),
-                     "counting" if p.sigma_given else "fallback (estimated)"])
-    out = _table(["profile", "after stage", "species", "points", "from (nm)", "to (nm)",
-                  "weights"], rows, names=3) if rows else ""
+        rows.append(
+            [
+                html.escape(p.name),
+                html.escape(p.stage),
+                html.escape(", ".join(p.species)),
+                int(p.depth_m.size),
+                float(p.depth_m.min() * 1e9),
+                float(p.depth_m.max() * 1e9),
+                "counting" if p.sigma_given else "fallback (estimated)",
+            ]
+        )
+    out = (
+        _table(
+            ["profile", "after stage", "species", "points", "from (nm)", "to (nm)", "weights"],
+            rows,
+            names=3,
+        )
+        if rows
+        else ""
+    )
     if electrometer is not None:
         log = electrometer
-        out += _table(["electrometer log", "points", "from (h)", "to (h)", "charge at end (mC)",
-                       "derived"],
-                      [[html.escape(log.source), int(log.time_s.size), log.time_s[0] / 3600,
-                        log.time_s[-1] / 3600, log.charge_C[-1] * 1e3,
-                        html.escape(", ".join(log.derived) or "–")]], names=1)
+        out += _table(
+            ["electrometer log", "points", "from (h)", "to (h)", "charge at end (mC)", "derived"],
+            [
+                [
+                    html.escape(log.source),
+                    int(log.time_s.size),
+                    log.time_s[0] / 3600,
+                    log.time_s[-1] / 3600,
+                    log.charge_C[-1] * 1e3,
+                    html.escape(", ".join(log.derived) or "–"),
+                ]
+            ],
+            names=1,
+        )
     return out
 
 
@@ -449,8 +601,11 @@ def build_report(
     if fit is not None:
         check_fit_matches(result, fit)
     title = title or f"caitlab report: {result.experiment.name}"
-    options: dict[str, Any] = {"measured": measured, "rms_nm": rms_nm,
-                               "measured_charges": measured_charges}
+    options: dict[str, Any] = {
+        "measured": measured,
+        "rms_nm": rms_nm,
+        "measured_charges": measured_charges,
+    }
     if electrometer is not None:
         options["electrometer"] = electrometer
     from caitlab.plot.style import paper
@@ -463,19 +618,35 @@ def build_report(
             fit_html = fit_tables(fit)
             if fit.get("fit_png"):
                 fit_pictures = _figure_html(
-                    "fit", base64.b64encode(fit["fit_png"]).decode("ascii"), CAPTIONS["fit"])
+                    "fit", base64.b64encode(fit["fit_png"]).decode("ascii"), CAPTIONS["fit"]
+                )
             fit_pictures += _figures_html(fit_figures(fit), dpi)
-    return _templates().get_template("report.html.j2").render(
-        title=title, stages=" → ".join(result.stage_names), n0=sample.mobile_ion_density,
-        thickness_mm=sample.thickness * 1e3, area_mm2=sample.area * 1e6,
-        summary=summary_tables(result, measured_charges), fit=fit_html,
-        fit_figures=fit_pictures, measured=_measured_html(measured, electrometer),
-        figures=figures, inputs=result.experiment.to_toml(),
-    )  # fmt: skip
+    return (
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            stages=" → ".join(result.stage_names),
+            n0=sample.mobile_ion_density,
+            thickness_mm=sample.thickness * 1e3,
+            area_mm2=sample.area * 1e6,
+            summary=summary_tables(result, measured_charges),
+            fit=fit_html,
+            fit_figures=fit_pictures,
+            measured=_measured_html(measured, electrometer),
+            figures=figures,
+            inputs=result.experiment.to_toml(),
+        )
+    )
 
 
-def write_report(result: Result, out: str | os.PathLike, *,
-                 fit_dir: str | os.PathLike | None = None, **options: Any) -> Path:
+def write_report(
+    result: Result,
+    out: str | os.PathLike,
+    *,
+    fit_dir: str | os.PathLike | None = None,
+    **options: Any,
+) -> Path:
     """Write :func:`build_report` to ``out`` (UTF-8); ``fit_dir`` is read with :func:`load_fit`.
 
     Returns
@@ -490,5 +661,14 @@ def write_report(result: Result, out: str | os.PathLike, *,
     return out
 
 
-__all__ = ["ReportError", "build_report", "check_fit_matches", "corner_figure", "fit_figures",
-           "fit_tables", "load_fit", "summary_tables", "write_report"]
+__all__ = [
+    "ReportError",
+    "build_report",
+    "check_fit_matches",
+    "corner_figure",
+    "fit_figures",
+    "fit_tables",
+    "load_fit",
+    "summary_tables",
+    "write_report",
+]

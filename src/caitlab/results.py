@@ -120,6 +120,8 @@ class StageRecord:
             out[active] = values
             return out
 
+        # a finished stage (integrate_stage) has all three
+        assert traj.initial is not None and traj.inflow is not None and traj.outflow is not None
         start_density = system.unpack(traj.initial)[0]
         end_density = system.unpack(traj.saved[-1])[0]
         inventory_start = start_density @ system.widths
@@ -277,8 +279,14 @@ class Result:
     def traces(self) -> xr.Dataset:
         """Boundary traces at every accepted step, over ``time`` (s): ``current`` (A),
         cumulative ``charge`` (C), ``surface_potential`` (V), ``beam_current`` (A), ``stage``."""
-        names = ["trace_time", "trace_stage", "trace_current", "trace_charge",
-                 "trace_surface_potential", "trace_beam_current"]  # fmt: skip
+        names = [
+            "trace_time",
+            "trace_stage",
+            "trace_current",
+            "trace_charge",
+            "trace_surface_potential",
+            "trace_beam_current",
+        ]
         return self.data[names[2:]].rename({n: n.removeprefix("trace_") for n in names})
 
     def plot(self, **options: Any) -> Any:
@@ -370,9 +378,14 @@ class Result:
         experiment = Experiment.from_toml(ds.attrs["config_toml"], source="result.nc")
         mesh = experiment.mesh.build(experiment.sample.thickness)
         return cls(
-            experiment, mesh, records_from_dataset(ds), float(ds["wall_time"]),
-            str(ds.attrs["created"]), str(ds.attrs["caitlab_version"]), str(ds.attrs["run_id"]),
-        )  # fmt: skip
+            experiment,
+            mesh,
+            records_from_dataset(ds),
+            float(ds["wall_time"]),
+            str(ds.attrs["created"]),
+            str(ds.attrs["caitlab_version"]),
+            str(ds.attrs["run_id"]),
+        )
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``result.nc`` and ``summary.json`` into ``directory`` as one unit.
@@ -391,11 +404,14 @@ class Result:
         written: dict[str, str] = {}
         try:
             written[RESULT_FILE] = _write_temporary(
-                directory, RESULT_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+                directory, RESULT_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")
+            )
             written[SUMMARY_FILE] = _write_temporary(
-                directory, SUMMARY_FILE, lambda tmp: Path(tmp).write_text(text))
-            write_atomic(directory / JOURNAL_FILE,
-                         lambda tmp: Path(tmp).write_text(json.dumps(written)))
+                directory, SUMMARY_FILE, lambda tmp: Path(tmp).write_text(text)
+            )
+            write_atomic(
+                directory / JOURNAL_FILE, lambda tmp: Path(tmp).write_text(json.dumps(written))
+            )
         except BaseException as exc:
             for name in written.values():
                 (directory / name).unlink(missing_ok=True)
@@ -417,10 +433,14 @@ class ResultWriteError(OSError):
     """A result could not be written; the message says where and why."""
 
     def __init__(self, directory: Path, cause: OSError) -> None:
-        reason = "the disk is full" if cause.errno == errno.ENOSPC else (
-            cause.strerror or str(cause))
-        super().__init__(cause.errno, f"cannot write the result into {directory}: {reason}; "
-                         "the folder keeps its previous result")
+        reason = (
+            "the disk is full" if cause.errno == errno.ENOSPC else (cause.strerror or str(cause))
+        )
+        super().__init__(
+            cause.errno,
+            f"cannot write the result into {directory}: {reason}; "
+            "the folder keeps its previous result",
+        )
 
 
 def _attrs(units: str, long_name: str) -> dict[str, str]:
@@ -471,8 +491,7 @@ def _recover(directory: Path) -> None:
                 os.replace(directory / name, directory / target)
         journal.unlink()
     for stale in directory.glob(".*.tmp"):
-        if any(stale.name.startswith(f".{n}.") for n in (RESULT_FILE, SUMMARY_FILE,
-                                                          JOURNAL_FILE)):
+        if any(stale.name.startswith(f".{n}.") for n in (RESULT_FILE, SUMMARY_FILE, JOURNAL_FILE)):
             stale.unlink(missing_ok=True)
 
 
@@ -498,12 +517,15 @@ def open_result(path: str | os.PathLike) -> Result:
         path = path / RESULT_FILE
     if not path.exists():
         raise FileNotFoundError(
-            f"no result at {path}: run `caitlab run CONFIG --out {folder}` first")
+            f"no result at {path}: run `caitlab run CONFIG --out {folder}` first"
+        )
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         ds = ds.load()
     if "config_toml" not in ds.attrs or "stage" not in ds.dims:
-        raise ValueError(f"{path} is not a caitlab result, or one written before stages were a "
-                         "dimension of the file: run its experiment again")
+        raise ValueError(
+            f"{path} is not a caitlab result, or one written before stages were a "
+            "dimension of the file: run its experiment again"
+        )
     return Result.from_xarray(ds)
 
 

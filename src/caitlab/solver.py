@@ -922,7 +922,9 @@ def _bdf_accumulate(q: list[np.ndarray], dt_flux: np.ndarray, a0, a2, order) -> 
     return q[-1] + (dt_flux + previous) / a0
 
 
-def _predictor(times: list[float], states: list[np.ndarray], t_new: float) -> tuple:
+def _predictor(
+    times: list[float], states: list[np.ndarray], t_new: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """States and weights of the polynomial extrapolation through the last (up to three)
     accepted states, for :func:`_predict_into`."""
     if len(states) == 1:
@@ -970,9 +972,17 @@ class _Integrator:
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
         iterations, factors = _newton(
-            x, ref, hist, a0_dt, self.system, self.work, c.max_newton, c.tol_update,
-            c.tol_residual, self.block,
-        )  # fmt: skip
+            x,
+            ref,
+            hist,
+            a0_dt,
+            self.system,
+            self.work,
+            c.max_newton,
+            c.tol_update,
+            c.tol_residual,
+            self.block,
+        )
         self.n_factor += factors
         return iterations
 
@@ -1139,6 +1149,8 @@ def check_invariants(
 ) -> None:
     """Raise :class:`InvariantError` unless the stage conserved every species, kept the
     surface at or below an ideal beam's U_R and kept every density ≥ -negative_tolerance."""
+    # integrate_stage sets these before it checks
+    assert traj.initial is not None and traj.inflow is not None and traj.outflow is not None
     start = system.unpack(traj.initial)[0]
     end = system.unpack(traj.saved[-1])[0]
     inventory = start @ system.widths
@@ -1159,8 +1171,7 @@ def check_invariants(
         bound = max(system.beam_potential, traj.trace_surface[0]) * (1.0 + SURFACE_RTOL)
         if not peak <= bound:
             problems.append(
-                f"the surface reached {peak / system.beam_potential:.6g} × U_R under an "
-                "ideal beam"
+                f"the surface reached {peak / system.beam_potential:.6g} × U_R under an ideal beam"
             )
     if not traj.min_density >= -control.negative_tolerance:
         problems.append(f"a density went to {traj.min_density:.3g} n0")

@@ -90,13 +90,17 @@ class SweepParameter(Frozen):
             return list(self.values)
         if self.num is None:
             raise ValueError(f"{self.path}: a grid needs 'values' or 'num'")
+        assert self.min is not None and self.max is not None  # _check: both, without values
         space = np.geomspace if self.log else np.linspace
         return [float(v) for v in space(self.min, self.max, self.num)]
 
     def scale(self, unit: np.ndarray) -> np.ndarray:
         """Map numbers in [0, 1] to the range (log-uniform if ``log``)."""
-        lo, hi = (self.min, self.max) if self.values is None else (
-            min(self.values), max(self.values))  # fmt: skip
+        if self.values is None:
+            assert self.min is not None and self.max is not None  # _check: both, without values
+            lo, hi = self.min, self.max
+        else:
+            lo, hi = min(self.values), max(self.values)
         if self.log:
             return 10.0 ** (math.log10(lo) + unit * (math.log10(hi) - math.log10(lo)))
         return lo + unit * (hi - lo)
@@ -124,9 +128,11 @@ class SweepConfig(Frozen):
 
 
 def design_points(
-    parameters: Sequence[SweepParameter], design: str = "grid", samples: int | None = None,
+    parameters: Sequence[SweepParameter],
+    design: str = "grid",
+    samples: int | None = None,
     seed: int = 0,
-) -> list[dict[str, float]]:  # fmt: skip
+) -> list[dict[str, float]]:
     """The design: one ``{path: value}`` per point.
 
     Parameters
@@ -273,8 +279,10 @@ class RunStore:
                 return f"{name} is missing"
             found = file_digest(path)
             if found["bytes"] != expected.get("bytes"):
-                return (f"{name} has {found['bytes']} bytes, {expected.get('bytes')} were "
-                        "stored (truncated or replaced)")  # fmt: skip
+                return (
+                    f"{name} has {found['bytes']} bytes, {expected.get('bytes')} were "
+                    "stored (truncated or replaced)"
+                )
             if found["sha256"] != expected.get("sha256"):
                 return f"{name} was changed after it was stored (checksum differs)"
         return None
@@ -311,9 +319,13 @@ class RunStore:
             return None  # a damaged record: the run is tried again
 
     def _record(self, key: str, config: Mapping[str, Any], values: Mapping) -> dict[str, Any]:
-        return {"key": key, "values": dict(values), "caitlab_version": __version__,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "input": dict(config)}  # fmt: skip
+        return {
+            "key": key,
+            "values": dict(values),
+            "caitlab_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "input": dict(config),
+        }
 
     def save(self, key: str, config: Mapping, values: Mapping, result: Any) -> None:
         """Store a finished run: written in a hidden folder, then renamed (atomic).
@@ -326,8 +338,12 @@ class RunStore:
         try:
             json.dumps(result.summary(), allow_nan=False)
         except ValueError:
-            self.save_failure(key, config, values, "the run gave non-finite numbers "
-                              "(NaN or infinity) in its summary")  # fmt: skip
+            self.save_failure(
+                key,
+                config,
+                values,
+                "the run gave non-finite numbers (NaN or infinity) in its summary",
+            )
             return
         result.save(tmp)
         files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file()}
@@ -344,8 +360,9 @@ class RunStore:
     def save_failure(self, key: str, config: Mapping, values: Mapping, reason: str) -> None:
         record = self._record(key, config, values) | {"reason": reason}
         text = json.dumps(_finite(record), indent=1, default=str, allow_nan=False)
-        write_atomic(self.directory / "failed" / f"{key}.json",
-                     lambda tmp: Path(tmp).write_text(text))  # fmt: skip
+        write_atomic(
+            self.directory / "failed" / f"{key}.json", lambda tmp: Path(tmp).write_text(text)
+        )
 
     def summary(self, key: str) -> dict[str, Any]:
         return _strict_json(self.run_dir(key) / "summary.json")
@@ -388,8 +405,15 @@ def _misfit(problem: FitProblem, result: Result, values: Mapping) -> dict[str, A
     return {"chisqr": chi2, "chisqr_per_point": chi2 / problem.n_data}
 
 
-def _row(index: int, key: str, values: Mapping, ok: bool, store: RunStore,
-         problem: FitProblem | None, note: str = "") -> dict[str, Any]:  # fmt: skip
+def _row(
+    index: int,
+    key: str,
+    values: Mapping,
+    ok: bool,
+    store: RunStore,
+    problem: FitProblem | None,
+    note: str = "",
+) -> dict[str, Any]:
     row: dict[str, Any] = {"point": index, "key": key, "status": "ok", **values}
     if note:
         row["note"] = note
@@ -399,8 +423,7 @@ def _row(index: int, key: str, values: Mapping, ok: bool, store: RunStore,
             for stage in summary["stages"]:
                 row[f"charge_C.{stage['name']}"] = stage["charge_C"]
             row["wall_time_s"] = summary["wall_time_s"]
-            return row if problem is None else row | _misfit(
-                problem, store.result(key), values)  # fmt: skip
+            return row if problem is None else row | _misfit(problem, store.result(key), values)
         except (StoreError, KeyError, TypeError, OSError, ValueError) as exc:
             row["reason"] = f"stored run unreadable: {exc}"
     else:
@@ -413,8 +436,10 @@ def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> No
     columns = list(dict.fromkeys(k for row in rows for k in row))
     buffer = io.StringIO()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    buffer.write(f"# caitlab {__version__} sweep table, {created}; input: {source or '-'} "
-                 "(full input in sweep.json, each run's in runs/<key>/point.json)\n")  # fmt: skip
+    buffer.write(
+        f"# caitlab {__version__} sweep table, {created}; input: {source or '-'} "
+        "(full input in sweep.json, each run's in runs/<key>/point.json)\n"
+    )
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -544,16 +569,26 @@ def run_sweep(
         if progress:
             progress(done, n_failed, len(unique) - done)
     notes = {k: f"recomputed: {reason}" for k, reason in damaged.items()}
-    rows = [_row(i, k, p, k in good, store, problem, notes.get(k, ""))
-            for i, (k, p) in enumerate(zip(keys, points))]  # fmt: skip
+    rows = [
+        _row(i, k, p, k in good, store, problem, notes.get(k, ""))
+        for i, (k, p) in enumerate(zip(keys, points))
+    ]
     _write_table(store.directory / "table.csv", rows, str((record or {}).get("sweep_file", "")))
     wall = time.perf_counter() - clock
     outcome = SweepOutcome(
-        store.directory, rows, len(points), len(unique), n_reused, len(todo),
+        store.directory,
+        rows,
+        len(points),
+        len(unique),
+        n_reused,
+        len(todo),
         len({r["key"] for r in rows if r["status"] != "ok"}),
-        wall, len(todo) / wall if wall > 0 else 0.0, executor.describe(),
-        recomputed=damaged, cleaned=cleaned,
-    )  # fmt: skip
+        wall,
+        len(todo) / wall if wall > 0 else 0.0,
+        executor.describe(),
+        recomputed=damaged,
+        cleaned=cleaned,
+    )
     _write_json(store.directory / "sweep.json", _sweep_record(outcome, record))
     return outcome
 
@@ -562,14 +597,21 @@ def _sweep_record(outcome: SweepOutcome, record: Mapping[str, Any] | None) -> di
     best = [r for r in outcome.rows if "chisqr" in r]
     best_row = min(best, key=lambda r: r["chisqr"]) if best else None
     return {
-        "n_points": outcome.n_points, "n_runs": outcome.n_runs, "n_reused": outcome.n_reused,
-        "n_computed": outcome.n_computed, "n_failed": outcome.n_failed,
-        "wall_time_s": outcome.wall_time_s, "runs_per_second": outcome.runs_per_second,
-        "executor": outcome.executor, "best": best_row, "caitlab_version": __version__,
-        "recomputed": outcome.recomputed, "cleaned": outcome.cleaned,
+        "n_points": outcome.n_points,
+        "n_runs": outcome.n_runs,
+        "n_reused": outcome.n_reused,
+        "n_computed": outcome.n_computed,
+        "n_failed": outcome.n_failed,
+        "wall_time_s": outcome.wall_time_s,
+        "runs_per_second": outcome.runs_per_second,
+        "executor": outcome.executor,
+        "best": best_row,
+        "caitlab_version": __version__,
+        "recomputed": outcome.recomputed,
+        "cleaned": outcome.cleaned,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": dict(record or {}),
-    }  # fmt: skip
+    }
 
 
 # --------------------------------------------------------------------------- from a file
@@ -600,8 +642,12 @@ def load_sweep_config(
         points = design_points(cfg.parameters, cfg.design, cfg.samples, cfg.seed)
     except ValueError as exc:
         raise ConfigError(str(path), [f"parameters: {exc}"]) from None
-    record = {"sweep_file": str(path.resolve()), "sweep_config": raw,
-              "experiment_file": str(exp_path), "experiment": config}  # fmt: skip
+    record = {
+        "sweep_file": str(path.resolve()),
+        "sweep_config": raw,
+        "experiment_file": str(exp_path),
+        "experiment": config,
+    }
     return cfg, config, points, problem, record
 
 
@@ -641,9 +687,15 @@ def run_sweep_config(
         scheduler or cfg.scheduler, workers, False, shared_filesystem, announce
     ) as executor:
         return run_sweep(
-            config, points, out, executor=executor, problem=problem,
-            retry_failed=cfg.retry_failed, progress=progress, record=record,
-        )  # fmt: skip
+            config,
+            points,
+            out,
+            executor=executor,
+            problem=problem,
+            retry_failed=cfg.retry_failed,
+            progress=progress,
+            record=record,
+        )
 
 
 __all__ = [

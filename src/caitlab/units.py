@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import pint
 from pydantic import AfterValidator, BeforeValidator
 
-_REGISTRY = pint.UnitRegistry()
+_REGISTRY: pint.UnitRegistry[Any] = pint.UnitRegistry()
 
 #: canonical unit of each quantity kind: Python floats are read in it
 CANONICAL = {
@@ -126,8 +126,9 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
         except OverflowError:  # an int beyond any float
             raise UnitError(f"a {len(str(value))}-digit number is not a finite {kind}") from None
     if _NOT_FINITE.match(value):
-        raise UnitError(f"{value!r} is not a finite {kind}: give a number such as "
-                        f"'{EXAMPLES[kind]}'")  # fmt: skip
+        raise UnitError(
+            f"{value!r} is not a finite {kind}: give a number such as '{EXAMPLES[kind]}'"
+        )
     try:
         quantity = _parse(value.strip())
     except UnitError:
@@ -172,9 +173,7 @@ def at_most(limit: str, kind: str) -> AfterValidator:
 
     def check(value: float | None) -> float | None:
         if value is not None and value > bound:
-            raise ValueError(
-                f"must be at most {limit} (got {value:g} {CANONICAL[kind]})"
-            )
+            raise ValueError(f"must be at most {limit} (got {value:g} {CANONICAL[kind]})")
         return value
 
     return AfterValidator(check)

@@ -42,8 +42,14 @@ MACRO_BLOCK = 16
 MIN_FRAMES = 60
 #: a change of a fraction smaller than this is not visible in a frame
 _VISIBLE = 2e-3
-_TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (36000.0, "10 h"), (86400.0, "1 d"),
-          (864000.0, "10 d"))
+_TICKS = (
+    (1.0, "1 s"),
+    (60.0, "1 min"),
+    (3600.0, "1 h"),
+    (36000.0, "10 h"),
+    (86400.0, "1 d"),
+    (864000.0, "10 d"),
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,9 @@ class StageClock:
         return np.clip(np.ceil(position).astype(int) - 1, 0, len(self.starts) - 1)
 
 
-def frame_states(result: Result, frames: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def frame_states(
+    result: Result, frames: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times, stage indices and fractions of the video frames.
 
     Parameters
@@ -144,8 +151,15 @@ def frame_states(result: Result, frames: int | None = None
 class _Canvas:
     """The video's figure: profiles above, the stage-log time line below."""
 
-    def __init__(self, result: Result, depth_max_nm: float | None, log: bool, dpi: int,
-                 measured: Any = (), electrometer: Any = None):
+    def __init__(
+        self,
+        result: Result,
+        depth_max_nm: float | None,
+        log: bool,
+        dpi: int,
+        measured: Any = (),
+        electrometer: Any = None,
+    ):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -158,15 +172,28 @@ class _Canvas:
         names = list(result.species)
         self.shown = [names.index(s) for s in present_species(result)]
         x_nm = np.asarray(result.mesh.centres) * 1e9
-        self.lines = [top.plot(x_nm, np.zeros_like(x_nm), color=species_colour(names[k], k),
-                               lw=2, label=names[k])[0] for k in self.shown]
+        self.lines = [
+            top.plot(
+                x_nm, np.zeros_like(x_nm), color=species_colour(names[k], k), lw=2, label=names[k]
+            )[0]
+            for k in self.shown
+        ]
         self.total = top.plot(x_nm, np.zeros_like(x_nm), color="k", lw=1, label="sum")[0]
         self.markers = []  # (end of the profile's stage s, its marker lines): shown after it
         ends = {name: end for name, _, end in result.stage_bounds}
         for profile in measured:
-            lines = [top.plot(profile.depth_m * 1e9, frac, "o", ms=3, mfc="none",
-                              color=species_colour(name, k), visible=False)[0]
-                     for k, (name, frac) in enumerate(profile.fractions.items())]
+            lines = [
+                top.plot(
+                    profile.depth_m * 1e9,
+                    frac,
+                    "o",
+                    ms=3,
+                    mfc="none",
+                    color=species_colour(name, k),
+                    visible=False,
+                )[0]
+                for k, (name, frac) in enumerate(profile.fractions.items())
+            ]
             self.markers.append((ends[profile.stage], lines))
         top.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9)
         if log:
@@ -175,12 +202,24 @@ class _Canvas:
         top.set_xlabel("depth (nm)")
         top.set_ylabel("fraction $n_i/n_0$ (1)")
         top.legend(loc="upper right", fontsize="small", ncols=len(self.lines) + 1)
-        self.label = top.text(0.01, 0.98, "X" * 30 + "\nX", transform=top.transAxes, va="top",
-                              family="monospace", bbox={"fc": "w", "ec": "0.7", "alpha": 0.9})
+        self.label = top.text(
+            0.01,
+            0.98,
+            "X" * 30 + "\nX",
+            transform=top.transAxes,
+            va="top",
+            family="monospace",
+            bbox={"fc": "w", "ec": "0.7", "alpha": 0.9},
+        )
         self.cursor = self._timeline(bottom, electrometer)
         # blitting: draw the static parts once, then only the moving artists per frame
-        self.moving = [*self.lines, self.total, self.label, self.cursor,
-                       *(line for _, lines in self.markers for line in lines)]
+        self.moving = [
+            *self.lines,
+            self.total,
+            self.label,
+            self.cursor,
+            *(line for _, lines in self.markers for line in lines),
+        ]
         for artist in self.moving:
             artist.set_animated(True)
         self.canvas.draw()
@@ -190,15 +229,27 @@ class _Canvas:
     def _timeline(self, ax: Any, electrometer: Any = None) -> Any:
         traces, clock = self.result.traces, self.clock
         t = np.asarray(traces["time"].values, dtype=float)
-        ax.plot(clock.position(t), np.asarray(traces["current"].values) * 1e9, color="0.3",
-                lw=1)
+        ax.plot(clock.position(t), np.asarray(traces["current"].values) * 1e9, color="0.3", lw=1)
         if electrometer is not None:
-            ax.plot(clock.position(electrometer.time_s), electrometer.current_A * 1e9,
-                    color="tab:red", lw=0.8, ls="--")  # fmt: skip
-        ticks, labels = [], []
+            ax.plot(
+                clock.position(electrometer.time_s),
+                electrometer.current_A * 1e9,
+                color="tab:red",
+                lw=0.8,
+                ls="--",
+            )
+        ticks: list[float] = []
+        labels: list[str] = []
         for k, (name, start, end) in enumerate(self.result.stage_bounds):
-            ax.text(k + 0.5, 0.95, name, transform=ax.get_xaxis_transform(), ha="center",
-                    va="top", fontsize="small")
+            ax.text(
+                k + 0.5,
+                0.95,
+                name,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize="small",
+            )
             if k:
                 ax.axvline(k, color="0.5", ls=":", lw=0.8)
             for seconds, text in _TICKS:
@@ -222,8 +273,10 @@ class _Canvas:
         self.cursor.set_xdata([position, position])
         charge = np.interp(time, self.trace_time, self.trace_charge)
         name = self.result.stage_names[stage]
-        self.label.set_text(f"{name:<10s} t = {time / SECONDS_PER_HOUR:8.3f} h\n"
-                            f"{'':<10s} Q = {charge * 1e3:8.4f} mC")
+        self.label.set_text(
+            f"{name:<10s} t = {time / SECONDS_PER_HOUR:8.3f} h\n"
+            f"{'':<10s} Q = {charge * 1e3:8.4f} mC"
+        )
         for end, lines in self.markers:
             for line in lines:
                 line.set_visible(time >= end * (1 - 1e-9))
@@ -242,9 +295,16 @@ def _pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, ph), (0, pw), (0, 0)), constant_values=255)
 
 
-def render_frames(result: Result, frames: int | None = None, *, depth_max_nm: float | None = None,
-                  log: bool = False, dpi: int = 100, measured: Any = (),
-                  electrometer: Any = None) -> Iterator[np.ndarray]:
+def render_frames(
+    result: Result,
+    frames: int | None = None,
+    *,
+    depth_max_nm: float | None = None,
+    log: bool = False,
+    dpi: int = 100,
+    measured: Any = (),
+    electrometer: Any = None,
+) -> Iterator[np.ndarray]:
     """Yield the RGB frames (h, w, 3, uint8) of the density-evolution video.
 
     Measured profiles (:class:`caitlab.sims.MeasuredProfile`) appear as markers from the end
@@ -300,18 +360,29 @@ def write_video(
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     frames = default_frames(result) if frames is None else frames
-    images = render_frames(result, frames, depth_max_nm=depth_max_nm, log=log, dpi=dpi,
-                           measured=measured, electrometer=electrometer)
+    images = list(
+        render_frames(
+            result,
+            frames,
+            depth_max_nm=depth_max_nm,
+            log=log,
+            dpi=dpi,
+            measured=measured,
+            electrometer=electrometer,
+        )
+    )
     if out.suffix.lower() == ".gif":
-        return _write_gif(out, list(images), fps)
-    images = list(images)
+        return _write_gif(out, images, fps)
     try:
         _write_mp4(out, images, fps)
     except Exception as exc:  # imageio-ffmpeg missing or ffmpeg failing: fall back
         out.unlink(missing_ok=True)
         gif = out.with_suffix(".gif")
-        warnings.warn(f"writing {out} with ffmpeg failed ({exc}); writing {gif} instead",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"writing {out} with ffmpeg failed ({exc}); writing {gif} instead",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return _write_gif(gif, images, fps)
     return out
 
@@ -324,9 +395,18 @@ def default_frames(result: Result) -> int | None:
 def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
     import imageio.v2 as imageio
 
-    with imageio.get_writer(out, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=MACRO_BLOCK,
-                            ffmpeg_log_level="error") as writer:
+    # the writer itself: its __enter__ is typed as the base class's
+    writer = imageio.get_writer(
+        out,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        macro_block_size=MACRO_BLOCK,
+        ffmpeg_log_level="error",
+    )
+    with writer:
         for image in images:
             writer.append_data(image)
 
@@ -334,10 +414,17 @@ def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
 def _write_gif(out: Path, images: list[np.ndarray], fps: float) -> Path:
     import imageio.v3 as iio
 
-    iio.imwrite(out, np.stack(images), plugin="pillow", extension=".gif",
-                duration=1000.0 / fps, loop=0)
+    iio.imwrite(
+        out, np.stack(images), plugin="pillow", extension=".gif", duration=1000.0 / fps, loop=0
+    )
     return out
 
 
-__all__ = ["MIN_FRAMES", "StageClock", "default_frames", "frame_states", "render_frames",
-           "write_video"]
+__all__ = [
+    "MIN_FRAMES",
+    "StageClock",
+    "default_frames",
+    "frame_states",
+    "render_frames",
+    "write_video",
+]

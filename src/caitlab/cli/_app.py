@@ -17,8 +17,10 @@ def _numeric_message(exc: BaseException) -> str:
     detail = str(exc) or "no details"
     if isinstance(exc, MemoryError):
         detail = "out of memory (a mesh, frame count or duration too large?)"
-    return (f"{type(exc).__name__}: {detail}; a value of the input is probably out of "
-            "range or a stored file is damaged")  # fmt: skip
+    return (
+        f"{type(exc).__name__}: {detail}; a value of the input is probably out of "
+        "range or a stored file is damaged"
+    )
 
 
 class _ReportingGroup(TyperGroup):
@@ -48,8 +50,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print the caitlab version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the caitlab version and exit.",
+    ),
 ) -> None:
     """Simulate, read, fit and show CAIT (charge attachment induced transport) experiments."""
 

@@ -14,8 +14,8 @@ from caitlab.cli._app import app, fail, run_reporting_errors
 def export_command(
     result_dir: Annotated[Path, typer.Argument(help="Result folder (with result.nc) or a .nc.")],
     csv: Annotated[
-        Path | None, typer.Option("--csv", help="Folder for the CSV files (fractions_<stage>.csv, "
-                                  "traces.csv).")
+        Path | None,
+        typer.Option("--csv", help="Folder for the CSV files (fractions_<stage>.csv, traces.csv)."),
     ] = None,
 ) -> None:
     """Write a result as CSV: fraction vs depth (nm) per stage, and I(t), Q(t), φ_s(t)."""

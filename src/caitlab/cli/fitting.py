@@ -13,14 +13,22 @@ from caitlab.cli._app import app, run_reporting_errors
 
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Address of a running dask scheduler, e.g. "
-                 "tcp://host:8786 (default: a local cluster)."),
-]  # fmt: skip
+    typer.Option(
+        "--scheduler",
+        help="Address of a running dask scheduler, e.g. "
+        "tcp://host:8786 (default: a local cluster).",
+    ),
+]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option("--workers", "-w", min=0, help="Worker processes of the local cluster "
-                 "(default: all cores; 0: serial, in this process)."),
-]  # fmt: skip
+    typer.Option(
+        "--workers",
+        "-w",
+        min=0,
+        help="Worker processes of the local cluster "
+        "(default: all cores; 0: serial, in this process).",
+    ),
+]
 
 
 def _announce(where: str) -> None:
@@ -38,8 +46,7 @@ def fit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("fit-out"),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
-    progress: Annotated[bool, typer.Option(help="Show evaluations, best χ², elapsed time.")
-                        ] = True,
+    progress: Annotated[bool, typer.Option(help="Show evaluations, best χ², elapsed time.")] = True,
 ) -> None:
     """Fit experiment parameters to measured profiles (writes fit.json, report.txt, best/)."""
 
@@ -49,7 +56,11 @@ def fit_command(
 
         load_fit_config(config)  # refuse a bad file before any progress display
         typer.echo(f"fitting {config} ...", err=True)
-        options = {"scheduler": scheduler, "workers": workers, "announce": _announce}
+        options: dict[str, Any] = {
+            "scheduler": scheduler,
+            "workers": workers,
+            "announce": _announce,
+        }
         if progress:
             bar, update = _fit_progress()
             with bar:
@@ -76,9 +87,10 @@ def _fit_progress() -> tuple[Any, Callable[[int, float, float], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        SpinnerColumn(), TextColumn("fit: {task.fields[n]} evaluations, best χ² "
-                                    "{task.fields[best]}"), TimeElapsedColumn(),
-    )  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("fit: {task.fields[n]} evaluations, best χ² {task.fields[best]}"),
+        TimeElapsedColumn(),
+    )
     task = bar.add_task("fit", total=None, n=0, best="–")
 
     def update(evaluations: int, best: float, elapsed_s: float) -> None:
@@ -91,16 +103,25 @@ def _progress_bar() -> tuple[Any, Callable[[int, int, int], None]]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        TextColumn("sweep"), BarColumn(),
-        TextColumn("{task.fields[done]} done, {task.fields[failed]} failed, "
-                   "{task.fields[remaining]} remaining"),
+        TextColumn("sweep"),
+        BarColumn(),
+        TextColumn(
+            "{task.fields[done]} done, {task.fields[failed]} failed, "
+            "{task.fields[remaining]} remaining"
+        ),
         TimeElapsedColumn(),
-    )  # fmt: skip
+    )
     task = bar.add_task("sweep", total=None, done=0, failed=0, remaining=0)
 
     def update(done: int, failed: int, remaining: int) -> None:
-        bar.update(task, total=done + remaining, completed=done, done=done, failed=failed,
-                   remaining=remaining)  # fmt: skip
+        bar.update(
+            task,
+            total=done + remaining,
+            completed=done,
+            done=done,
+            failed=failed,
+            remaining=remaining,
+        )
 
     return bar, update
 
@@ -133,8 +154,12 @@ def sweep_command(
         from caitlab.sweep import load_sweep_config, run_sweep_config
 
         load_sweep_config(config)  # refuse a bad file before any progress bar
-        options = {"scheduler": scheduler, "workers": workers, "shared_filesystem": shared_fs,
-                   "announce": _announce}  # fmt: skip
+        options: dict[str, Any] = {
+            "scheduler": scheduler,
+            "workers": workers,
+            "shared_filesystem": shared_fs,
+            "announce": _announce,
+        }
         if progress:
             bar, update = _progress_bar()
             with bar:

@@ -14,9 +14,14 @@ from caitlab.cli._app import app, run_reporting_errors
 def landscape_command(
     config: Annotated[Path, typer.Argument(help="Fit file (FIT.toml) with a landscape section.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "landscape-out"),
-    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Worker processes "
-                                         "(0: serial, in this process).")] = 0,
+        "landscape-out"
+    ),
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", "-w", min=0, help="Worker processes (0: serial, in this process)."
+        ),
+    ] = 0,
     figures: Annotated[bool, typer.Option(help="Write dn.png, psed.png, weight.png.")] = True,
 ) -> None:
     """Free-form D(n), the populated site-energy distribution and model selection."""

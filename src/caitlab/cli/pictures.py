@@ -23,8 +23,7 @@ def parse_charge(text: str) -> float:
     try:
         return to_canonical(text, "charge", units_required=True)
     except ValueError:
-        raise PictureError(f"--charge {text!r}: give a number and a unit, e.g. '2.52 mC'"
-                           ) from None
+        raise PictureError(f"--charge {text!r}: give a number and a unit, e.g. '2.52 mC'") from None
 
 
 def _depth_nm(text: str | None) -> float | None:
@@ -41,8 +40,9 @@ def _depth_nm(text: str | None) -> float | None:
     return value * 1e9
 
 
-def load_measured(data: list[Path] | None, stage: list[str] | None, rms: str | None,
-                  min_depth: str | None = None) -> list[Any]:
+def load_measured(
+    data: list[Path] | None, stage: list[str] | None, rms: str | None, min_depth: str | None = None
+) -> list[Any]:
     """Measured profiles from ``--data FILE --stage NAME`` pairs, read as FIT.toml's
     ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table); a
     ``--data`` that is a TOML file (a FIT.toml) gives all its ``[[profiles]]`` instead,
@@ -50,12 +50,18 @@ def load_measured(data: list[Path] | None, stage: list[str] | None, rms: str | N
     tables = [p for p in data or [] if p.suffix.lower() != ".toml"]
     stage = list(stage or [])
     if len(tables) != len(stage):
-        raise PictureError(f"give one --stage for each --data table ({len(tables)} --data, "
-                           f"{len(stage)} --stage), e.g. --data stage1.csv --stage Rb-CAIT")
+        raise PictureError(
+            f"give one --stage for each --data table ({len(tables)} --data, "
+            f"{len(stage)} --stage), e.g. --data stage1.csv --stage Rb-CAIT"
+        )
     specs: list[tuple[str, dict[str, Any], Path]] = []
     for k, (path, name) in enumerate(zip(tables, stage)):
-        spec: dict[str, Any] = {"stage": name, "file": str(path), "min_depth": min_depth,
-                                "name": f"{name}-{k + 1}" if stage.count(name) > 1 else None}
+        spec: dict[str, Any] = {
+            "stage": name,
+            "file": str(path),
+            "min_depth": min_depth,
+            "name": f"{name}-{k + 1}" if stage.count(name) > 1 else None,
+        }
         if rms is not None:
             spec["response"] = {"model": "gaussian", "rms": rms}
         specs.append((f"--data {path}", spec, Path.cwd()))
@@ -66,8 +72,10 @@ def load_measured(data: list[Path] | None, stage: list[str] | None, rms: str | N
         entries = raw.get("profiles") or []
         if not entries:
             raise PictureError(f"--data {path}: no [[profiles]] in the file")
-        specs += [(f"--data {path}: profiles[{k}]", entry, path.resolve().parent)
-                  for k, entry in enumerate(entries)]
+        specs += [
+            (f"--data {path}: profiles[{k}]", entry, path.resolve().parent)
+            for k, entry in enumerate(entries)
+        ]
     return [_load_profile(where, spec, base) for where, spec, base in specs]
 
 
@@ -100,8 +108,9 @@ def load_electrometer(path: Path | None) -> Any:
 def _check_stages(result: Any, profiles: list[Any]) -> None:
     for p in profiles:
         if p.stage not in result.stage_names:
-            raise PictureError(f"--stage {p.stage!r}: no such stage in the run; use one of "
-                               f"{result.stage_names}")
+            raise PictureError(
+                f"--stage {p.stage!r}: no such stage in the run; use one of {result.stage_names}"
+            )
 
 
 def _run(action: Callable[[], Any]) -> Any:
@@ -118,27 +127,40 @@ DepthOpt = Annotated[
 ]
 DataOpt = Annotated[
     list[Path] | None,
-    typer.Option("--data", help="Measured profile (fraction table: depth_nm, one column per "
-                 "species, optional <species>_sigma), as FIT.toml's [[profiles]] file; "
-                 "repeat, each with its --stage. A FIT.toml gives all its [[profiles]]."),
+    typer.Option(
+        "--data",
+        help="Measured profile (fraction table: depth_nm, one column per "
+        "species, optional <species>_sigma), as FIT.toml's [[profiles]] file; "
+        "repeat, each with its --stage. A FIT.toml gives all its [[profiles]].",
+    ),
 ]
 StageOpt = Annotated[
     list[str] | None,
     typer.Option("--stage", help="Stage after which the matching --data was measured."),
 ]
 RmsOpt = Annotated[
-    str | None, typer.Option("--rms", help="Gaussian response of the --data profiles, "
-                             "e.g. '5 nm' (the model is broadened with it).")
+    str | None,
+    typer.Option(
+        "--rms",
+        help="Gaussian response of the --data profiles, "
+        "e.g. '5 nm' (the model is broadened with it).",
+    ),
 ]
 ElectrometerOpt = Annotated[
     Path | None,
-    typer.Option("--electrometer", help="Electrometer log: CSV/TSV with units in the header, "
-                 "e.g. 'time [s], current [nA]' (and/or 'charge [mC]')."),
+    typer.Option(
+        "--electrometer",
+        help="Electrometer log: CSV/TSV with units in the header, "
+        "e.g. 'time [s], current [nA]' (and/or 'charge [mC]').",
+    ),
 ]
 ChargeOpt = Annotated[
     list[str] | None,
-    typer.Option("--charge", help="Measured charge of a stage, in stage order, e.g. "
-                 "--charge '2.52 mC' --charge '2.28 mC'."),
+    typer.Option(
+        "--charge",
+        help="Measured charge of a stage, in stage order, e.g. "
+        "--charge '2.52 mC' --charge '2.28 mC'.",
+    ),
 ]
 
 
@@ -146,11 +168,16 @@ ChargeOpt = Annotated[
 def video_command(
     result_dir: ResultArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="MP4 file (or .gif).")] = Path(
-        "evolution.mp4"),
+        "evolution.mp4"
+    ),
     fps: Annotated[float, typer.Option(help="Frames per second.", min=0.1)] = 20.0,
     frames: Annotated[
-        int | None, typer.Option(help="Resample to N frames (default: the saved snapshots, "
-                                 "resampled to 60 when fewer were saved).", min=2)
+        int | None,
+        typer.Option(
+            help="Resample to N frames (default: the saved snapshots, "
+            "resampled to 60 when fewer were saved).",
+            min=2,
+        ),
     ] = None,
     depth_max: DepthOpt = None,
     log: Annotated[bool, typer.Option("--log", help="Logarithmic fraction axis.")] = False,
@@ -171,11 +198,22 @@ def video_command(
         log_data = load_electrometer(electrometer)
         n_frames = frames or default_frames(result)
         if n_frames is not None and frames is None:
-            typer.echo(f"note: only {result.data.sizes['time']} saved states; resampled to "
-                       f"{n_frames} frames", err=True)
-        written = write_video(result, out, fps=fps, frames=n_frames,
-                              depth_max_nm=_depth_nm(depth_max), log=log, dpi=dpi,
-                              measured=measured, electrometer=log_data)  # fmt: skip
+            typer.echo(
+                f"note: only {result.data.sizes['time']} saved states; resampled to "
+                f"{n_frames} frames",
+                err=True,
+            )
+        written = write_video(
+            result,
+            out,
+            fps=fps,
+            frames=n_frames,
+            depth_max_nm=_depth_nm(depth_max),
+            log=log,
+            dpi=dpi,
+            measured=measured,
+            electrometer=log_data,
+        )
         shown = n_frames or result.data.sizes["time"]
         typer.echo(f"wrote {written} ({shown} frames at {fps:g} fps)")
 
@@ -186,8 +224,10 @@ def video_command(
 def report_command(
     result_dir: ResultArg,
     fit: Annotated[
-        Path | None, typer.Option("--fit", help="Fit folder with fit.json (and samples.npy, "
-                                  "sweep.csv/.nc if any).")
+        Path | None,
+        typer.Option(
+            "--fit", help="Fit folder with fit.json (and samples.npy, sweep.csv/.nc if any)."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file.")] = Path("report.html"),
     charge: ChargeOpt = None,
@@ -206,11 +246,10 @@ def report_command(
         charges = [parse_charge(c) for c in charge] if charge else None
         measured = load_measured(data, stage, rms)
         _check_stages(result, measured)
-        extra = {"measured": measured} if measured else {}
+        extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:
             extra["electrometer"] = load_electrometer(electrometer)
-        written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi,
-                               **extra)  # fmt: skip
+        written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi, **extra)
         typer.echo(f"wrote {written}")
 
     _run(body)
@@ -220,7 +259,8 @@ def report_command(
 def figures_command(
     result_dir: ResultArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PNGs.")] = Path(
-        "figures"),
+        "figures"
+    ),
     charge: ChargeOpt = None,
     dpi: Annotated[int, typer.Option(help="Resolution of the PNGs.", min=20)] = 150,
     data: DataOpt = None,
@@ -238,7 +278,7 @@ def figures_command(
         charges = [parse_charge(c) for c in charge] if charge else None
         measured = load_measured(data, stage, rms)
         _check_stages(result, measured)
-        extra = {"measured": measured} if measured else {}
+        extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:
             extra["electrometer"] = load_electrometer(electrometer)
         with paper():

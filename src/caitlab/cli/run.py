@@ -74,8 +74,10 @@ def run(
     plots: Annotated[bool, typer.Option(help="Also draw the figures into OUT/figures.")] = False,
     video: Annotated[
         bool,
-        typer.Option(help="Also write OUT/evolution.mp4 (saves 60 frames per stage unless the "
-                     "config or --frames asks for others)."),
+        typer.Option(
+            help="Also write OUT/evolution.mp4 (saves 60 frames per stage unless the "
+            "config or --frames asks for others)."
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
@@ -117,11 +119,17 @@ def _refuse_non_finite(summary: dict) -> None:
     try:
         json.dumps(summary, allow_nan=False)
     except ValueError:
-        bad = [f"{stage['name']}.{key}" for stage in summary["stages"]
-               for key, value in stage.items()
-               if isinstance(value, float) and not math.isfinite(value)]  # fmt: skip
-        fail(f"the run gave non-finite numbers ({', '.join(bad) or 'in its summary'}); "
-             "nothing was saved", code=3)  # fmt: skip
+        bad = [
+            f"{stage['name']}.{key}"
+            for stage in summary["stages"]
+            for key, value in stage.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        ]
+        fail(
+            f"the run gave non-finite numbers ({', '.join(bad) or 'in its summary'}); "
+            "nothing was saved",
+            code=3,
+        )
 
 
 def _draw_all(result, out_dir: Path) -> None:
@@ -135,8 +143,10 @@ def _print_summary(summary: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{summary['name']}: {summary['n_cells']} cells, "
-                  f"{summary['n_steps']} steps, {summary['wall_time_s']:.2f} s")  # fmt: skip
+    table = Table(
+        title=f"{summary['name']}: {summary['n_cells']} cells, "
+        f"{summary['n_steps']} steps, {summary['wall_time_s']:.2f} s"
+    )
     for column in ("stage", "charge / mC", "surface / V", "conservation", "steps"):
         table.add_column(column, justify="right")
     for stage in summary["stages"]:

@@ -86,9 +86,7 @@ RateOpt = Annotated[
 TolOpt = Annotated[
     float, typer.Option("--mass-tolerance", help="Mass tolerance in u (a positive number).")
 ]
-FormatOpt = Annotated[
-    str, typer.Option("--format", help="auto, surfacelab, table or ita.")
-]
+FormatOpt = Annotated[str, typer.Option("--format", help="auto, surfacelab, table or ita.")]
 
 
 def _channel_specs(elements: dict[str, list[str]] | None) -> list[str] | None:
@@ -106,13 +104,21 @@ def _read(file: Path, element: list[str] | None, mass_tolerance: float, fmt: str
     from caitlab.sims.readers import read_profile
 
     tolerance = check_mass_tolerance(mass_tolerance)
-    return read_profile(file, format=fmt, channels=_channel_specs(_elements(element)),
-                        mass_tolerance=tolerance)
+    return read_profile(
+        file, format=fmt, channels=_channel_specs(_elements(element)), mass_tolerance=tolerance
+    )
 
 
-def _process(file: Path, element: list[str] | None, crater_depth: str | None,
-             sputter_rate: str | None, mass_tolerance: float, fmt: str,
-             poisson: str = "auto", profile: Any = None) -> tuple[Any, Any]:
+def _process(
+    file: Path,
+    element: list[str] | None,
+    crater_depth: str | None,
+    sputter_rate: str | None,
+    mass_tolerance: float,
+    fmt: str,
+    poisson: str = "auto",
+    profile: Any = None,
+) -> tuple[Any, Any]:
     from caitlab.sims.processing import calibrate_depth, process_profile
 
     crater = _quantity(crater_depth, "length", "--crater-depth")
@@ -164,8 +170,13 @@ def sims_command(
     crater_depth: CraterOpt = None,
     sputter_rate: RateOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="CSV of fractions (depth_nm, one column "
-                                  "per element, then <element>_sigma columns).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="CSV of fractions (depth_nm, one column "
+            "per element, then <element>_sigma columns).",
+        ),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG of raw and normalised profiles.")
@@ -173,18 +184,21 @@ def sims_command(
     mass_tolerance: TolOpt = 0.05,
     fmt: FormatOpt = "auto",
     poisson: Annotated[
-        str, typer.Option("--poisson", help="Poisson correction of raw counts: auto, "
-                          "correct or off.")
+        str,
+        typer.Option("--poisson", help="Poisson correction of raw counts: auto, correct or off."),
     ] = "auto",
 ) -> None:
     """Normalise a ToF-SIMS depth profile: fractions per element (eq. 1) versus depth."""
 
     def body() -> None:
-        dataset, calibrated = _process(file, element, crater_depth, sputter_rate,
-                                       mass_tolerance, fmt, poisson)
+        dataset, calibrated = _process(
+            file, element, crater_depth, sputter_rate, mass_tolerance, fmt, poisson
+        )
         depth_nm = dataset["depth"].values * 1e9
-        typer.echo(f"{file}: {dataset.sizes['depth']} points, depth "
-                   f"{depth_nm[0]:.1f}-{depth_nm[-1]:.1f} nm")
+        typer.echo(
+            f"{file}: {dataset.sizes['depth']} points, depth "
+            f"{depth_nm[0]:.1f}-{depth_nm[-1]:.1f} nm"
+        )
         typer.echo(f"channels: {dataset.attrs['channels']}")
         for note in dataset.attrs["notes"].splitlines():
             typer.echo(f"note: {note}")
@@ -203,20 +217,31 @@ def sims_command(
     _run(body)
 
 
-def _measured(file: Path, element: list[str] | None, crater_depth: str | None,
-              sputter_rate: str | None, mass_tolerance: float, fmt: str) -> Any:
+def _measured(
+    file: Path,
+    element: list[str] | None,
+    crater_depth: str | None,
+    sputter_rate: str | None,
+    mass_tolerance: float,
+    fmt: str,
+) -> Any:
     """The measured profile: a fractions table as it is (its ``_sigma`` columns are the
     weights), anything else processed like ``caitlab sims``."""
     from caitlab.sims.measured import measured_from_table
 
     raw = _read(file, element, mass_tolerance, fmt)
-    if raw.metadata.format == "table" and element is None and crater_depth is None \
-            and sputter_rate is None:
+    if (
+        raw.metadata.format == "table"
+        and element is None
+        and crater_depth is None
+        and sputter_rate is None
+    ):
         table = measured_from_table(raw)
         if table is not None:
             return table
-    dataset, _ = _process(file, element, crater_depth, sputter_rate, mass_tolerance, fmt,
-                          profile=raw)
+    dataset, _ = _process(
+        file, element, crater_depth, sputter_rate, mass_tolerance, fmt, profile=raw
+    )
     return dataset
 
 
@@ -258,31 +283,36 @@ def compare_command(
             if rms < 0:
                 raise SimsError(f"--roughness must not be negative, got {roughness!r}")
         result = open_result(result_dir)
-        measured = _measured(profile, element, crater_depth, sputter_rate, mass_tolerance,
-                             fmt)
+        measured = _measured(profile, element, crater_depth, sputter_rate, mass_tolerance, fmt)
         response = None if rms is None else GaussianResponse(rms)
         comparison = compare_profiles(result, measured, response, stage)
         simulated = result.stage(comparison.stage).fractions
         broadening = "none" if rms is None else f"Gaussian {rms * 1e9:g} nm rms"
-        typer.echo(f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
-                   f"broadening: {broadening}")
+        typer.echo(
+            f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
+            f"broadening: {broadening}"
+        )
         for note in comparison.notes:
             typer.echo(f"note: {note}")
         n_depths = comparison.depth_m.size
         typer.echo(f"weights: {comparison.weights}")
         for name, value in comparison.species_rms.items():
             chi2 = comparison.species_chi2[name]
-            typer.echo(f"  {name}: RMS {value:.4f}, chi2 {chi2:.6g} "
-                       f"({chi2 / n_depths:.4g} per point)")
+            typer.echo(
+                f"  {name}: RMS {value:.4f}, chi2 {chi2:.6g} ({chi2 / n_depths:.4g} per point)"
+            )
         typer.echo(f"residual RMS of fractions: {comparison.residual_rms:.4f}")
-        typer.echo(f"chi2 total: {comparison.chi2:.6g} over {comparison.n_values} values "
-                   f"({n_depths} depths x {len(comparison.species)} species), "
-                   f"{comparison.chi2_per_point:.4g} per value")
+        typer.echo(
+            f"chi2 total: {comparison.chi2:.6g} over {comparison.n_values} values "
+            f"({n_depths} depths x {len(comparison.species)} species), "
+            f"{comparison.chi2_per_point:.4g} per value"
+        )
         if out is not None:
             from caitlab.sims.plotting import plot_comparison
 
             for path in _write_together(
-                    [(out, lambda path: plot_comparison(path, comparison, simulated))]):
+                [(out, lambda path: plot_comparison(path, comparison, simulated))]
+            ):
                 typer.echo(f"wrote {path}")
 
     _run(body)

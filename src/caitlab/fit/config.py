@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -173,8 +174,9 @@ class ProfileSpec(Frozen):
 
             dataset = SimsProfileConfig.model_validate(self.sims).load(base_dir)
             estimated = estimated_statistics(dataset)
-            profile = profile_from_dataset(dataset, self.stage, fallback_counts=self.counts,
-                                           **options)  # fmt: skip
+            profile = profile_from_dataset(
+                dataset, self.stage, fallback_counts=self.counts, **options
+            )
         if self.species is not None:
             profile = profile.select(self.species)
         return within_depths(profile, self.min_depth, self.max_depth), estimated
@@ -194,8 +196,9 @@ class ElectrometerSpec(Frozen):
         if isinstance(data, dict) and data.get("sigma") is not None:
             kind = "charge" if data.get("quantity") == "charge" else "current"
             try:
-                data = dict(data) | {"sigma": to_canonical(data["sigma"], kind,
-                                                           units_required=True)}
+                data = dict(data) | {
+                    "sigma": to_canonical(data["sigma"], kind, units_required=True)
+                }
             except UnitError as exc:
                 raise ValueError(f"sigma: {exc}") from None
         return data
@@ -319,9 +322,13 @@ def validate(
 
 
 def load_observations(
-    profiles: list[ProfileSpec], charges: list[ChargeSpec], config: dict[str, Any],
-    base_dir: Path, source: str, electrometer: list[ElectrometerSpec] = (),
-) -> FitProblem:  # fmt: skip
+    profiles: list[ProfileSpec],
+    charges: list[ChargeSpec],
+    config: dict[str, Any],
+    base_dir: Path,
+    source: str,
+    electrometer: Sequence[ElectrometerSpec] = (),
+) -> FitProblem:
     """Read every profile, charge and electrometer curve into a :class:`FitProblem`."""
     problems = observation_problems(config, profiles, charges)
     if problems:
@@ -338,17 +345,23 @@ def load_observations(
             problems += [f"profiles[{k}].sims.{line}" for line in lines]
         except (ValueError, OSError) as exc:
             problems.append(f"profiles[{k}]: {exc}")
-    for k, spec in enumerate(electrometer):
+    for k, trace_spec in enumerate(electrometer):
         try:
-            traces.append(spec.build(base_dir))
+            traces.append(trace_spec.build(base_dir))
         except (ValueError, OSError) as exc:
             problems.append(f"electrometer[{k}]: {exc}")
     if problems:
         raise ConfigError(source, problems)
     surface = {p.name: spec.surface for p, spec in zip(loaded, profiles)}
     try:
-        return FitProblem(config, loaded, [c.build() for c in charges], traces, surface,
-                          estimated)  # fmt: skip
+        return FitProblem(
+            config,
+            tuple(loaded),
+            tuple(c.build() for c in charges),
+            tuple(traces),
+            surface,
+            estimated,
+        )
     except ValueError as exc:
         raise ConfigError(source, [str(exc)]) from None
 
@@ -404,8 +417,9 @@ def load_fit_config(
     cfg, base, config, raw, exp_path = read_study_file(path, FitConfig)
     if not cfg.profiles and not cfg.charges and not cfg.electrometer:
         raise ConfigError(str(path), ["profiles: required: add at least one [[profiles]]"])
-    problem = load_observations(cfg.profiles, cfg.charges, config, base, str(path),
-                                cfg.electrometer)  # fmt: skip
+    problem = load_observations(
+        cfg.profiles, cfg.charges, config, base, str(path), cfg.electrometer
+    )
     try:
         free = [p.build() for p in cfg.parameters]
     except ValueError as exc:
@@ -415,8 +429,12 @@ def load_fit_config(
         initial_values(problem, free)
     except ValueError as exc:
         raise ConfigError(str(path), [f"parameters: {exc}"]) from None
-    record = {"fit_file": str(path.resolve()), "fit_config": raw,
-              "experiment_file": str(exp_path), "experiment": config}  # fmt: skip
+    record = {
+        "fit_file": str(path.resolve()),
+        "fit_config": raw,
+        "experiment_file": str(exp_path),
+        "experiment": config,
+    }
     return cfg, problem, free, record
 
 
@@ -458,11 +476,20 @@ def run_fit_config(
     mcmc = opts.mcmc.model_dump() if opts.mcmc else None
     with open_executor(scheduler, workers, announce=announce) as executor:
         result = fit(
-            problem, free, executor=executor, method=opts.method, step=opts.step,
-            tolerance=opts.tolerance, max_nfev=opts.max_nfev, scale_covar=opts.scale_covar,
-            conf_interval=opts.conf_interval, sigmas=opts.sigmas, mcmc=mcmc, input=record,
+            problem,
+            free,
+            executor=executor,
+            method=opts.method,
+            step=opts.step,
+            tolerance=opts.tolerance,
+            max_nfev=opts.max_nfev,
+            scale_covar=opts.scale_covar,
+            conf_interval=opts.conf_interval,
+            sigmas=opts.sigmas,
+            mcmc=mcmc,
+            input=record,
             progress=progress,
-        )  # fmt: skip
+        )
     if out is not None:
         result.save(out, figure=opts.figure)
     return result

@@ -86,8 +86,9 @@ def within_depths(
     if max_depth_m is not None:
         keep &= profile.depth_m <= max_depth_m
     if not keep.any():
-        raise ValueError(f"no measured point of profile {profile.name!r} lies between "
-                         f"min_depth and max_depth")  # fmt: skip
+        raise ValueError(
+            f"no measured point of profile {profile.name!r} lies between min_depth and max_depth"
+        )
     return profile._part(profile.species, keep)
 
 

@@ -106,8 +106,7 @@ class Evaluator:
                 self.best_chisqr = min(self.best_chisqr, float(np.sum(residual**2)))
             self._cache[self._key(values)] = residual
         if self.progress is not None and unique:
-            self.progress(self.n_simulations, self.best_chisqr,
-                          time.perf_counter() - self._clock)  # fmt: skip
+            self.progress(self.n_simulations, self.best_chisqr, time.perf_counter() - self._clock)
         return [self._cache[self._key(v)] for v in batch]
 
     def failed(self, values: Mapping[str, float]) -> bool:
@@ -280,8 +279,9 @@ def minimise(
     params = build_parameters(free, config_values)
     if not any(p.vary and not p.expr for p in params.values()):
         raise ValueError("no parameter is free to vary")
-    evaluator = Evaluator(problem, tuple(free), executor or SerialExecutor(), step,
-                          progress=progress)  # fmt: skip
+    evaluator = Evaluator(
+        problem, tuple(free), executor or SerialExecutor(), step, progress=progress
+    )
     if method not in ("least_squares", "leastsq"):
         raise ValueError(f"method must be 'least_squares' or 'leastsq', got {method!r}")
     # Dfun: understood by both methods, and by the leastsq refits of conf_interval
@@ -291,9 +291,13 @@ def minimise(
     if scale_covar is None:
         scale_covar = bool(problem.estimated)
     minimizer = lmfit.Minimizer(
-        lambda p: evaluator.residual(p), params, nan_policy="raise", max_nfev=max_nfev,
-        scale_covar=scale_covar, **kws,
-    )  # fmt: skip
+        lambda p: evaluator.residual(p),
+        params,
+        nan_policy="raise",
+        max_nfev=max_nfev,
+        scale_covar=scale_covar,
+        **kws,
+    )
     result = minimizer.minimize(method=method)
     return minimizer, result, evaluator
 
@@ -379,9 +383,15 @@ def sample_posterior(
         n_var += 1
     nwalkers = walkers or max(2 * n_var + 2, 8)
     mc = minimizer.emcee(
-        params=params, steps=steps, burn=burn, thin=thin, nwalkers=nwalkers,
-        is_weighted=not noise_scale, seed=seed, progress=False,
-    )  # fmt: skip
+        params=params,
+        steps=steps,
+        burn=burn,
+        thin=thin,
+        nwalkers=nwalkers,
+        is_weighted=not noise_scale,
+        seed=seed,
+        progress=False,
+    )
     summary: dict[str, Any] = {}
     columns = []
     for spec in free:
@@ -403,10 +413,13 @@ def sample_posterior(
         "parameters": summary,
         "noise_scale": None if lnsigma is None else float(np.exp(np.median(lnsigma))),
         "acceptance_fraction": float(np.mean(mc.acceptance_fraction)),
-        "steps": steps, "burn": burn, "thin": thin, "walkers": nwalkers,
+        "steps": steps,
+        "burn": burn,
+        "thin": thin,
+        "walkers": nwalkers,
         "sample_names": list(summary),
         "samples": np.column_stack(columns) if columns else np.empty((0, 0)),
-    }  # fmt: skip
+    }
 
 
 def _check_request(
@@ -481,9 +494,16 @@ def fit(
     _check_request(problem, free, conf_interval)
     start = initial_values(problem, free)
     minimizer, result, evaluator = minimise(
-        problem, free, executor=executor, method=method, step=step, tolerance=tolerance,
-        max_nfev=max_nfev, scale_covar=scale_covar, progress=progress,
-    )  # fmt: skip
+        problem,
+        free,
+        executor=executor,
+        method=method,
+        step=step,
+        tolerance=tolerance,
+        max_nfev=max_nfev,
+        scale_covar=scale_covar,
+        progress=progress,
+    )
     ci = (
         confidence_intervals(minimizer, result, free, conf_interval, sigmas)
         if conf_interval
@@ -493,12 +513,20 @@ def fit(
     best = path_values(free, result.params)
     best_run = _best_run(problem, best, evaluator.failures)
     return FitResult(
-        problem=problem, free=free, initial=start, result=result, best_values=best,
+        problem=problem,
+        free=free,
+        initial=start,
+        result=result,
+        best_values=best,
         best_run=best_run,
-        n_simulations=evaluator.n_simulations + 1, failures=evaluator.failures,
-        wall_time_s=time.perf_counter() - clock, conf_intervals=ci, mcmc=posterior,
-        input=dict(input or {}), covariance_scaled=bool(minimizer.scale_covar),
-    )  # fmt: skip
+        n_simulations=evaluator.n_simulations + 1,
+        failures=evaluator.failures,
+        wall_time_s=time.perf_counter() - clock,
+        conf_intervals=ci,
+        mcmc=posterior,
+        input=dict(input or {}),
+        covariance_scaled=bool(minimizer.scale_covar),
+    )
 
 
 __all__ = [

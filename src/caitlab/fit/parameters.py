@@ -67,10 +67,10 @@ class FreeParameter:
             given = getattr(self, bound)
             if given is not None and not isinstance(given, (int, float)):
                 object.__setattr__(self, bound, parse_quantity(quantities_as_text(given)))
-        if self.name is None:
-            object.__setattr__(self, "name", safe_name(self.path))
-        if not self.name.isidentifier():
-            raise ValueError(f"parameter name {self.name!r} is not a valid identifier")
+        name = safe_name(self.path) if self.name is None else self.name
+        object.__setattr__(self, "name", name)
+        if not name.isidentifier():
+            raise ValueError(f"parameter name {name!r} is not a valid identifier")
         if self.min >= self.max:
             raise ValueError(f"{self.path}: min ({self.min}) must be below max ({self.max})")
         if self.log and self.min < 0:
@@ -81,6 +81,7 @@ class FreeParameter:
     @property
     def lmfit_name(self) -> str:
         """Name of the lmfit parameter that the minimiser varies."""
+        assert self.name is not None  # set by __post_init__
         return LOG_PREFIX + self.name if self.log else self.name
 
 
@@ -119,9 +120,12 @@ def build_parameters(
             if not start > 0:
                 raise ValueError(f"{spec.path}: a log-scale parameter must start > 0")
             params.add(
-                spec.lmfit_name, value=math.log10(start), min=_log10(spec.min),
-                max=_log10(spec.max), vary=spec.vary,
-            )  # fmt: skip
+                spec.lmfit_name,
+                value=math.log10(start),
+                min=_log10(spec.min),
+                max=_log10(spec.max),
+                vary=spec.vary,
+            )
             params.add(spec.name, expr=f"10**{spec.lmfit_name}")
         else:
             params.add(spec.name, value=start, min=spec.min, max=spec.max, vary=spec.vary)

@@ -75,13 +75,17 @@ def observation_problems(config: Mapping[str, Any], profiles: Any, charges: Any)
     for where, items in (("profiles", profiles), ("charges", charges)):
         for k, obs in enumerate(items):
             if obs.stage not in stages:
-                problems.append(f"{where}[{k}].stage: no stage {obs.stage!r} in the "
-                                f"experiment; use one of {stages}")  # fmt: skip
+                problems.append(
+                    f"{where}[{k}].stage: no stage {obs.stage!r} in the "
+                    f"experiment; use one of {stages}"
+                )
     for k, p in enumerate(profiles):
         name = p.name or p.stage
         if name in names:
-            problems.append(f"profiles[{k}].name: {name!r} is used twice; give each "
-                            "profile of the same stage its own name")  # fmt: skip
+            problems.append(
+                f"profiles[{k}].name: {name!r} is used twice; give each "
+                "profile of the same stage its own name"
+            )
         names.add(name)
         unknown = sorted(set(p.species or ()) - set(species))
         if unknown:
@@ -104,9 +108,12 @@ def build_response(response: Mapping[str, Any]) -> Any:
 
 
 def broaden(
-    depth_m: np.ndarray, values: np.ndarray, measured_m: np.ndarray, response: Any,
+    depth_m: np.ndarray,
+    values: np.ndarray,
+    measured_m: np.ndarray,
+    response: Any,
     surface: str = "reflect",
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """:func:`caitlab.sims.apply_response` with a choice of surface treatment.
 
     ``"extend"`` and ``"truncate"`` shift the sample down by more than the kernel's reach,
@@ -131,9 +138,11 @@ def broaden(
 
 
 def model_profile(
-    result: Result, profile: MeasuredProfile, response: Mapping[str, Any],
+    result: Result,
+    profile: MeasuredProfile,
+    response: Mapping[str, Any],
     surface: str = "reflect",
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """Simulated fractions of ``profile``'s species, broadened, at its measured depths.
 
     Parameters
@@ -154,8 +163,7 @@ def model_profile(
     """
     final = result.stage(profile.stage).fractions.sel(species=list(profile.species))
     depth_m = final["depth"].values * 1e-9
-    broadened = broaden(depth_m, final.values, profile.depth_m, build_response(response),
-                        surface)  # fmt: skip
+    broadened = broaden(depth_m, final.values, profile.depth_m, build_response(response), surface)
     return dict(zip(profile.species, broadened, strict=True))
 
 
@@ -194,15 +202,21 @@ class FitProblem:
         object.__setattr__(self, "charges", tuple(self.charges))
         object.__setattr__(self, "traces", tuple(self.traces))
         if not self.profiles and not self.charges and not self.traces:
-            raise ValueError("a fit problem needs at least one measured profile, charge or "
-                             "electrometer curve")  # fmt: skip
-        estimated = {p.name: "no counting uncertainties: fallback weights"
-                     for p in self.profiles if not p.sigma_given}  # fmt: skip
+            raise ValueError(
+                "a fit problem needs at least one measured profile, charge or electrometer curve"
+            )
+        estimated = {
+            p.name: "no counting uncertainties: fallback weights"
+            for p in self.profiles
+            if not p.sigma_given
+        }
         object.__setattr__(self, "estimated", estimated | dict(self.estimated))
         for p in self.profiles:
             if self.surface_of(p.name) not in SURFACES:
-                raise ValueError(f"surface of profile {p.name!r} must be one of {SURFACES}, "
-                                 f"got {self.surface_of(p.name)!r}")  # fmt: skip
+                raise ValueError(
+                    f"surface of profile {p.name!r} must be one of {SURFACES}, "
+                    f"got {self.surface_of(p.name)!r}"
+                )
         problems = observation_problems(self.config, self.profiles, self.charges)
         if problems:
             raise ValueError("; ".join(problems))
@@ -210,8 +224,11 @@ class FitProblem:
     @property
     def n_data(self) -> int:
         """Number of residual elements."""
-        return (sum(p.depth_m.size * len(p.species) for p in self.profiles) + len(self.charges)
-                + sum(t.time_s.size for t in self.traces))  # fmt: skip
+        return (
+            sum(p.depth_m.size * len(p.species) for p in self.profiles)
+            + len(self.charges)
+            + sum(t.time_s.size for t in self.traces)
+        )
 
     def surface_of(self, name: str) -> str:
         """Surface treatment of profile ``name``."""
@@ -281,8 +298,10 @@ class FitProblem:
     def models(self, result: Result, values: Mapping[str, float]) -> dict[str, dict]:
         """Profile name -> species -> model fractions on the measured depths."""
         responses = self.responses(values)
-        return {p.name: model_profile(result, p, responses[p.name], self.surface_of(p.name))
-                for p in self.profiles}  # fmt: skip
+        return {
+            p.name: model_profile(result, p, responses[p.name], self.surface_of(p.name))
+            for p in self.profiles
+        }
 
     def residual_from(self, result: Result, values: Mapping[str, float]) -> np.ndarray:
         """Weighted residual ``(model - data) / sigma`` of a finished run."""

@@ -42,10 +42,20 @@ def _number(value: Any) -> float | None:
 
 
 #: how reports show each kind of quantity: (unit, factor from SI)
-DISPLAY = {"length": ("nm", 1e9), "diffusivity": ("m²/s", 1.0), "energy": ("eV", 1.0),
-           "time": ("s", 1.0), "temperature": ("K", 1.0), "voltage": ("V", 1.0),
-           "density": ("m⁻³", 1.0), "charge": ("C", 1.0), "current": ("A", 1.0),
-           "area": ("m²", 1.0), "rate": ("m/s", 1.0), None: ("", 1.0)}
+DISPLAY = {
+    "length": ("nm", 1e9),
+    "diffusivity": ("m²/s", 1.0),
+    "energy": ("eV", 1.0),
+    "time": ("s", 1.0),
+    "temperature": ("K", 1.0),
+    "voltage": ("V", 1.0),
+    "density": ("m⁻³", 1.0),
+    "charge": ("C", 1.0),
+    "current": ("A", 1.0),
+    "area": ("m²", 1.0),
+    "rate": ("m/s", 1.0),
+    None: ("", 1.0),
+}
 
 
 def parameter_key(spec: Any) -> str:
@@ -65,7 +75,7 @@ def parameter_unit(fit: FitResult, path: str) -> tuple[str, str, float]:
     except (KeyError, ValueError, TypeError):
         kind = None
     unit, factor = DISPLAY.get(kind, ("", 1.0))
-    return CANONICAL.get(kind, ""), unit, factor
+    return ("" if kind is None else CANONICAL.get(kind, "")), unit, factor
 
 
 def format_value(value: float | None, stderr: float | None, unit: str, factor: float) -> str:
@@ -124,23 +134,34 @@ def _observations(fit: FitResult) -> dict[str, Any]:
             for s in p.species
         )
         profiles[p.name] = {
-            "stage": p.stage, "species": list(p.species), "n_points": int(p.depth_m.size),
-            "chisqr": chi2, "weights": "counting" if p.sigma_given else "fallback",
+            "stage": p.stage,
+            "species": list(p.species),
+            "n_points": int(p.depth_m.size),
+            "chisqr": chi2,
+            "weights": "counting" if p.sigma_given else "fallback",
             "weights_estimated": fit.problem.estimated.get(p.name),
             "surface": fit.problem.surface_of(p.name),
-            "min_depth_m": float(p.depth_m.min()), "max_depth_m": float(p.depth_m.max()),
-        }  # fmt: skip
+            "min_depth_m": float(p.depth_m.min()),
+            "max_depth_m": float(p.depth_m.max()),
+        }
     charges = {
-        c.stage: {"measured_C": c.charge_C, "sigma_C": c.sigma_C,
-                  "model_C": run.stage(c.stage).charge_C}
+        c.stage: {
+            "measured_C": c.charge_C,
+            "sigma_C": c.sigma_C,
+            "model_C": run.stage(c.stage).charge_C,
+        }
         for c in fit.problem.charges
     }
     traces = {}
     for t in fit.problem.traces:
         r = t.residual(run)
-        traces[t.name] = {"quantity": t.quantity, "n_points": int(t.time_s.size),
-                          "sigma": t.sigma, "source": t.log.source,
-                          "chisqr": float(np.sum(r**2))}  # fmt: skip
+        traces[t.name] = {
+            "quantity": t.quantity,
+            "n_points": int(t.time_s.size),
+            "sigma": t.sigma,
+            "source": t.log.source,
+            "chisqr": float(np.sum(r**2)),
+        }
     return {"profiles": profiles, "charges": charges, "electrometer": traces}
 
 
@@ -162,6 +183,7 @@ def _posterior(fit: FitResult) -> dict[str, Any] | None:
 def fit_to_dict(fit: FitResult) -> dict[str, Any]:
     """Everything ``fit.json`` holds, JSON-ready."""
     res = fit.result
+    posterior = _posterior(fit)
     return {
         "parameters": _parameter_entries(fit),
         "correlations": _correlations(fit),
@@ -180,8 +202,8 @@ def fit_to_dict(fit: FitResult) -> dict[str, Any]:
         "covariance_scaled": fit.covariance_scaled,
         "weights_estimated": dict(fit.problem.estimated),
         "conf_intervals": _rekeyed(fit, fit.conf_intervals),
-        "mcmc": _posterior(fit),
-        "sample_names": _posterior(fit)["sample_names"] if fit.mcmc else None,
+        "mcmc": posterior,
+        "sample_names": None if posterior is None else list(posterior["sample_names"]),
         **_observations(fit),
         "caitlab_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -295,8 +317,12 @@ def fit_figure(fit: FitResult) -> Any:
     n = len(fit.problem.profiles) + len(fit.problem.traces)
     canvas = Figure(figsize=(4.2 * n + 1.6, 5.2), layout="constrained")
     axes = canvas.subplots(
-        2, n, squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 1]},
-    )  # fmt: skip
+        2,
+        n,
+        squeeze=False,
+        sharex="col",
+        gridspec_kw={"height_ratios": [3, 1]},
+    )
     plot_fit(fit, axes)
     return canvas
 
@@ -333,9 +359,14 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
         import matplotlib.pyplot as plt
 
         _, axes = plt.subplots(
-            2, n, figsize=(4.2 * n + 1.6, 5.2), squeeze=False, layout="constrained",
-            sharex="col", gridspec_kw={"height_ratios": [3, 1]},
-        )  # fmt: skip
+            2,
+            n,
+            figsize=(4.2 * n + 1.6, 5.2),
+            squeeze=False,
+            layout="constrained",
+            sharex="col",
+            gridspec_kw={"height_ratios": [3, 1]},
+        )
     models = fit.problem.models(fit.best_run, fit.best_values)
     for k, p in enumerate(profiles):
         top, bottom = axes[0, k], axes[1, k]
@@ -343,10 +374,17 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
         for i, s in enumerate(p.species):
             colour = species_colour(s, i)
             top.plot(depth_nm, models[p.name][s], color=colour, label=f"{s} model")
-            top.errorbar(depth_nm, p.fractions[s], yerr=p.sigma[s], color=colour,
-                         label=f"{s} measured", **MEASURED_MARKER)  # fmt: skip
-            bottom.plot(depth_nm, (models[p.name][s] - p.fractions[s]) / p.sigma[s], ".",
-                        color=colour, ms=3)  # fmt: skip
+            top.errorbar(
+                depth_nm,
+                p.fractions[s],
+                yerr=p.sigma[s],
+                color=colour,
+                label=f"{s} measured",
+                **MEASURED_MARKER,
+            )
+            bottom.plot(
+                depth_nm, (models[p.name][s] - p.fractions[s]) / p.sigma[s], ".", color=colour, ms=3
+            )
         top.set_title(p.name if p.name == p.stage else f"{p.name} (after {p.stage})")
         top.set_ylabel("fraction $n_i/n_0$ (1)")
         bottom.set_xlabel("depth (nm)")
@@ -355,8 +393,14 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
         top, bottom = axes[0, k], axes[1, k]
         scale, unit = (1e9, "nA") if t.quantity == "current" else (1e3, "mC")
         hours = t.time_s / 3600.0
-        top.errorbar(hours, t.values * scale, yerr=t.sigma * scale, color="k",
-                     label="measured", **MEASURED_MARKER | {"ms": 2})  # fmt: skip
+        top.errorbar(
+            hours,
+            t.values * scale,
+            yerr=t.sigma * scale,
+            color="k",
+            label="measured",
+            **MEASURED_MARKER | {"ms": 2},
+        )
         top.plot(hours, t.model(fit.best_run) * scale, color=CHARGE_COLOUR, label="model")
         bottom.plot(hours, t.residual(fit.best_run), ".", color="k", ms=2)
         top.set_title(f"{t.name}: {t.quantity}")
@@ -366,10 +410,25 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
     for k in range(n):
         axes[1, k].axhline(0.0, color="0.5", lw=0.8)
         legend_outside(axes[0, k])
-    axes[0, 0].figure.text(0.0, -0.01, _fitted_values_text(fit), ha="left", va="top",
-                           fontsize="small", family="monospace")  # fmt: skip
+    axes[0, 0].figure.text(
+        0.0,
+        -0.01,
+        _fitted_values_text(fit),
+        ha="left",
+        va="top",
+        fontsize="small",
+        family="monospace",
+    )
     return axes
 
 
-__all__ = ["fit_figure", "fit_report", "fit_to_dict", "format_value", "parameter_key",
-           "parameter_lines", "plot_fit", "save_fit"]
+__all__ = [
+    "fit_figure",
+    "fit_report",
+    "fit_to_dict",
+    "format_value",
+    "parameter_key",
+    "parameter_lines",
+    "plot_fit",
+    "save_fit",
+]

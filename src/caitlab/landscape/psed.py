@@ -22,8 +22,9 @@ from caitlab.constants import BOLTZMANN_EV
 from caitlab.diffusivity import DiffusivityModel
 
 
-def smooth_log_d(model: DiffusivityModel, n_frac: np.ndarray, temperature: float,
-                 n0: float) -> np.ndarray:  # fmt: skip
+def smooth_log_d(
+    model: DiffusivityModel, n_frac: np.ndarray, temperature: float, n0: float
+) -> np.ndarray:
     """ln D of ``model`` at ``n_frac`` (fractions of n0) without its fall-off."""
     n_frac = np.asarray(n_frac, dtype=float)
     log_d = model.log_diffusivity(n_frac, temperature, n0)
@@ -69,8 +70,9 @@ class Psed:
         return np.interp(energy, e, s, left=np.nan, right=np.nan)
 
 
-def psed_from_log_d(n_frac: np.ndarray, log_d: np.ndarray, temperature: float,
-                    n_ref: float = 1.0) -> Psed:  # fmt: skip
+def psed_from_log_d(
+    n_frac: np.ndarray, log_d: np.ndarray, temperature: float, n_ref: float = 1.0
+) -> Psed:
     """The PSED of a curve ln D(n) sampled at increasing densities ``n_frac`` (of n0).
 
     Parameters
@@ -95,11 +97,11 @@ def psed_from_log_d(n_frac: np.ndarray, log_d: np.ndarray, temperature: float,
     return Psed(n_frac, fermi, density, n_ref)
 
 
-def psed_of_model(model: DiffusivityModel, n_frac: np.ndarray, temperature: float,
-                  n0: float, n_ref: float = 1.0) -> Psed:  # fmt: skip
+def psed_of_model(
+    model: DiffusivityModel, n_frac: np.ndarray, temperature: float, n0: float, n_ref: float = 1.0
+) -> Psed:
     """The PSED of a D model (its fall-off taken out) at densities ``n_frac`` (of n0)."""
-    return psed_from_log_d(n_frac, smooth_log_d(model, n_frac, temperature, n0), temperature,
-                           n_ref)  # fmt: skip
+    return psed_from_log_d(n_frac, smooth_log_d(model, n_frac, temperature, n0), temperature, n_ref)
 
 
 def psed_fwhm(fermi_eV: np.ndarray, density_per_eV: np.ndarray) -> float:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from caitlab.fit.fitting import Evaluator, FitResult, fit
 from caitlab.fit.parameters import FreeParameter
@@ -59,7 +60,7 @@ class SmoothnessPenalty:
         """The second-difference operator, shape (K - 2, K)."""
         return np.diff(np.eye(len(self.paths)), 2, axis=0)
 
-    def rows(self, values: np.ndarray) -> np.ndarray:
+    def rows(self, values: ArrayLike) -> np.ndarray:
         return np.sqrt(self.weight) * np.diff(np.asarray(values, dtype=float), 2)
 
 
@@ -75,9 +76,11 @@ class RegularisedProblem(FitProblem):
 
     @classmethod
     def from_problem(
-        cls, problem: FitProblem, penalties: tuple[SmoothnessPenalty, ...],
+        cls,
+        problem: FitProblem,
+        penalties: tuple[SmoothnessPenalty, ...],
         config: Mapping | None = None,
-    ) -> RegularisedProblem:  # fmt: skip
+    ) -> RegularisedProblem:
         """``problem`` (all its observations and options) with smoothness rows added, and
         optionally another experiment config."""
         parts = {f.name: getattr(problem, f.name) for f in dataclasses.fields(FitProblem)}
@@ -123,12 +126,15 @@ class WeightCurve:
     chosen: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
-def penalty_matrix(problem: RegularisedProblem, columns: Sequence[str],
-                   unit_weight: bool = True) -> np.ndarray:  # fmt: skip
+def penalty_matrix(
+    problem: RegularisedProblem, columns: Sequence[str], unit_weight: bool = True
+) -> np.ndarray:
     """L on the varied columns (paths, in lmfit order): second differences of the knots."""
     blocks = []
     for p in problem.penalties:
@@ -199,14 +205,14 @@ def weight_curve(
     """
     if criterion not in ("gcv", "lcurve"):
         raise ValueError(f"criterion must be 'gcv' or 'lcurve', got {criterion!r}")
-    weights = np.asarray(weights, dtype=float)
+    lambdas = np.asarray(weights, dtype=float)
     n = residual.size
     scale = column_scales(np.vstack([jac_data, penalty]))
     jac_data, penalty, params = jac_data * scale, penalty * scale, params / scale
     jtj, jtr = jac_data.T @ jac_data, jac_data.T @ residual
     ltl = penalty.T @ penalty
-    misfit, rough, dof = (np.empty(weights.size) for _ in range(3))
-    for k, lam in enumerate(weights):
+    misfit, rough, dof = (np.empty(lambdas.size) for _ in range(3))
+    for k, lam in enumerate(lambdas):
         inverse = np.linalg.pinv(jtj + lam * ltl)
         delta = -inverse @ (jtr + lam * ltl @ params)
         misfit[k] = float(np.sum((residual + jac_data @ delta) ** 2))
@@ -219,8 +225,7 @@ def weight_curve(
     else:  # a flat L-curve has no corner: fall back on GCV
         best, criterion = int(np.argmin(gcv)), "gcv"
     _LOG.info("weight curve: misfit %s, roughness %s", misfit, rough)
-    return WeightCurve(weights, misfit, rough, dof, gcv, curvature, criterion,
-                       float(weights[best]))  # fmt: skip
+    return WeightCurve(lambdas, misfit, rough, dof, gcv, curvature, criterion, float(lambdas[best]))
 
 
 def _curvature(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -256,7 +261,9 @@ class RegularisedFit:
 
     @property
     def problem(self) -> RegularisedProblem:
-        return self.result.problem
+        problem = self.result.problem
+        assert isinstance(problem, RegularisedProblem)  # fit_regularised fits only these
+        return problem
 
 
 def fit_regularised(
@@ -289,12 +296,16 @@ def fit_regularised(
     n_obs = problem.n_observed
     values = np.array([first.result.params[n].value for n in first.result.var_names])
     residual = first.result.residual[:n_obs]
-    curve = weight_curve(jac[:n_obs], residual, penalty_matrix(problem, columns), values,
-                         weights, weight)  # fmt: skip
-    result = fit(problem.with_weight(curve.chosen), restarted(free, first.best_values),
-                 executor=executor, **options)  # fmt: skip
-    return RegularisedFit(result, curve.chosen, curve, jacobian_at(result, executor, step),
-                          columns)  # fmt: skip
+    curve = weight_curve(
+        jac[:n_obs], residual, penalty_matrix(problem, columns), values, weights, weight
+    )
+    result = fit(
+        problem.with_weight(curve.chosen),
+        restarted(free, first.best_values),
+        executor=executor,
+        **options,
+    )
+    return RegularisedFit(result, curve.chosen, curve, jacobian_at(result, executor, step), columns)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,7 +44,8 @@ from caitlab.landscape.regularise import (
 )
 from caitlab.params import safe_name, with_values
 
-SHAPES = ("constant", "sin2", "gaussian", "free-form")
+Shape = Literal["constant", "sin2", "gaussian", "free-form"]
+SHAPES: tuple[Shape, ...] = ("constant", "sin2", "gaussian", "free-form")
 #: bounds of free-form knot values, ln(D / m^2 s^-1): 1e-32 .. 1e-14 m^2/s
 LOG_D_BOUNDS = (math.log(1e-32), math.log(1e-14))
 
@@ -113,11 +114,19 @@ def _reference_log_d(base: DiffusivityModel, temperature: float, n0: float) -> f
 
 
 def candidate_model(
-    shape: str, base: DiffusivityModel, temperature: float, n0: float, *,
-    knots: int = 8, lowest: float = 0.02, highest: float = 1.0,
+    shape: str,
+    base: DiffusivityModel,
+    temperature: float,
+    n0: float,
+    *,
+    knots: int = 8,
+    lowest: float = 0.02,
+    highest: float = 1.0,
     start_log_d: Sequence[float] | None = None,
-    occupancy: float | None = None, fwhm: float = 0.2, monotone: bool = True,
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:  # fmt: skip
+    occupancy: float | None = None,
+    fwhm: float = 0.2,
+    monotone: bool = True,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """A model dict of ``shape`` started from ``base``, and its free fields with bounds.
 
     Returns the model as a config dict and ``{field path: FreeParameter options}`` relative
@@ -135,20 +144,28 @@ def candidate_model(
         if shape == "gaussian":
             theta = min(theta, 0.99)
         width = base.fwhm if isinstance(base, SiteEnergyD) else fwhm
-        model = {"model": "sed", "shape": shape, "fwhm": width, "occupancy": theta,
-                 "d_ref": d_ref}  # fmt: skip
+        model = {"model": "sed", "shape": shape, "fwhm": width, "occupancy": theta, "d_ref": d_ref}
         free = {"d_ref": bounds, "fwhm": {"min": 0.02, "max": 1.0, "log": False}}
     elif shape == "free-form":
         grid = np.asarray(geometric_knots(knots, lowest, highest))
-        start = np.asarray(start_log_d, dtype=float) if start_log_d is not None else (
-            smooth_log_d(base, grid, temperature, n0))
+        start = (
+            np.asarray(start_log_d, dtype=float)
+            if start_log_d is not None
+            else (smooth_log_d(base, grid, temperature, n0))
+        )
         start = np.clip(start, LOG_D_BOUNDS[0] + 1, LOG_D_BOUNDS[1] - 1)
         if monotone:
             start = np.minimum.accumulate(start[::-1])[::-1]
-        model = {"model": "free-form", "log_d": [float(v) for v in start],
-                 "knots": [float(k) for k in grid], "monotone": monotone}  # fmt: skip
-        free = {f"log_d.{k}": {"min": LOG_D_BOUNDS[0], "max": LOG_D_BOUNDS[1], "log": False}
-                for k in range(knots)}  # fmt: skip
+        model = {
+            "model": "free-form",
+            "log_d": [float(v) for v in start],
+            "knots": [float(k) for k in grid],
+            "monotone": monotone,
+        }
+        free = {
+            f"log_d.{k}": {"min": LOG_D_BOUNDS[0], "max": LOG_D_BOUNDS[1], "log": False}
+            for k in range(knots)
+        }
     else:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
     if falloff is not None:
@@ -166,9 +183,12 @@ def _reference_expr(shape: str, names: Mapping[str, str], knots: int) -> str:
 
 
 def build_candidate(
-    problem: FitProblem, free: Sequence[FreeParameter], target: Target, shape: str,
+    problem: FitProblem,
+    free: Sequence[FreeParameter],
+    target: Target,
+    shape: str,
     **model_options: Any,
-) -> Candidate:  # fmt: skip
+) -> Candidate:
     """The config and free parameters of ``shape`` for ``target``.
 
     Free parameters that addressed the target's old model are dropped; a tie that used one
@@ -178,8 +198,7 @@ def build_candidate(
     config = copy.deepcopy(dict(problem.config))
     base = target.model(config)
     n0 = float(config["sample"]["mobile_ion_density"])
-    model, fields = candidate_model(shape, base, target.temperature(config), n0,
-                                    **model_options)  # fmt: skip
+    model, fields = candidate_model(shape, base, target.temperature(config), n0, **model_options)
     for stage in target.stages:
         _stage(config, stage)["diffusivity"][target.species] = copy.deepcopy(model)
     prefixes = tuple(target.model_path(s) + "." for s in target.stages)
@@ -228,9 +247,13 @@ class ModelFit:
 
 
 def fit_candidate(
-    problem: FitProblem, candidate: Candidate, *, weight: float | str = "gcv",
-    executor: Any = None, **options: Any,
-) -> ModelFit:  # fmt: skip
+    problem: FitProblem,
+    candidate: Candidate,
+    *,
+    weight: float | str = "gcv",
+    executor: Any = None,
+    **options: Any,
+) -> ModelFit:
     """Fit one candidate (penalised if it is free-form) and compute χ², k and covariance."""
     penalties = (SmoothnessPenalty(candidate.knot_paths),) if candidate.knot_paths else ()
     reg = RegularisedProblem.from_problem(problem, penalties, config=candidate.config)
@@ -259,14 +282,26 @@ def compare_models(fits: Sequence[ModelFit]) -> list[dict[str, Any]]:
     best_aic = min(f.aic for f in fits)
     rows = []
     for f in fits:
-        row = {"model": f.shape, "chi2": f.chi2, "k": f.k, "n_points": f.n_points,
-               "aic": f.aic, "bic": f.bic, "delta_aic": f.aic - best_aic,
-               "lrt_statistic": None, "lrt_dof": None, "lrt_p": None,
-               "weight": f.fit.weight if f.shape == "free-form" else None}  # fmt: skip
+        row: dict[str, Any] = {
+            "model": f.shape,
+            "chi2": f.chi2,
+            "k": f.k,
+            "n_points": f.n_points,
+            "aic": f.aic,
+            "bic": f.bic,
+            "delta_aic": f.aic - best_aic,
+            "lrt_statistic": None,
+            "lrt_dof": None,
+            "lrt_p": None,
+            "weight": f.fit.weight if f.shape == "free-form" else None,
+        }
         if base is not None and f is not base:
             stat, dof = base.chi2 - f.chi2, f.k - base.k
-            row |= {"lrt_statistic": stat, "lrt_dof": dof,
-                    "lrt_p": float(chi2_law.sf(max(stat, 0.0), dof)) if dof > 0 else None}
+            row |= {
+                "lrt_statistic": stat,
+                "lrt_dof": dof,
+                "lrt_p": float(chi2_law.sf(max(stat, 0.0), dof)) if dof > 0 else None,
+            }
         rows.append(row | {"best": f.aic == best_aic})
     best_bic = min(r["bic"] for r in rows)
     for r in rows:
@@ -289,8 +324,11 @@ class CurveBands:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-               for k, v in self.__dict__.items() if k != "extra"}  # fmt: skip
+        out = {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in self.__dict__.items()
+            if k != "extra"
+        }
         return out | self.extra
 
 
@@ -300,9 +338,11 @@ def _model_at(candidate: Candidate, target: Target, values: Mapping[str, float])
 
 
 def sample_values(
-    model_fit: ModelFit, n_samples: int = 200, seed: int = 0,
+    model_fit: ModelFit,
+    n_samples: int = 200,
+    seed: int = 0,
     posterior: Mapping[str, Any] | None = None,
-) -> list[dict[str, float]]:  # fmt: skip
+) -> list[dict[str, float]]:
     """Parameter draws ``{path: value}``: from the MCMC posterior if given, else from the
     Gaussian of the fit's covariance (in lmfit's parametrisation: log10 for log ones)."""
     from caitlab.fit.parameters import path_values
@@ -330,10 +370,16 @@ def sample_values(
 
 
 def curve_bands(
-    model_fit: ModelFit, candidate: Candidate, target: Target, n_frac: np.ndarray, *,
-    n_samples: int = 200, seed: int = 0, posterior: Mapping[str, Any] | None = None,
+    model_fit: ModelFit,
+    candidate: Candidate,
+    target: Target,
+    n_frac: np.ndarray,
+    *,
+    n_samples: int = 200,
+    seed: int = 0,
+    posterior: Mapping[str, Any] | None = None,
     max_spread: float = 1.0,
-) -> CurveBands:  # fmt: skip
+) -> CurveBands:
     """ln D(n), the PSED and its FWHM with 16-84 % bands from covariance or posterior.
 
     The FWHM is taken on the densities where the samples' ln D scatter less than
@@ -342,8 +388,10 @@ def curve_bands(
     temperature = target.temperature(candidate.config)
     n0 = float(candidate.config["sample"]["mobile_ion_density"])
     best = _model_at(candidate, target, model_fit.fit.result.best_values)
-    draws = [best] + [_model_at(candidate, target, v)
-                      for v in sample_values(model_fit, n_samples, seed, posterior)]  # fmt: skip
+    draws = [best] + [
+        _model_at(candidate, target, v)
+        for v in sample_values(model_fit, n_samples, seed, posterior)
+    ]
     log_d = np.array([smooth_log_d(m, n_frac, temperature, n0) for m in draws])
     pseds = [psed_from_log_d(n_frac, row, temperature) for row in log_d]
     fermi = np.array([p.fermi_eV for p in pseds])
@@ -352,8 +400,9 @@ def curve_bands(
     density = np.array([p.on_energies(energy) for p in pseds])
     spread = np.std(log_d[1:], axis=0) if len(log_d) > 1 else np.zeros(n_frac.size)
     determined = spread < max_spread
-    fwhm = np.array([psed_fwhm(p.fermi_eV[determined], p.density_per_eV[determined])
-                     for p in pseds])  # fmt: skip
+    fwhm = np.array(
+        [psed_fwhm(p.fermi_eV[determined], p.density_per_eV[determined]) for p in pseds]
+    )
 
     def bands(values: np.ndarray) -> np.ndarray:
         if len(values) < 2:
@@ -365,8 +414,16 @@ def curve_bands(
 
     span = n_frac[determined]
     extra = {"determined_range": [float(span.min()), float(span.max())] if span.size else None}
-    return CurveBands(n_frac, bands(log_d), energy, bands(density), bands(fermi),
-                      bands(fwhm), "posterior" if posterior else "covariance", extra)  # fmt: skip
+    return CurveBands(
+        n_frac,
+        bands(log_d),
+        energy,
+        bands(density),
+        bands(fermi),
+        bands(fwhm),
+        "posterior" if posterior else "covariance",
+        extra,
+    )
 
 
 def widened(bands: CurveBands, others: Sequence[CurveBands]) -> CurveBands:

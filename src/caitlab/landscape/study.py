@@ -63,7 +63,8 @@ class LandscapeSpec(Frozen):
 
     targets: list[TargetSpec] = Field(min_length=1)
     models: list[Literal["constant", "sin2", "gaussian", "free-form"]] = Field(
-        default_factory=lambda: list(SHAPES))
+        default_factory=lambda: list(SHAPES)
+    )
     knots: int = Field(default=8, ge=3)
     lowest: float = Field(default=0.05, gt=0, lt=1)
     highest: float = Field(default=1.0, gt=0, le=1.5)
@@ -85,15 +86,30 @@ def direct_start(problem: Any, target: Target, spec: DirectSpec, knots: np.ndarr
     d_foreign = float(stage["diffusivity"][spec.foreign]["d"])
     result = problem.run(initial_values(problem, []))
     sample = config["sample"]
-    velocity = front_velocity(result.stage(target.stage).charge_C, float(stage["duration"]),
-                              float(sample["area"]), float(sample["mobile_ion_density"]))
-    estimate = direct_estimate(profile.depth_m, profile.fractions[target.species],
-                               profile.fractions[spec.foreign], velocity, d_foreign)  # fmt: skip
+    velocity = front_velocity(
+        result.stage(target.stage).charge_C,
+        float(stage["duration"]),
+        float(sample["area"]),
+        float(sample["mobile_ion_density"]),
+    )
+    estimate = direct_estimate(
+        profile.depth_m,
+        profile.fractions[target.species],
+        profile.fractions[spec.foreign],
+        velocity,
+        d_foreign,
+    )
     return estimate, estimate.log_d_at(knots, estimate.usable(d_foreign))
 
 
-def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpec,
-                 executor: Any = None, **fit_options: Any) -> dict[str, Any]:  # fmt: skip
+def study_target(
+    problem: Any,
+    free: list,
+    spec: LandscapeSpec,
+    tspec: TargetSpec,
+    executor: Any = None,
+    **fit_options: Any,
+) -> dict[str, Any]:
     """Fit every model for one target; the table, bands, weight curve and timings."""
     from caitlab.diffusivity import geometric_knots
     from caitlab.landscape.psed import smooth_log_d
@@ -102,29 +118,47 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
     n0 = float(problem.config["sample"]["mobile_ion_density"])
     temperature = target.temperature(problem.config)
     knots = np.asarray(geometric_knots(spec.knots, spec.lowest, spec.highest))
-    options = {"knots": spec.knots, "lowest": spec.lowest, "highest": spec.highest,
-               "monotone": spec.monotone}  # fmt: skip
-    record: dict[str, Any] = {"stage": target.stage, "species": target.species,
-                              "tied": list(target.tied), "models": {}}  # fmt: skip
+    options: dict[str, Any] = {
+        "knots": spec.knots,
+        "lowest": spec.lowest,
+        "highest": spec.highest,
+        "monotone": spec.monotone,
+    }
+    record: dict[str, Any] = {
+        "stage": target.stage,
+        "species": target.species,
+        "tied": list(target.tied),
+        "models": {},
+    }
     if tspec.direct is not None:
         estimate, start = direct_start(problem, target, tspec.direct, knots)
         base = smooth_log_d(target.model(problem.config), knots, temperature, n0)
         options["start_log_d"] = np.where(np.isfinite(start), start, base)
-        record["direct"] = {"n_frac": estimate.n_frac.tolist(),
-                            "d": np.where(estimate.valid, estimate.d, np.nan).tolist(),
-                            "start_log_d": [float(v) for v in options["start_log_d"]]}
+        record["direct"] = {
+            "n_frac": estimate.n_frac.tolist(),
+            "d": np.where(estimate.valid, estimate.d, np.nan).tolist(),
+            "start_log_d": [float(v) for v in options["start_log_d"]],
+        }
     grid = np.geomspace(spec.lowest, spec.highest, 120)
     fits = []
     for shape in spec.models:
         clock = time.perf_counter()
         candidate = build_candidate(problem, free, target, shape, **options)
-        model_fit = fit_candidate(problem, candidate, weight=spec.weight, executor=executor,
-                                  **fit_options)  # fmt: skip
-        bands = curve_bands(model_fit, candidate, target, grid, n_samples=spec.samples,
-                            max_spread=spec.max_spread,
-                            posterior=model_fit.fit.result.mcmc)  # fmt: skip
-        alternatives = _weight_alternatives(problem, candidate, model_fit, target, grid, spec,
-                                            executor, fit_options)  # fmt: skip
+        model_fit = fit_candidate(
+            problem, candidate, weight=spec.weight, executor=executor, **fit_options
+        )
+        bands = curve_bands(
+            model_fit,
+            candidate,
+            target,
+            grid,
+            n_samples=spec.samples,
+            max_spread=spec.max_spread,
+            posterior=model_fit.fit.result.mcmc,
+        )
+        alternatives = _weight_alternatives(
+            problem, candidate, model_fit, target, grid, spec, executor, fit_options
+        )
         if alternatives:
             bands = widened(bands, [alt for _, alt in alternatives])
         fits.append(model_fit)
@@ -137,8 +171,9 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
             "weight": model_fit.fit.weight,
             "weight_curve": model_fit.fit.curve.to_dict() if model_fit.fit.curve else None,
             "bands": bands.to_dict(),
-            "weight_alternatives": [{"weight": w, "fwhm_eV": float(alt.fwhm_eV[1])}
-                                    for w, alt in alternatives],
+            "weight_alternatives": [
+                {"weight": w, "fwhm_eV": float(alt.fwhm_eV[1])} for w, alt in alternatives
+            ],
             "knots": knots.tolist() if shape == "free-form" else None,
         }
     record["table"] = compare_models(fits)
@@ -148,9 +183,16 @@ def study_target(problem: Any, free: list, spec: LandscapeSpec, tspec: TargetSpe
     return record
 
 
-def _weight_alternatives(problem: Any, candidate: Any, model_fit: Any, target: Target,
-                         grid: np.ndarray, spec: LandscapeSpec, executor: Any,
-                         fit_options: dict) -> list[tuple[float, Any]]:  # fmt: skip
+def _weight_alternatives(
+    problem: Any,
+    candidate: Any,
+    model_fit: Any,
+    target: Target,
+    grid: np.ndarray,
+    spec: LandscapeSpec,
+    executor: Any,
+    fit_options: dict,
+) -> list[tuple[float, Any]]:
     """A penalised fit refitted at its weight ÷ and × ``spec.weight_envelope``: their best
     curves, which the bands are widened to contain (the uncertainty of the weight choice,
     i.e. of the smoothing bias, which the covariance at one weight does not see)."""
@@ -159,10 +201,15 @@ def _weight_alternatives(problem: Any, candidate: Any, model_fit: Any, target: T
         return []
     out = []
     for factor in (1.0 / spec.weight_envelope, spec.weight_envelope):
-        alt = fit_candidate(problem, candidate, weight=weight * factor, executor=executor,
-                            **fit_options)  # fmt: skip
-        out.append((weight * factor, curve_bands(alt, candidate, target, grid, n_samples=0,
-                                                 max_spread=spec.max_spread)))  # fmt: skip
+        alt = fit_candidate(
+            problem, candidate, weight=weight * factor, executor=executor, **fit_options
+        )
+        out.append(
+            (
+                weight * factor,
+                curve_bands(alt, candidate, target, grid, n_samples=0, max_spread=spec.max_spread),
+            )
+        )
     return out
 
 
@@ -182,19 +229,30 @@ def _json_safe(value: Any) -> Any:
 
 def table_text(record: dict[str, Any]) -> str:
     """The selection table of one target as aligned text."""
-    head = (f"{record['species']} in {record['stage']}: selected {record['selected']} "
-            f"(smallest {record.get('criterion', 'bic').upper()})")
-    lines = [head, f"{'model':<10} {'chi2':>10} {'k':>6} {'AIC':>10} {'dAIC':>8} "
-             f"{'BIC':>10} {'LRT p':>9}"]  # fmt: skip
+    head = (
+        f"{record['species']} in {record['stage']}: selected {record['selected']} "
+        f"(smallest {record.get('criterion', 'bic').upper()})"
+    )
+    lines = [
+        head,
+        f"{'model':<10} {'chi2':>10} {'k':>6} {'AIC':>10} {'dAIC':>8} {'BIC':>10} {'LRT p':>9}",
+    ]
     for r in record["table"]:
         p = "-" if r["lrt_p"] is None else f"{r['lrt_p']:.2g}"
-        lines.append(f"{r['model']:<10} {r['chi2']:10.2f} {r['k']:6.2f} {r['aic']:10.2f} "
-                     f"{r['delta_aic']:8.2f} {r['bic']:10.2f} {p:>9}")  # fmt: skip
+        lines.append(
+            f"{r['model']:<10} {r['chi2']:10.2f} {r['k']:6.2f} {r['aic']:10.2f} "
+            f"{r['delta_aic']:8.2f} {r['bic']:10.2f} {p:>9}"
+        )
     return "\n".join(lines)
 
 
-def run_landscape(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
-                  workers: int | None = 0, figures: bool = True) -> dict[str, Any]:  # fmt: skip
+def run_landscape(
+    path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    workers: int | None = 0,
+    figures: bool = True,
+) -> dict[str, Any]:
     """Read FIT.toml with its ``[landscape]`` section, study every target, write ``out``.
 
     Writes ``landscape.json`` (everything), ``selection.txt`` (the tables) and, with
@@ -213,14 +271,25 @@ def run_landscape(path: str | os.PathLike, out: str | os.PathLike | None = None,
     except ConfigError as exc:
         raise ConfigError(str(path), [f"landscape.{p}" for p in exc.problems]) from None
     opts = cfg.options
-    fit_options = {"step": opts.step, "tolerance": opts.tolerance, "max_nfev": opts.max_nfev,
-                   "mcmc": opts.mcmc.model_dump() if opts.mcmc else None}  # fmt: skip
+    fit_options = {
+        "step": opts.step,
+        "tolerance": opts.tolerance,
+        "max_nfev": opts.max_nfev,
+        "mcmc": opts.mcmc.model_dump() if opts.mcmc else None,
+    }
     clock = time.perf_counter()
     with open_executor(opts.scheduler, workers) as executor:
-        targets = [study_target(problem, free, spec, t, executor, **fit_options)
-                   for t in spec.targets]  # fmt: skip
-    data = _json_safe({"targets": targets, "wall_time_s": time.perf_counter() - clock,
-                       "landscape": spec.model_dump(), "input": record})  # fmt: skip
+        targets = [
+            study_target(problem, free, spec, t, executor, **fit_options) for t in spec.targets
+        ]
+    data = _json_safe(
+        {
+            "targets": targets,
+            "wall_time_s": time.perf_counter() - clock,
+            "landscape": spec.model_dump(),
+            "input": record,
+        }
+    )
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -235,8 +304,11 @@ def save_figures(data: dict[str, Any], out: Path) -> None:
     """``dn.png``, ``psed.png`` and ``weight.png`` of a landscape record."""
     from caitlab.plot import landscape as plots
 
-    for name, draw in (("dn", plots.dn_bands), ("psed", plots.psed_figure),
-                       ("weight", plots.weight_curves)):  # fmt: skip
+    for name, draw in (
+        ("dn", plots.dn_bands),
+        ("psed", plots.psed_figure),
+        ("weight", plots.weight_curves),
+    ):
         fig = draw(data["targets"])
         fig.savefig(out / f"{name}.png", dpi=110)
 

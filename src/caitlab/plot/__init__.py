@@ -85,17 +85,27 @@ def standard_figures(
             from caitlab.fit.problem import build_response
 
             response = build_response(profile.response)
-        profiles(result, [profile.stage], measured=profile, rms_nm=rms_nm, response=response,
-                 depth_max_nm=float(profile.depth_m.max() * 1e9),
-                 ax=panel(f"profiles_{_slug(profile.name)}", (7.4, 4.2)))
+        profiles(
+            result,
+            [profile.stage],
+            measured=profile,
+            rms_nm=rms_nm,
+            response=response,
+            depth_max_nm=float(profile.depth_m.max() * 1e9),
+            ax=panel(f"profiles_{_slug(profile.name)}", (7.4, 4.2)),
+        )
     diffusivities(result, ax=panel("diffusivity"))
     if has_site_energy(result):
         n_states = 1 + len(result.stages)
         fig = figures["energy_landscape"] = new_figure((4.0 * n_states, 5.0))
         energy_landscapes(result, axes=fig.subplots(1, n_states, sharey=True, squeeze=False)[0])
     fig = figures["traces"] = new_figure((7.4, 6.0))
-    traces(result, measured_charges=measured_charges, electrometer=electrometer,
-           axes=fig.subplots(2, 1))
+    traces(
+        result,
+        measured_charges=measured_charges,
+        electrometer=electrometer,
+        axes=fig.subplots(2, 1),
+    )
     potential_profile(result, ax=panel("potential"))
     return figures
 
@@ -145,8 +155,9 @@ def _measured_profiles(measured: Any) -> list[Any]:
     return [as_measured_profile(m) for m in measured]
 
 
-def save_figures(figures: Mapping[str, Figure], directory: str | Path, dpi: int = 150
-                 ) -> list[Path]:
+def save_figures(
+    figures: Mapping[str, Figure], directory: str | Path, dpi: int = 150
+) -> list[Path]:
     """Write each figure as ``directory/<name>.png``; returns the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

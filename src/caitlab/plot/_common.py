@@ -51,8 +51,7 @@ def stage_end_index(result: Result, name: str) -> int:
     return hits[-1]
 
 
-def time_indices(result: Result, times: Sequence[float | str] | float | str | None
-                 ) -> list[int]:
+def time_indices(result: Result, times: Sequence[float | str] | float | str | None) -> list[int]:
     """Indices along ``time`` for ``times``: stage names (their ends) or seconds (nearest).
 
     ``None`` means the end of every stage.
@@ -113,5 +112,13 @@ def mark_stages(ax: Axes, result: Result, scale: float = 1.0, label: bool = True
         if k > 0:
             ax.axvline(start / scale, color="0.5", lw=0.8, ls=":")
         if label:
-            ax.text((start + end) / 2 / scale, 0.98, name, transform=ax.get_xaxis_transform(),
-                    ha="center", va="top", fontsize="small", color="0.3")
+            ax.text(
+                (start + end) / 2 / scale,
+                0.98,
+                name,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize="small",
+                color="0.3",
+            )

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from caitlab.results import Result
 
 
-def visited_range(result: Result, stage: str, species: str, floor: float = 1e-4
-                  ) -> tuple[float, float] | None:
+def visited_range(
+    result: Result, stage: str, species: str, floor: float = 1e-4
+) -> tuple[float, float] | None:
     """Smallest and largest fraction n/n0 (above ``floor``) of ``species`` during ``stage``.
 
     Uses the saved states of the stage and the state it started from (the end of the stage
@@ -96,8 +97,9 @@ def diffusivities(
             span = visited_range(result, record.name, name, floor=n_min) if visited else None
             if span is not None:
                 inside = (grid >= span[0]) & (grid <= span[1])
-                ax.plot(grid[inside], d[inside], color=colour, lw=7, alpha=0.2,
-                        solid_capstyle="butt")
+                ax.plot(
+                    grid[inside], d[inside], color=colour, lw=7, alpha=0.2, solid_capstyle="butt"
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(n_min, 1.2)
@@ -106,8 +108,10 @@ def diffusivities(
     handles, labels = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    handles += [Line2D([], [], marker="v", color="0.3", ls="none"),
-                Line2D([], [], color="0.3", lw=7, alpha=0.2)]
+    handles += [
+        Line2D([], [], marker="v", color="0.3", ls="none"),
+        Line2D([], [], color="0.3", lw=7, alpha=0.2),
+    ]
     labels += ["fall-off threshold", "visited in the run"]
     legend_outside(ax, handles, labels)
     return ax
@@ -123,21 +127,26 @@ def default_depth_nm(result: Result) -> float:
     return float(depleted.max() * 1e9 / 2) if depleted.size else 5.0
 
 
-def _state(result: Result, time: float | str, depth_nm: float
-           ) -> tuple[Any, np.ndarray, str]:
+def _state(result: Result, time: float | str, depth_nm: float) -> tuple[Any, np.ndarray, str]:
     """(stage whose models apply, fractions per species at ``depth_nm``, title)."""
     exp = result.experiment
     if time == "initial":
-        return exp.stages[0], np.array([s.initial_fraction for s in exp.sample.species]), (
-            "before the first stage")
+        return (
+            exp.stages[0],
+            np.array([s.initial_fraction for s in exp.sample.species]),
+            ("before the first stage"),
+        )
     index = time_indices(result, [time])[0]
     stage_name = saved_stages(result)[index]
     x = np.asarray(result.mesh.centres)
     frac = fractions(result)[index]
     at_depth = np.array([np.interp(depth_nm * 1e-9, x, f) for f in frac])
     stage = next(s for s in exp.stages if s.name == stage_name)
-    when = f"after {stage_name}" if index == stage_end_index(result, stage_name) else (
-        f"{stage_name}, t = {float(result.data['time'].values[index]) / 3600:.3g} h")
+    when = (
+        f"after {stage_name}"
+        if index == stage_end_index(result, stage_name)
+        else (f"{stage_name}, t = {float(result.data['time'].values[index]) / 3600:.3g} h")
+    )
     return stage, at_depth, f"{when}, {depth_nm:.3g} nm deep"
 
 
@@ -194,19 +203,47 @@ def energy_landscape(
         e_f = float(model.fermi_shift(frac[names.index(name)], n0))
         ax.plot(s, energy, color=colour, lw=1.2, label=f"{name} sites S(E)")
         filled = energy <= e_f
-        ax.fill_betweenx(energy[filled], 0, s[filled], color=colour, alpha=0.45, lw=0,
-                         label=f"{name} filled, {frac[names.index(name)]:.2f} $n_0$")
+        ax.fill_betweenx(
+            energy[filled],
+            0,
+            s[filled],
+            color=colour,
+            alpha=0.45,
+            lw=0,
+            label=f"{name} filled, {frac[names.index(name)]:.2f} $n_0$",
+        )
         ax.axhline(e_f, color=colour, ls="--", lw=1)
-        ax.text(1.0, e_f, f" $E_F$({name})", transform=ax.get_yaxis_transform(),
-                color=colour, va="center", fontsize="small")
+        ax.text(
+            1.0,
+            e_f,
+            f" $E_F$({name})",
+            transform=ax.get_yaxis_transform(),
+            color=colour,
+            va="center",
+            fontsize="small",
+        )
         e_dc = model.activation_energy
         if e_dc is not None and e_dc <= energy[-1]:
             ax.axhline(e_dc, color=colour, ls=":", lw=1)
-            ax.text(1.0, e_dc, f" $E_{{DC}}$({name})", va="center",
-                    transform=ax.get_yaxis_transform(), color=colour, fontsize="small")
+            ax.text(
+                1.0,
+                e_dc,
+                f" $E_{{DC}}$({name})",
+                va="center",
+                transform=ax.get_yaxis_transform(),
+                color=colour,
+                fontsize="small",
+            )
         elif e_dc is not None:  # above the populated range: named at the top, not drawn
-            ax.text(1.0, 1.0, f" $E_{{DC}}$({name}) = {e_dc:.2f} eV ↑", va="top",
-                    transform=ax.transAxes, color=colour, fontsize="small")
+            ax.text(
+                1.0,
+                1.0,
+                f" $E_{{DC}}$({name}) = {e_dc:.2f} eV ↑",
+                va="top",
+                transform=ax.transAxes,
+                color=colour,
+                fontsize="small",
+            )
     if host is not None:
         _replacement(ax, names, sed[host], host, frac, energy, n0, set(sed))
     ax.set_xlim(left=0)
@@ -217,8 +254,15 @@ def energy_landscape(
     if sed:
         legend_outside(ax, loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize="x-small")
     else:
-        ax.text(0.5, 0.5, "no site-energy model\nin this stage", ha="center", va="center",
-                transform=ax.transAxes, color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            "no site-energy model\nin this stage",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.4",
+        )
     return ax
 
 
@@ -226,8 +270,11 @@ def has_site_energy(result: Result) -> bool:
     """Whether any stage of the run has a site-energy (SED) model."""
     from caitlab.diffusivity import SiteEnergyD
 
-    return any(isinstance(m, SiteEnergyD) for stage in result.experiment.stages
-               for m in stage.diffusivity.values())
+    return any(
+        isinstance(m, SiteEnergyD)
+        for stage in result.experiment.stages
+        for m in stage.diffusivity.values()
+    )
 
 
 def _energy_grid(models: Any, n0: float) -> np.ndarray:
@@ -251,14 +298,23 @@ def _energy_grid(models: Any, n0: float) -> np.ndarray:
     return np.linspace(low - margin, high + margin, 1200)
 
 
-def _replacement(ax: Axes, names: list[str], model: Any, host: str, frac: np.ndarray,
-                 energy: np.ndarray, n0: float, skip: set[str]) -> None:
+def _replacement(
+    ax: Axes,
+    names: list[str],
+    model: Any,
+    host: str,
+    frac: np.ndarray,
+    energy: np.ndarray,
+    n0: float,
+    skip: set[str],
+) -> None:
     """Stack the constant-D species on the host's vacated sites above its Fermi level."""
     s = model.site_distribution(energy, n0) / n0
     e_f = float(model.fermi_shift(frac[names.index(host)], n0))
     above = np.where(energy > e_f, s, 0.0)
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (above[1:] + above[:-1])
-                                                  * np.diff(energy))])
+    cumulative = np.concatenate(
+        [[0.0], np.cumsum(0.5 * (above[1:] + above[:-1]) * np.diff(energy))]
+    )
     start = 0.0
     for k, name in enumerate(names):
         if name in skip or frac[k] <= 1e-4:
@@ -266,9 +322,17 @@ def _replacement(ax: Axes, names: list[str], model: Any, host: str, frac: np.nda
         band = (energy > e_f) & (cumulative >= start) & (cumulative <= start + frac[k])
         # hatch only, no face: a filled distribution underneath stays readable
         colour = species_colour(name, k)
-        ax.fill_betweenx(energy[band], 0, s[band], facecolor="none", edgecolor=colour, lw=0.0,
-                         hatch=SPECIES_HATCHES.get(name) or "////", zorder=3,
-                         label=f"{name} on {host} sites, {frac[k]:.2f} $n_0$ (constant D)")
+        ax.fill_betweenx(
+            energy[band],
+            0,
+            s[band],
+            facecolor="none",
+            edgecolor=colour,
+            lw=0.0,
+            hatch=SPECIES_HATCHES.get(name) or "////",
+            zorder=3,
+            label=f"{name} on {host} sites, {frac[k]:.2f} $n_0$ (constant D)",
+        )
         ax.plot(s[band], energy[band], color=colour, lw=0.8, zorder=3)
         start += frac[k]
 

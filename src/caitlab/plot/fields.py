@@ -72,10 +72,17 @@ def potential_profile(
     for k, index in enumerate(time_indices(result, times)):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
         label = time_label(result, index)
-        ax.plot(x_nm[near], potential[index, near], color="k", ls=style,
-                label=f"potential, {label}")
-        twin.plot(x_nm[near], rho[index, near], color=SPACE_CHARGE_COLOUR, ls=style, lw=1,
-                  label=f"space charge, {label}")
+        ax.plot(
+            x_nm[near], potential[index, near], color="k", ls=style, label=f"potential, {label}"
+        )
+        twin.plot(
+            x_nm[near],
+            rho[index, near],
+            color=SPACE_CHARGE_COLOUR,
+            ls=style,
+            lw=1,
+            label=f"space charge, {label}",
+        )
     twin.axhline(0, color=SPACE_CHARGE_COLOUR, lw=0.5, alpha=0.5)
     ax.set_xlim(0, depth_max_nm)
     ax.set_xlabel("depth (nm)")

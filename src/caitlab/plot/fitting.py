@@ -11,23 +11,35 @@ from caitlab.plot._common import get_ax
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.collections import QuadMesh
+    from matplotlib.tri import TriContourSet
 
 
 #: columns of a sweep table (:mod:`caitlab.sweep`) that are not parameters
-_NOT_PARAMETERS = ("point", "key", "status", "reason", "wall_time_s", "charge_C.", "chisqr",
-                   "misfit")
+_NOT_PARAMETERS = (
+    "point",
+    "key",
+    "status",
+    "reason",
+    "wall_time_s",
+    "charge_C.",
+    "chisqr",
+    "misfit",
+)
 
 
-def _grid_from_table(table: Any, x: str | None, y: str | None, misfit: str | None
-                     ) -> tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]:
+def _grid_from_table(
+    table: Any, x: str | None, y: str | None, misfit: str | None
+) -> tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]:
     """Columns of a table (pandas-like or mapping of columns) as x, y, misfit arrays.
 
     Rows whose misfit is missing (failed runs) are dropped.
     """
     columns = [str(c) for c in (table.columns if hasattr(table, "columns") else table.keys())]
     if misfit is None:
-        misfit = next((c for c in ("misfit", "chisqr_per_point", "chisqr") if c in columns),
-                      "misfit")
+        misfit = next(
+            (c for c in ("misfit", "chisqr_per_point", "chisqr") if c in columns), "misfit"
+        )
     if misfit not in columns:
         raise ValueError(f"no misfit column {misfit!r}; columns: {columns}")
 
@@ -37,13 +49,22 @@ def _grid_from_table(table: Any, x: str | None, y: str | None, misfit: str | Non
         except (TypeError, ValueError):
             return None
 
-    params = [c for c in columns if not c.startswith(_NOT_PARAMETERS) and c != misfit
-              and numeric(c) is not None]
+    params = [
+        c
+        for c in columns
+        if not c.startswith(_NOT_PARAMETERS) and c != misfit and numeric(c) is not None
+    ]
     x = x or params[0]
     y = y or next(c for c in params if c != x)
-    values = [numeric(c) for c in (x, y, misfit)]
+    values = []
+    for name in (x, y, misfit):
+        column = numeric(name)
+        if column is None:
+            raise TypeError(f"column {name!r} is not numeric")
+        values.append(column)
     keep = np.all([np.isfinite(v) for v in values], axis=0)
-    return x, y, misfit, *(v[keep] for v in values)
+    px, py, pm = (v[keep] for v in values)
+    return x, y, misfit, px, py, pm
 
 
 def misfit_map(
@@ -86,12 +107,12 @@ def misfit_map(
         xv, yv = np.asarray(data[x].values, float), np.asarray(data[y].values, float)
         xs, ys = np.meshgrid(xv, yv)
         label = data.name or misfit or "misfit"
-        points = (xs.ravel(), ys.ravel(), grid.ravel())
+        px, py, pm = xs.ravel(), ys.ravel(), grid.ravel()
     else:
-        x, y, label, *points = _grid_from_table(data, x, y, misfit)
-    px, py, pm = points
+        x, y, label, px, py, pm = _grid_from_table(data, x, y, misfit)
     shown = np.log10(np.maximum(pm, np.finfo(float).tiny)) if log_misfit else pm
     ux, uy = np.unique(px), np.unique(py)
+    mesh: QuadMesh | TriContourSet
     if ux.size * uy.size == px.size and px.size > 1:
         grid = np.full((uy.size, ux.size), np.nan)
         grid[np.searchsorted(uy, py), np.searchsorted(ux, px)] = shown
@@ -100,8 +121,15 @@ def misfit_map(
         mesh = ax.tricontourf(px, py, shown, levels=20, cmap="viridis_r")
         ax.plot(px, py, ".", ms=2, color="0.3")
     best = int(np.nanargmin(pm))
-    ax.plot(px[best], py[best], "*", ms=14, mfc="w", mec="k",
-            label=f"minimum {pm[best]:.3g} at ({px[best]:.3g}, {py[best]:.3g})")
+    ax.plot(
+        px[best],
+        py[best],
+        "*",
+        ms=14,
+        mfc="w",
+        mec="k",
+        label=f"minimum {pm[best]:.3g} at ({px[best]:.3g}, {py[best]:.3g})",
+    )
     for axis, values in (("x", ux), ("y", uy)):
         if values.min() > 0 and values.max() / values.min() > 20:
             getattr(ax, f"set_{axis}scale")("log")
@@ -163,12 +191,19 @@ def corner(
                 q = np.percentile(samples[:, i], [16, 50, 84])
                 for value in q:
                     ax.axvline(value, color="k", ls="--", lw=0.8)
-                ax.set_title(f"{names[i]} = {q[1]:.3g} +{q[2] - q[1]:.2g} -{q[1] - q[0]:.2g}",
-                             fontsize="small")
+                ax.set_title(
+                    f"{names[i]} = {q[1]:.3g} +{q[2] - q[1]:.2g} -{q[1] - q[0]:.2g}",
+                    fontsize="small",
+                )
                 ax.set_yticks([])
             else:
-                ax.hist2d(samples[:, j], samples[:, i], bins=bins, range=[ranges[j], ranges[i]],
-                          cmap="Greys")
+                ax.hist2d(
+                    samples[:, j],
+                    samples[:, i],
+                    bins=bins,
+                    range=[ranges[j], ranges[i]],
+                    cmap="Greys",
+                )
                 ax.set_ylim(ranges[i])
             ax.set_xlim(ranges[j])
             if truths is not None:

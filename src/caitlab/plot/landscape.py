@@ -29,20 +29,30 @@ def dn_bands(targets: Sequence[Mapping[str, Any]], axes: Sequence[Any] | None = 
             n = np.asarray(bands["n_frac"])
             low, mid, high = (np.exp(np.asarray(r, dtype=float)) for r in bands["log_d"])
             chosen = shape == target["selected"]
-            ax.plot(n, mid, MODEL_STYLES.get(shape, "-"), color=colour if chosen else "0.3",
-                    lw=2 if chosen else 1, label=shape + (" (selected)" if chosen else ""))
+            ax.plot(
+                n,
+                mid,
+                MODEL_STYLES.get(shape, "-"),
+                color=colour if chosen else "0.3",
+                lw=2 if chosen else 1,
+                label=shape + (" (selected)" if chosen else ""),
+            )
             if shape == "free-form":
-                ax.fill_between(n, low, high, color=colour, alpha=0.25, lw=0,
-                                label="free-form 16-84 %")
+                ax.fill_between(
+                    n, low, high, color=colour, alpha=0.25, lw=0, label="free-form 16-84 %"
+                )
                 knots = np.asarray(entry["knots"])
-                values = [entry["best_values"][p] for p in sorted(
-                    (p for p in entry["best_values"] if ".log_d." in p),
-                    key=lambda p: int(p.rsplit(".", 1)[1]))]
+                values = [
+                    entry["best_values"][p]
+                    for p in sorted(
+                        (p for p in entry["best_values"] if ".log_d." in p),
+                        key=lambda p: int(p.rsplit(".", 1)[1]),
+                    )
+                ]
                 ax.plot(knots, np.exp(values), "o", color=colour, ms=4)
         if "direct" in target:
             d = np.asarray(target["direct"]["d"], dtype=float)
-            ax.plot(target["direct"]["n_frac"], d, ".", color="0.5", ms=3,
-                    label="direct estimate")
+            ax.plot(target["direct"]["n_frac"], d, ".", color="0.5", ms=3, label="direct estimate")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"density $n_{{{target['species']}}}/n_0$")
@@ -52,8 +62,9 @@ def dn_bands(targets: Sequence[Mapping[str, Any]], axes: Sequence[Any] | None = 
     return fig or axes[0].figure
 
 
-def psed_figure(targets: Sequence[Mapping[str, Any]], model: str = "free-form",
-                ax: Any = None) -> Any:  # fmt: skip
+def psed_figure(
+    targets: Sequence[Mapping[str, Any]], model: str = "free-form", ax: Any = None
+) -> Any:
     """Populated distributions of every target on one energy axis (Fig. 2 style).
 
     Energy runs upwards, each species relative to its own Fermi level at n0 (D0 unknown:
@@ -69,16 +80,29 @@ def psed_figure(targets: Sequence[Mapping[str, Any]], model: str = "free-form",
         energy = np.asarray(bands["energy_eV"], dtype=float)
         low, mid, high = (np.asarray(r, dtype=float) for r in bands["density_per_eV"])
         ok = np.isfinite(mid)
-        ax.fill_betweenx(energy[ok], 0, mid[ok], color=colour, alpha=0.35, lw=0,
-                         label=f"{target['species']} ({target['stage']}), occupied")
+        ax.fill_betweenx(
+            energy[ok],
+            0,
+            mid[ok],
+            color=colour,
+            alpha=0.35,
+            lw=0,
+            label=f"{target['species']} ({target['stage']}), occupied",
+        )
         ax.plot(mid[ok], energy[ok], color=colour, lw=1.5)
         band = np.isfinite(low) & np.isfinite(high)
         ax.fill_betweenx(energy[band], low[band], high[band], color=colour, alpha=0.15, lw=0)
         fwhm = bands["fwhm_eV"][1]
         if fwhm is not None:
-            ax.text(0.98, 0.02 + 0.06 * targets.index(target),
-                    f"{target['species']}: FWHM {1e3 * fwhm:.0f} meV", color=colour,
-                    transform=ax.transAxes, ha="right", fontsize="small")
+            ax.text(
+                0.98,
+                0.02 + 0.06 * targets.index(target),
+                f"{target['species']}: FWHM {1e3 * fwhm:.0f} meV",
+                color=colour,
+                transform=ax.transAxes,
+                ha="right",
+                fontsize="small",
+            )
     ax.axhline(0.0, color="0.4", ls="--", lw=1)
     ax.set_xlim(left=0)
     ax.set_xlabel("populated sites $S(E)/n_0$ (eV$^{-1}$)")
@@ -105,8 +129,9 @@ def weight_curves(targets: Sequence[Mapping[str, Any]]) -> Any:
         top.plot(curve["misfit"][at], curve["roughness"][at], "o", color="tab:red")
         top.set_xlabel(r"data misfit $\chi^2$")
         top.set_ylabel(r"roughness $|\Delta^2 \ln D|^2$")
-        top.set_title(f"{target['species']} ({target['stage']}): {curve['criterion']}",
-                      fontsize="medium")
+        top.set_title(
+            f"{target['species']} ({target['stage']}): {curve['criterion']}", fontsize="medium"
+        )
         bottom.loglog(w, curve["gcv"], ".-", color="0.3")
         bottom.axvline(chosen, color="tab:red", lw=1)
         bottom.set_xlabel(r"weight $\lambda$")

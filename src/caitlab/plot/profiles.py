@@ -126,8 +126,14 @@ def _draw_measured(ax: Axes, measured: Any, names: list[str], show_sum: bool) ->
     total = np.zeros_like(depth)
     for name, frac in values.items():
         index = names.index(name) if name in names else len(names)
-        ax.errorbar(depth * 1e9, frac, yerr=profile.sigma[name], color=species_colour(name, index),
-                    label=f"{name}, measured", **MEASURED_MARKER)  # fmt: skip
+        ax.errorbar(
+            depth * 1e9,
+            frac,
+            yerr=profile.sigma[name],
+            color=species_colour(name, index),
+            label=f"{name}, measured",
+            **MEASURED_MARKER,
+        )
         total += frac
     if show_sum and len(values) > 1:
         ax.plot(depth * 1e9, total, "o", ms=3.5, mfc="none", color="k", label="sum, measured")

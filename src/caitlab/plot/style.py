@@ -11,26 +11,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: colour of each species in every figure (the paper: Li blue, Rb green, Cs purple)
-SPECIES_COLOURS = {"Li": "tab:blue", "Rb": "tab:green", "Cs": "tab:purple", "K": "tab:orange",
-                   "Na": "tab:olive"}
+SPECIES_COLOURS = {
+    "Li": "tab:blue",
+    "Rb": "tab:green",
+    "Cs": "tab:purple",
+    "K": "tab:orange",
+    "Na": "tab:olive",
+}
 _FALLBACK_COLOURS = ("tab:red", "tab:brown", "tab:pink", "tab:cyan", "tab:gray")
 #: line style of each stage, in stage order
 STAGE_STYLES = ("-", "--", ":", "-.")
 #: hatch of each species where filled areas overlap (Cs hatched over an Rb fill)
 SPECIES_HATCHES = {"Cs": "////", "Rb": "", "Li": "\\\\\\\\"}
 CHARGE_COLOUR = "tab:red"
-MEASURED_MARKER = {"marker": "o", "ms": 3.5, "mfc": "none", "ls": "none", "elinewidth": 0.6,
-                   "capsize": 0}
+MEASURED_MARKER: dict[str, Any] = {
+    "marker": "o",
+    "ms": 3.5,
+    "mfc": "none",
+    "ls": "none",
+    "elinewidth": 0.6,
+    "capsize": 0,
+}
 
 #: rc parameters of the paper style
-PAPER_RC = {
-    "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "legend.fontsize": 8,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "lines.linewidth": 1.3,
-    "axes.formatter.useoffset": False, "axes.formatter.use_mathtext": True,
-    "savefig.bbox": "tight", "savefig.pad_inches": 0.05, "legend.frameon": False,
+PAPER_RC: dict[RcKeyType, Any] = {
+    "font.size": 9,
+    "axes.labelsize": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "lines.linewidth": 1.3,
+    "axes.formatter.useoffset": False,
+    "axes.formatter.use_mathtext": True,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    "legend.frameon": False,
 }
 
 
@@ -54,8 +76,13 @@ def legend_outside(ax: Any, handles: Any = None, labels: Any = None, **kwargs: A
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return None
-    options = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0,
-               "fontsize": "small", "frameon": False} | kwargs
+    options = {
+        "loc": "upper left",
+        "bbox_to_anchor": (1.02, 1.0),
+        "borderaxespad": 0.0,
+        "fontsize": "small",
+        "frameon": False,
+    } | kwargs
     return ax.legend(handles, labels, **options)
 
 
@@ -79,5 +106,15 @@ def align_zero(ax: Any, twin: Any) -> None:
             a.set_ylim(-top * f / (1 - f), top)
 
 
-__all__ = ["CHARGE_COLOUR", "MEASURED_MARKER", "PAPER_RC", "SPECIES_COLOURS", "SPECIES_HATCHES",
-           "STAGE_STYLES", "align_zero", "legend_outside", "paper", "species_colour"]
+__all__ = [
+    "CHARGE_COLOUR",
+    "MEASURED_MARKER",
+    "PAPER_RC",
+    "SPECIES_COLOURS",
+    "SPECIES_HATCHES",
+    "STAGE_STYLES",
+    "align_zero",
+    "legend_outside",
+    "paper",
+    "species_colour",
+]

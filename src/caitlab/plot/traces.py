@@ -25,8 +25,9 @@ def _hours(result: Result, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
     return hours, (hours > 0) if log_time else np.ones(hours.shape, bool)
 
 
-def measured_stage_charges(result: Result, measured: Mapping[str, float] | Sequence[float]
-                           ) -> list[tuple[str, float, float]]:
+def measured_stage_charges(
+    result: Result, measured: Mapping[str, float] | Sequence[float]
+) -> list[tuple[str, float, float]]:
     """(stage, end time s, cumulative charge C) for measured charges per stage (C)."""
     bounds = result.stage_bounds
     if not isinstance(measured, Mapping):
@@ -85,16 +86,34 @@ def current_charge(
     if electrometer is not None:
         t_h = electrometer.time_s / SECONDS_PER_HOUR
         shown = t_h > 0 if log_time else np.ones(t_h.shape, bool)
-        ax.plot(t_h[shown], electrometer.current_A[shown] * 1e9, color="0.45", lw=0.8,
-                label="current (electrometer)")  # fmt: skip
-        twin.plot(t_h[shown], electrometer.charge_C[shown] * 1e3, color=CHARGE_COLOUR, lw=1.0,
-                  ls="--", label="charge (electrometer)")  # fmt: skip
+        ax.plot(
+            t_h[shown],
+            electrometer.current_A[shown] * 1e9,
+            color="0.45",
+            lw=0.8,
+            label="current (electrometer)",
+        )
+        twin.plot(
+            t_h[shown],
+            electrometer.charge_C[shown] * 1e3,
+            color=CHARGE_COLOUR,
+            lw=1.0,
+            ls="--",
+            label="charge (electrometer)",
+        )
         top = max(top, float(np.nanmax(electrometer.current_A)) * 1e9)
     ax.set_ylim(min(0.0, float(np.nanmin(current))), 1.1 * max(top, 1e-12))
     if measured_charges is not None:
         points = measured_stage_charges(result, measured_charges)
-        twin.plot([p[1] / SECONDS_PER_HOUR for p in points], [p[2] * 1e3 for p in points], "s",
-                  mfc="none", color=CHARGE_COLOUR, label="charge (measured)", clip_on=False)
+        twin.plot(
+            [p[1] / SECONDS_PER_HOUR for p in points],
+            [p[2] * 1e3 for p in points],
+            "s",
+            mfc="none",
+            color=CHARGE_COLOUR,
+            label="charge (measured)",
+            clip_on=False,
+        )
     twin.set_ylabel("cumulative charge $Q$ (mC)", color=CHARGE_COLOUR)
     twin.tick_params(axis="y", colors=CHARGE_COLOUR)
     twin.set_ylim(bottom=min(0.0, twin.get_ylim()[0]))
@@ -108,13 +127,13 @@ def current_charge(
     ax.set_xlabel("time (h)")
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    legend_outside(twin, lines[0] + more[0], lines[1] + more[1],
-                   bbox_to_anchor=(1.15, 1.0))  # right of the twin axis' labels
+    legend_outside(
+        twin, lines[0] + more[0], lines[1] + more[1], bbox_to_anchor=(1.15, 1.0)
+    )  # right of the twin axis' labels
     return ax
 
 
-def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None = None
-                      ) -> Axes:
+def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None = None) -> Axes:
     """Surface potential (V) versus time (h), with the beam current landing (nA, twin axis).
 
     Parameters
@@ -133,8 +152,12 @@ def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None 
     """
     ax = get_ax(ax)
     hours, keep = _hours(result, log_time)
-    ax.plot(hours[keep], np.asarray(result.traces["surface_potential"].values)[keep], color="k",
-            label="surface potential")
+    ax.plot(
+        hours[keep],
+        np.asarray(result.traces["surface_potential"].values)[keep],
+        color="k",
+        label="surface potential",
+    )
     ax.set_ylabel("surface potential $\\varphi(0)$ (V)")
     ax.set_ylim(bottom=0)
     if log_time:
@@ -170,8 +193,7 @@ def traces(
 
         fig = plt.figure(figsize=(7.4, 6.0), layout="constrained")
         axes = fig.subplots(2, 1)
-    current_charge(result, measured_charges=measured_charges, electrometer=electrometer,
-                   ax=axes[0])  # fmt: skip
+    current_charge(result, measured_charges=measured_charges, electrometer=electrometer, ax=axes[0])
     surface_potential(result, log_time=True, ax=axes[1])
     return np.asarray(axes)
 

@@ -80,8 +80,7 @@ class Comparison:
         return self.chi2 / self.n_values
 
 
-def _common_species(sim_species: list[str], meas_species: list[str]) -> tuple[list[str],
-                                                                             list[str]]:
+def _common_species(sim_species: list[str], meas_species: list[str]) -> tuple[list[str], list[str]]:
     """The species in both, in the measured order, and notes on the ones left out."""
     common = [s for s in meas_species if s in sim_species]
     if len(common) < 2:
@@ -99,13 +98,16 @@ def _common_species(sim_species: list[str], meas_species: list[str]) -> tuple[li
     if only_sim:
         notes.append(f"simulated but not measured, left out: {', '.join(only_sim)}")
     if only_meas or only_sim:
-        notes.append("both measured and simulated fractions renormalised to sum to 1 over "
-                     f"{{{', '.join(common)}}}")
+        notes.append(
+            "both measured and simulated fractions renormalised to sum to 1 over "
+            f"{{{', '.join(common)}}}"
+        )
     return common, notes
 
 
-def compare_profiles(result: Result, measured: Any, response: Response | None = None,
-                     stage: str | None = None) -> Comparison:
+def compare_profiles(
+    result: Result, measured: Any, response: Response | None = None, stage: str | None = None
+) -> Comparison:
     """Broaden a stage's final fractions, sample them where measured, and form residuals.
 
     Only species both simulated and measured are compared; at least two are needed. When
@@ -154,15 +156,18 @@ def compare_profiles(result: Result, measured: Any, response: Response | None = 
     if renormalised:
         meas_total, sim_total = meas.sum(axis=0), broadened.sum(axis=0)
         if not ((meas_total > 0).all() and (sim_total > 0).all()):
-            raise SimsError(f"the fractions of {common} sum to 0 at some depth: cannot "
-                            "renormalise over them")
+            raise SimsError(
+                f"the fractions of {common} sum to 0 at some depth: cannot renormalise over them"
+            )
         meas, sigma, broadened = meas / meas_total, sigma / meas_total, broadened / sim_total
     diff = broadened - meas
     chi2_points = (diff / sigma) ** 2
     weights = (
-        "sigma from the counting statistics of the measured profile" if measured.sigma_given
+        "sigma from the counting statistics of the measured profile"
+        if measured.sigma_given
         else f"fallback sigma: binomial with {measured.fallback_counts:g} counts per point "
-        f"plus a floor of {FALLBACK_FLOOR:g}")
+        f"plus a floor of {FALLBACK_FLOOR:g}"
+    )
     return Comparison(
         species=tuple(common),
         depth_m=depth,

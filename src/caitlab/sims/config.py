@@ -51,8 +51,12 @@ class ResponseConfig(Frozen):
         """The response as a dict: the model and its lengths (m), as fit paths address them."""
         if self.model == "gaussian":
             return {"model": "gaussian", "rms": self.rms}
-        return {"model": "mri", "mixing": self.mixing, "roughness": self.roughness,
-                "information": self.information}  # fmt: skip
+        return {
+            "model": "mri",
+            "mixing": self.mixing,
+            "roughness": self.roughness,
+            "information": self.information,
+        }
 
     def build(self) -> GaussianResponse | MRIResponse:
         """The response object for :func:`~caitlab.sims.response.apply_response`."""

@@ -122,9 +122,14 @@ class MeasuredProfile:
         return tuple(self.fractions)
 
     def _part(self, species: Any, keep: Any) -> MeasuredProfile:
-        out = MeasuredProfile(self.stage, self.depth_m[keep],
-                              {k: self.fractions[k][keep] for k in species},
-                              {k: self.sigma[k][keep] for k in species}, self.response, self.name)
+        out = MeasuredProfile(
+            self.stage,
+            self.depth_m[keep],
+            {k: self.fractions[k][keep] for k in species},
+            {k: self.sigma[k][keep] for k in species},
+            self.response,
+            self.name,
+        )
         object.__setattr__(out, "sigma_given", self.sigma_given)  # the sigmas are the same
         return out
 
@@ -161,8 +166,11 @@ def profile_from_dataset(dataset: Any, stage: str, **options: Any) -> MeasuredPr
     **options
         ``response``, ``name`` for :class:`MeasuredProfile`.
     """
-    depth_dim = "depth" if "depth" in dataset["fraction"].dims else next(
-        d for d in dataset["fraction"].dims if d != "species")
+    depth_dim = (
+        "depth"
+        if "depth" in dataset["fraction"].dims
+        else next(d for d in dataset["fraction"].dims if d != "species")
+    )
     frac = dataset["fraction"].transpose("species", depth_dim)
     species = [str(s) for s in frac["species"].values]
     sigma = {}
@@ -198,8 +206,11 @@ def measured_from_table(table: Any, stage: str = "", **options: Any) -> Measured
     if table.depth_m is None:
         return None
     columns = {name: np.asarray(table.channel(k)) for k, name in enumerate(table.channel_names)}
-    sigma = {name.removesuffix("_sigma"): columns.pop(name)
-             for name in list(columns) if name.endswith("_sigma")}
+    sigma = {
+        name.removesuffix("_sigma"): columns.pop(name)
+        for name in list(columns)
+        if name.endswith("_sigma")
+    }
     if len(columns) < 2 or any(not np.all(np.isfinite(v)) for v in columns.values()):
         return None
     values = np.array(list(columns.values()))
@@ -224,12 +235,12 @@ def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> Measu
         return MeasuredProfile(stage, measured["depth_m"], fractions, **options)
     if hasattr(measured, "data_vars") and "fraction" not in measured.data_vars:
         depth = "depth" if "depth" in measured.coords else next(iter(measured.dims))
-        fractions = {str(k): v.values for k, v in measured.data_vars.items()
-                     if v.dims == (depth,)}  # fmt: skip
+        fractions = {str(k): v.values for k, v in measured.data_vars.items() if v.dims == (depth,)}
         return MeasuredProfile(stage, measured[depth].values, fractions, **options)
     if hasattr(measured, "dims") and "species" in measured.dims:
-        measured = measured.to_dataset(name="fraction") if not hasattr(measured, "data_vars") \
-            else measured
+        measured = (
+            measured.to_dataset(name="fraction") if not hasattr(measured, "data_vars") else measured
+        )
     if hasattr(measured, "data_vars"):
         return profile_from_dataset(measured, stage, **options)
     raise TypeError(
@@ -238,5 +249,12 @@ def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> Measu
     )
 
 
-__all__ = ["FALLBACK_COUNTS", "FALLBACK_FLOOR", "MeasuredProfile", "as_measured_profile",
-           "fallback_sigma", "measured_from_table", "profile_from_dataset"]
+__all__ = [
+    "FALLBACK_COUNTS",
+    "FALLBACK_FLOOR",
+    "MeasuredProfile",
+    "as_measured_profile",
+    "fallback_sigma",
+    "measured_from_table",
+    "profile_from_dataset",
+]

@@ -47,21 +47,32 @@ def plot_profile(
         for index, name in enumerate(profile.channel_names):
             if f"'{name}'" in used:
                 values = np.asarray(profile.counts[:, index])
-                top.plot(profile.depth_m * 1e9, np.where(values > 0, values, np.nan),
-                         lw=1, label=name)
+                top.plot(
+                    profile.depth_m * 1e9, np.where(values > 0, values, np.nan), lw=1, label=name
+                )
         top.set_ylabel("intensity (counts)")
     else:
         for name in species:
             values = np.asarray(fractions["intensity"].sel(species=name))
-            top.plot(depth_nm, np.where(values > 0, values, np.nan), lw=1, label=name,
-                     color=_COLOURS.get(name))
+            top.plot(
+                depth_nm,
+                np.where(values > 0, values, np.nan),
+                lw=1,
+                label=name,
+                color=_COLOURS.get(name),
+            )
         top.set_ylabel("element intensity (counts)")
     top.set_yscale("log")
     top.legend(fontsize=8, ncol=2)
     top.set_title(Path(str(fractions.attrs.get("file", "profile"))).name, fontsize=9)
     for name in species:
-        bottom.plot(depth_nm, np.asarray(fractions["fraction"].sel(species=name)), lw=1.2,
-                    label=name, color=_COLOURS.get(name))
+        bottom.plot(
+            depth_nm,
+            np.asarray(fractions["fraction"].sel(species=name)),
+            lw=1.2,
+            label=name,
+            color=_COLOURS.get(name),
+        )
     bottom.set_xlabel("depth (nm)")
     bottom.set_ylabel("fraction (eq. 1)")
     bottom.set_ylim(-0.02, 1.02)
@@ -72,8 +83,9 @@ def plot_profile(
     return out
 
 
-def plot_comparison(path: str | PathLike[str], comparison: Comparison,
-                    simulated: Any | None = None) -> Path:
+def plot_comparison(
+    path: str | PathLike[str], comparison: Comparison, simulated: Any | None = None
+) -> Path:
     """Overlay measured (points with error bars) and simulated (lines) fractions versus
     depth (nm), with a residual panel below: ``measured - simulated`` and its error bars
     (the sigmas that weigh χ²).
@@ -102,26 +114,57 @@ def plot_comparison(path: str | PathLike[str], comparison: Comparison,
     for k, name in enumerate(comparison.species):
         colour = _COLOURS.get(name)
         err = None if sigma is None else sigma[k]
-        ax.errorbar(depth_nm, comparison.measured[k], yerr=err, fmt=".", ms=3, lw=0.6,
-                    color=colour, label=f"{name} measured")
-        ax.plot(depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour,
-                label=f"{name} simulated")
+        ax.errorbar(
+            depth_nm,
+            comparison.measured[k],
+            yerr=err,
+            fmt=".",
+            ms=3,
+            lw=0.6,
+            color=colour,
+            label=f"{name} measured",
+        )
+        ax.plot(
+            depth_nm, comparison.simulated[k], "-", lw=1.5, color=colour, label=f"{name} simulated"
+        )
         if dashed and not comparison.renormalised:
+            assert simulated is not None  # dashed needs it
             x_nm = np.asarray(simulated["depth"])
             keep = x_nm <= depth_nm.max()
-            ax.plot(x_nm[keep], np.asarray(simulated.sel(species=name))[keep], "--", lw=0.8,
-                    color=colour)
-        res.errorbar(depth_nm, comparison.measured[k] - comparison.simulated[k], yerr=err,
-                     fmt=".", ms=3, lw=0.6, color=colour, label=name)
+            ax.plot(
+                x_nm[keep],
+                np.asarray(simulated.sel(species=name))[keep],
+                "--",
+                lw=0.8,
+                color=colour,
+            )
+        res.errorbar(
+            depth_nm,
+            comparison.measured[k] - comparison.simulated[k],
+            yerr=err,
+            fmt=".",
+            ms=3,
+            lw=0.6,
+            color=colour,
+            label=name,
+        )
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
-    chi2 = (f", χ² {comparison.chi2:.4g} ({comparison.chi2_per_point:.3g} per value)"
-            if np.isfinite(comparison.chi2) else "")
-    ax.set_title(f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}{chi2}"
-                 + (" (dashed: simulated before broadening)" if dashed
-                    and not comparison.renormalised else "")
-                 + (" (renormalised over the common species)" if comparison.renormalised
-                    else ""), fontsize=9)
+    chi2 = (
+        f", χ² {comparison.chi2:.4g} ({comparison.chi2_per_point:.3g} per value)"
+        if np.isfinite(comparison.chi2)
+        else ""
+    )
+    ax.set_title(
+        f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}{chi2}"
+        + (
+            " (dashed: simulated before broadening)"
+            if dashed and not comparison.renormalised
+            else ""
+        )
+        + (" (renormalised over the common species)" if comparison.renormalised else ""),
+        fontsize=9,
+    )
     ax.legend(fontsize=7, ncol=2)
     res.axhline(0.0, color="0.4", lw=0.8)
     res.set_xlabel("depth (nm)")

@@ -286,7 +286,7 @@ def calibrate_depth(
     SimsError
         Both or none given with no depth in the file, non-positive values, no time axis.
     """
-    where = {"file": profile.file}
+    where: dict[str, Any] = {"file": profile.file}
     if crater_depth_m is not None and sputter_rate_m_per_s is not None:
         raise SimsError("give a crater depth or a sputter rate, not both", **where)
     if crater_depth_m is None and sputter_rate_m_per_s is None:
@@ -307,10 +307,11 @@ def calibrate_depth(
                 raise SimsError(f"crater depth must be positive, got {crater_depth_m!r} m")
             return profile.with_(depth_m=depth * (crater / depth[-1]))
         if crater_depth_m is not None:
-            return profile.with_(depth_m=depth_from_crater(profile.sputter_time_s,
-                                                           crater_depth_m))
-        return profile.with_(depth_m=depth_from_rate(profile.sputter_time_s,
-                                                     float(sputter_rate_m_per_s)))
+            return profile.with_(depth_m=depth_from_crater(profile.sputter_time_s, crater_depth_m))
+        assert sputter_rate_m_per_s is not None  # one of the two is given (checked above)
+        return profile.with_(
+            depth_m=depth_from_rate(profile.sputter_time_s, float(sputter_rate_m_per_s))
+        )
     except SimsError as exc:
         if exc.file is None:
             raise SimsError(exc.message, **where) from None
@@ -363,14 +364,15 @@ def find_channel(
     SimsError
         No match (the message lists the close matches by name and mass) or several matches.
     """
-    where = {"file": profile.file}
+    where: dict[str, Any] = {"file": profile.file}
     mass_tolerance = check_mass_tolerance(mass_tolerance)
     text = str(spec).strip()
     if text.startswith("#") and text[1:].isdigit():
         index = int(text[1:])
         if index >= profile.n_channels:
-            raise SimsError(f"channel {text} does not exist ({profile.n_channels} channels)",
-                            **where)
+            raise SimsError(
+                f"channel {text} does not exist ({profile.n_channels} channels)", **where
+            )
         return index
     names = profile.channel_names
     mass = _as_mass(spec)
@@ -380,8 +382,10 @@ def find_channel(
     if len(exact) == 1:
         return exact[0]
     if len(exact) > 1:
-        same = all(np.array_equal(profile.counts[:, exact[0]], profile.counts[:, i],
-                                  equal_nan=True) for i in exact[1:])
+        same = all(
+            np.array_equal(profile.counts[:, exact[0]], profile.counts[:, i], equal_nan=True)
+            for i in exact[1:]
+        )
         if same:
             return exact[0]
         listed = ", ".join(f"#{i} {_describe(profile, i)}" for i in exact)
@@ -402,8 +406,11 @@ def find_channel(
                 f"{listed}; give a name or a smaller tolerance",
                 **where,
             )
-        near = [int(i) for i in np.argsort(np.where(np.isfinite(diff), diff, np.inf))[:3]
-                if np.isfinite(diff[i])]
+        near = [
+            int(i)
+            for i in np.argsort(np.where(np.isfinite(diff), diff, np.inf))[:3]
+            if np.isfinite(diff[i])
+        ]
         listed = ", ".join(_describe(profile, i) for i in near) or "none (no masses in file)"
         raise SimsError(
             f"no channel at mass {mass:g} u (tolerance {mass_tolerance:g} u); nearest: {listed}",
@@ -477,6 +484,8 @@ def resolve_elements(
 
 
 def _point_error(profile: SimsProfile, row: int, index: int | None, message: str) -> SimsError:
+    # SimsProfile.__post_init__ fills both
+    assert profile.source_lines is not None and profile.source_columns is not None
     line = int(profile.source_lines[row]) or None
     column = None if index is None else profile.source_columns[index] or None
     at = "" if line else f" (data row {row + 1})"
@@ -490,9 +499,13 @@ def check_finite(profile: SimsProfile, channels: Sequence[int]) -> None:
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))
-            raise _point_error(profile, row, index,
-                               f"channel {_describe(profile, index)} has the value "
-                               f"{values[row]}{{at}}; remove the row or choose other channels")
+            raise _point_error(
+                profile,
+                row,
+                index,
+                f"channel {_describe(profile, index)} has the value "
+                f"{values[row]}{{at}}; remove the row or choose other channels",
+            )
 
 
 def check_counts(profile: SimsProfile, channels: Sequence[int]) -> None:
@@ -510,15 +523,16 @@ def check_counts(profile: SimsProfile, channels: Sequence[int]) -> None:
         if (values < 0).any():
             row = int(np.argmax(values < 0))
             raise _point_error(
-                profile, row, index,
+                profile,
+                row,
+                index,
                 f"channel {_describe(profile, index)} has the negative intensity "
                 f"{values[row]:g}{{at}}; counts cannot be negative (refused, not clipped: a "
-                "negative count would give a negative fraction)")
+                "negative count would give a negative fraction)",
+            )
 
 
-def element_sums(
-    profile: SimsProfile, channels: Mapping[str, Sequence[int]]
-) -> np.ndarray:
+def element_sums(profile: SimsProfile, channels: Mapping[str, Sequence[int]]) -> np.ndarray:
     """Sum each element's isotope channels.
 
     Parameters
@@ -548,10 +562,13 @@ def element_sums(
         row = int(np.argmax(~np.isfinite(total)))
         big = max(used, key=lambda i: profile.counts[row, i])
         raise _point_error(
-            profile, row, big,
+            profile,
+            row,
+            big,
             f"the intensities are too large to add up (overflow to inf){{at}}, e.g. "
             f"{profile.counts[row, big]:g} in channel {_describe(profile, big)}; the values are "
-            "not counts")
+            "not counts",
+        )
     return sums
 
 
@@ -561,8 +578,9 @@ def zero_rows(profile: SimsProfile, channels: Sequence[int]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- normalising
-def normalise_fractions(sums: Any, *, file: str | None = None,
-                        lines: Sequence[int] | None = None) -> np.ndarray:
+def normalise_fractions(
+    sums: Any, *, file: str | None = None, lines: Sequence[int] | np.ndarray | None = None
+) -> np.ndarray:
     """The paper's eq. (1): each element's intensity over the sum of all mobile-ion elements.
 
     ``f_e(z) = S_e(z) / sum_j S_j(z)``; the fractions sum to 1 at every depth, and
@@ -697,15 +715,22 @@ def subtract_background(values: Any, background: Any, *, clip: bool = True) -> n
 def _check_fractions(profile: SimsProfile, fractions: np.ndarray, sigma: np.ndarray) -> None:
     """The invariants before success: fractions in [0, 1] summing to 1, finite sigmas."""
     with np.errstate(invalid="ignore"):
-        bad = (~np.isfinite(fractions).all(axis=0) | ~np.isfinite(sigma).all(axis=0)
-               | (fractions < 0).any(axis=0) | (fractions > 1 + 1e-12).any(axis=0)
-               | (np.abs(fractions.sum(axis=0) - 1) > 1e-9))
+        bad = (
+            ~np.isfinite(fractions).all(axis=0)
+            | ~np.isfinite(sigma).all(axis=0)
+            | (fractions < 0).any(axis=0)
+            | (fractions > 1 + 1e-12).any(axis=0)
+            | (np.abs(fractions.sum(axis=0) - 1) > 1e-9)
+        )
     if bad.any():
         row = int(np.argmax(bad))
         raise _point_error(
-            profile, row, None,
+            profile,
+            row,
+            None,
             "the fractions or their counting uncertainties are not finite numbers in [0, 1]"
-            "{at} (intensities beyond any count rate?); refused rather than written")
+            "{at} (intensities beyond any count rate?); refused rather than written",
+        )
 
 
 def check_mass_tolerance(mass_tolerance: float) -> float:
@@ -777,8 +802,9 @@ def process_profile(
 
     notes: list[str] = []
     mass_tolerance = check_mass_tolerance(mass_tolerance)
-    profile = calibrate_depth(profile, crater_depth_m=crater_depth_m,
-                              sputter_rate_m_per_s=sputter_rate_m_per_s)
+    profile = calibrate_depth(
+        profile, crater_depth_m=crater_depth_m, sputter_rate_m_per_s=sputter_rate_m_per_s
+    )
     if crater_depth_m is not None:
         notes.append(f"depth from crater depth {crater_depth_m * 1e9:g} nm at constant rate")
     elif sputter_rate_m_per_s is not None:
@@ -795,8 +821,9 @@ def process_profile(
     if mode == "correct" or (mode == "auto" and raw):
         if n_shots is None:
             if mode == "correct":
-                raise SimsError("Poisson correction needs the primary shots per scan",
-                                file=profile.file)
+                raise SimsError(
+                    "Poisson correction needs the primary shots per scan", file=profile.file
+                )
             notes.append("raw counts left uncorrected: shots per scan unknown")
         else:
             check_finite(profile, used)
@@ -813,10 +840,12 @@ def process_profile(
     if drop_zero_rows:
         zero = zero_rows(profile, used)
         if zero.any():
+            assert profile.source_lines is not None  # SimsProfile.__post_init__ fills it
             lines = [str(int(x)) for x in profile.source_lines[zero][:11]]
             shown = ", ".join(lines[:10]) + (", ..." if len(lines) > 10 else "")
-            notes.append(f"dropped {int(zero.sum())} row(s) with all chosen channels zero "
-                         f"(lines {shown})")
+            notes.append(
+                f"dropped {int(zero.sum())} row(s) with all chosen channels zero (lines {shown})"
+            )
             profile = profile.select_points(~zero)
         if profile.n_points == 0:
             raise SimsError("all chosen channels are zero in every row", file=profile.file)
@@ -825,8 +854,10 @@ def process_profile(
     if background:
         level = np.array([float(background.get(name, 0.0)) for name in channels])
         sums = subtract_background(sums, level)
-        notes.append("background subtracted: " + ", ".join(
-            f"{name} {value:g}" for name, value in zip(channels, level, strict=True)))
+        notes.append(
+            "background subtracted: "
+            + ", ".join(f"{name} {value:g}" for name, value in zip(channels, level, strict=True))
+        )
     fractions = normalise_fractions(sums, file=profile.file, lines=profile.source_lines)
     fraction_sigma = fraction_uncertainty(sums, sigmas)
     _check_fractions(profile, fractions, fraction_sigma)
@@ -838,8 +869,7 @@ def process_profile(
     )
     coords: dict[str, Any] = {
         "species": species,
-        "depth": ("depth", np.asarray(profile.depth_m),
-                  {"units": "m", "long_name": "depth"}),
+        "depth": ("depth", np.asarray(profile.depth_m), {"units": "m", "long_name": "depth"}),
         "source_line": ("depth", np.asarray(profile.source_lines)),
     }
     if profile.sputter_time_s is not None:

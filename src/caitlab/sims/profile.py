@@ -15,8 +15,11 @@ from caitlab.sims.errors import SimsError
 def _frozen_array(values: Any, dtype: Any = float) -> np.ndarray:
     """A read-only copy of ``values``; a read-only array of the right type is kept as it is
     (nobody can change it, and a reader's large block is not copied)."""
-    if (isinstance(values, np.ndarray) and not values.flags.writeable
-            and values.dtype == np.dtype(dtype)):
+    if (
+        isinstance(values, np.ndarray)
+        and not values.flags.writeable
+        and values.dtype == np.dtype(dtype)
+    ):
         return values
     array = np.array(values, dtype=dtype, copy=True)
     array.setflags(write=False)
@@ -172,6 +175,7 @@ class SimsProfile:
     def select_points(self, mask_or_index: Any) -> SimsProfile:
         """Return the profile restricted to some data points (boolean mask or indices)."""
         index = np.asarray(mask_or_index)
+        assert self.source_lines is not None  # __post_init__ fills it
         return replace(
             self,
             counts=self.counts[index],

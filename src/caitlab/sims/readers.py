@@ -32,8 +32,17 @@ PathArg = str | PathLike[str]
 _MISSING = {"", "n/a", "na", "nan", "-", "--"}
 _SPECIAL = {"1.#inf": math.inf, "-1.#inf": -math.inf, "1.#ind": math.nan, "-1.#ind": math.nan}
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-_LENGTH_UNITS = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "nm": 1e-9,
-                 "a": 1e-10, "å": 1e-10, "angstrom": 1e-10}
+_LENGTH_UNITS = {
+    "m": 1.0,
+    "mm": 1e-3,
+    "um": 1e-6,
+    "µm": 1e-6,
+    "μm": 1e-6,
+    "nm": 1e-9,
+    "a": 1e-10,
+    "å": 1e-10,
+    "angstrom": 1e-10,
+}
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0}
 #: bytes read to find the header lines (grown as needed)
 _HEAD_BYTES = 1 << 16
@@ -43,14 +52,18 @@ _HEAD_BYTES = 1 << 16
 def _check_bytes(file: Path, raw: bytes) -> None:
     """Refuse UTF-16/UTF-32 text and binary files with a message saying what they are."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SimsError("the file is UTF-16 text, save as UTF-8 (or ASCII) and read it again",
-                        file=file)
+        raise SimsError(
+            "the file is UTF-16 text, save as UTF-8 (or ASCII) and read it again", file=file
+        )
     sample = raw[:4096]
     if b"\x00" in sample:
         even, odd = sample[0::2], sample[1::2]
         if even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd):
-            raise SimsError("the file is UTF-16 text, save as UTF-8 (or ASCII) and read it "
-                            "again (no byte-order mark, but every other byte is zero)", file=file)
+            raise SimsError(
+                "the file is UTF-16 text, save as UTF-8 (or ASCII) and read it "
+                "again (no byte-order mark, but every other byte is zero)",
+                file=file,
+            )
         raise SimsError(
             "looks like a binary file; for IONTOF .ita/.itm files use the ITA reader "
             "(pip install 'caitlab[ita]')",
@@ -199,11 +212,12 @@ def _data_lines(file: Path, first_line: int, sep: str) -> Iterator[tuple[int, li
 
 
 def _any_nan(values: np.ndarray) -> bool:
-    return any(np.isnan(values[i:i + 65536]).any() for i in range(0, values.shape[0], 65536))
+    return any(np.isnan(values[i : i + 65536]).any() for i in range(0, values.shape[0], 65536))
 
 
-def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int, n_fields: int,
-                 options: dict) -> np.ndarray:
+def _read_blocks(
+    pd: Any, file: Path, first_line: int, sep: str, width: int, n_fields: int, options: dict
+) -> np.ndarray:
     """pandas' C parser in chunks of rows, copied into one C-ordered float64 array.
 
     The array is reserved for the most rows the file could hold (two bytes for each of the
@@ -217,10 +231,20 @@ def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int, n_f
     parts: list[np.ndarray] = []
     rows = 0
     reader = pd.read_csv(
-        file, sep=sep, header=None, skiprows=first_line - 1, dtype=np.float64,
-        engine="c", keep_default_na=False, na_values=[*sorted(_MISSING), "NaN", "N/A"],
-        skip_blank_lines=False, index_col=False, encoding="utf-8",
-        encoding_errors="replace", chunksize=16384, **options,
+        file,
+        sep=sep,
+        header=None,
+        skiprows=first_line - 1,
+        dtype=np.float64,
+        engine="c",
+        keep_default_na=False,
+        na_values=[*sorted(_MISSING), "NaN", "N/A"],
+        skip_blank_lines=False,
+        index_col=False,
+        encoding="utf-8",
+        encoding_errors="replace",
+        chunksize=16384,
+        **options,
     )
     with reader:
         for chunk in reader:
@@ -228,7 +252,7 @@ def _read_blocks(pd: Any, file: Path, first_line: int, sep: str, width: int, n_f
             if values.shape[1] != width:
                 raise ValueError("field count")
             if rows + len(values) <= capacity and not parts:
-                out[rows:rows + len(values)] = values
+                out[rows : rows + len(values)] = values
             else:  # more rows than two bytes per field allow (blank lines): grow
                 if not parts:
                     parts.append(out[:rows])
@@ -268,14 +292,16 @@ def _read_numeric(
     else:
         read = list(range(n_columns))
     try:
-        block = _read_blocks(pd, file, first_line, sep, len(read), n_columns + trailing,
-                             options)
+        block = _read_blocks(pd, file, first_line, sep, len(read), n_columns + trailing, options)
         if block.shape[1] != len(read):
             raise ValueError("field count")
         data = block[:, : len(keep)] if trailing or keep == read else block[:, keep]
-        fast = (block.shape[0] > 0 and not _any_nan(data)
-                and not np.isnan(block[:, read.index(n_columns - 1)]).any()
-                and (not trailing or np.isnan(block[:, -1]).all()))
+        fast = (
+            block.shape[0] > 0
+            and not _any_nan(data)
+            and not np.isnan(block[:, read.index(n_columns - 1)]).any()
+            and (not trailing or np.isnan(block[:, -1]).all())
+        )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         fast = False
     if fast:
@@ -283,8 +309,9 @@ def _read_numeric(
     return _parse_rows(file, _data_lines(file, first_line, sep), n_columns, headings, keep)
 
 
-def _check_increasing(file: Path, values: np.ndarray, lines: np.ndarray, column: int,
-                      what: str) -> None:
+def _check_increasing(
+    file: Path, values: np.ndarray, lines: np.ndarray, column: int, what: str
+) -> None:
     """Refuse non-finite or non-increasing sputter times / depths."""
     bad = ~np.isfinite(values)
     if bad.any():
@@ -423,10 +450,20 @@ def _sample(file: Path, first_line: int, columns: Sequence[int], rows: int = 409
     import pandas as pd
 
     try:
-        frame = pd.read_csv(file, sep="\t", header=None, skiprows=first_line - 1,
-                            usecols=list(columns), nrows=rows, engine="c", index_col=False,
-                            keep_default_na=False, na_values=[*sorted(_MISSING), "NaN", "N/A"],
-                            encoding="utf-8", encoding_errors="replace")
+        frame = pd.read_csv(
+            file,
+            sep="\t",
+            header=None,
+            skiprows=first_line - 1,
+            usecols=list(columns),
+            nrows=rows,
+            engine="c",
+            index_col=False,
+            keep_default_na=False,
+            na_values=[*sorted(_MISSING), "NaN", "N/A"],
+            encoding="utf-8",
+            encoding_errors="replace",
+        )
         return frame.to_numpy(dtype=np.float64)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return np.empty((0, 0))
@@ -445,14 +482,14 @@ def _refuse_spectrum(file: Path, content: Sequence[tuple[int, str]]) -> None:
     """Refuse a mass spectrum export: no sputter-time or depth heading in the first lines,
     and either the word "spectrum" or a heading line that starts with mass/channel."""
     head = content[:12]
-    rows = [[c.strip().lstrip("#").strip() for c in re.split(r"[\t,;]", line)]
-            for _, line in head]
+    rows = [[c.strip().lstrip("#").strip() for c in re.split(r"[\t,;]", line)] for _, line in head]
     if any(_axis_kind(c) in ("time", "depth") for cells in rows for c in cells if c):
         return
     for (line_no, line), cells in zip(head, rows, strict=True):
         cells = [c for c in cells if c]
-        heading = bool(cells) and _to_float(cells[0]) is None and bool(
-            _SPECTRUM_HEADINGS.match(cells[0]))
+        heading = (
+            bool(cells) and _to_float(cells[0]) is None and bool(_SPECTRUM_HEADINGS.match(cells[0]))
+        )
         if "spectrum" in line.lower() or heading:
             raise SimsError(
                 "this is a mass spectrum, not a depth profile (intensity versus mass, no "
@@ -468,11 +505,13 @@ def _refuse_separator(file: Path, content: Sequence[tuple[int, str]]) -> None:
     seps = [s for s in (",", ";", "|") if any(s in line for _, line in content)]
     found = f" (found {seps[0]!r})" if seps else ""
     hashed = sum(1 for _, line in content[:6] if line.lstrip().startswith("#"))
-    layout = (" The file has the SurfaceLab layout ('#' names, masses and header lines) but "
-              f"its fields are separated by {seps[0]!r}: re-export it with TAB separators, "
-              "or read it as a table (format='table') with a depth or time column."
-              if seps and hashed >= 2 else
-              " For CSV/TSV tables use the table reader (format='table').")
+    layout = (
+        " The file has the SurfaceLab layout ('#' names, masses and header lines) but "
+        f"its fields are separated by {seps[0]!r}: re-export it with TAB separators, "
+        "or read it as a table (format='table') with a depth or time column."
+        if seps and hashed >= 2
+        else " For CSV/TSV tables use the table reader (format='table')."
+    )
     raise SimsError(
         "not a SurfaceLab export: no TAB separators" + found + "; SurfaceLab exports are "
         "TAB separated." + layout,
@@ -502,9 +541,13 @@ def _select_columns(
         text = str(spec).strip()
         mass = _to_float(text) if not isinstance(spec, (int, float)) else float(spec)
         low = _plain(text)
-        hits = {j for k, j in enumerate(columns)
-                if names[j] == text or _plain(names[j]) == low
-                or (mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol)}
+        hits = {
+            j
+            for k, j in enumerate(columns)
+            if names[j] == text
+            or _plain(names[j]) == low
+            or (mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol)
+        }
         if not hits:  # keep what the "not in the file" message will suggest
             if mass is not None and math.isfinite(mass):
                 gap = np.abs(masses - mass)
@@ -595,8 +638,11 @@ def read_surfacelab(
     header = _cells(header_line.lstrip()[1:])
     n_columns = len(header)
     if n_columns < 2 or (_to_float(header[0]) is not None and header[0] != ""):
-        raise SimsError("missing header line (e.g. '#Data Point #<TAB>Sputter Time (s)...')",
-                        file=file, line=header_no)
+        raise SimsError(
+            "missing header line (e.g. '#Data Point #<TAB>Sputter Time (s)...')",
+            file=file,
+            line=header_no,
+        )
     tabbed = [(no, _cells(line.lstrip()[1:])) for no, line in comments[:-1] if "\t" in line]
 
     def is_mass_line(cells: list[str]) -> bool:
@@ -653,23 +699,29 @@ def read_surfacelab(
     leading = list(range(channel_cols[0]))
     all_cols = list(channel_cols)
     masses = np.full(len(channel_cols), np.nan)
-    if mass_cells is not None:
+    if mass_cells is not None and mass_no is not None:  # set together
         mass_cells = fit_width(mass_cells, mass_no, "masses")
         for k, j in enumerate(channel_cols):
             value = _to_float(mass_cells[j])
             if value is None:
-                raise SimsError(f"cannot read mass {mass_cells[j]!r} (u or N/A expected)",
-                                file=file, line=mass_no, column=j + 1)
+                raise SimsError(
+                    f"cannot read mass {mass_cells[j]!r} (u or N/A expected)",
+                    file=file,
+                    line=mass_no,
+                    column=j + 1,
+                )
             masses[k] = value
     if not data_lines:
         raise SimsError("no data rows after the header", file=file, line=header_no)
     if channels is not None:
-        channel_cols = _select_columns(file, channel_cols, name_cells, masses, channels,
-                                       mass_tolerance)
+        channel_cols = _select_columns(
+            file, channel_cols, name_cells, masses, channels, mass_tolerance
+        )
         masses = masses[[k for k, j in enumerate(all_cols) if j in channel_cols]]
     trailing = data_lines[0][1].rstrip("\r\n").endswith("\t")
-    data, source_lines = _read_numeric(file, data_lines[0][0], n_columns, "\t", header,
-                                       leading + channel_cols, trailing)
+    data, source_lines = _read_numeric(
+        file, data_lines[0][0], n_columns, "\t", header, leading + channel_cols, trailing
+    )
     if data.shape[0] == 0:
         raise SimsError("no data rows after the header", file=file, line=header_no)
 
@@ -686,7 +738,7 @@ def read_surfacelab(
             _check_increasing(file, depth, source_lines, j + 1, "depth")
         else:
             extra[heading] = _frozen(data[:, j])
-    counts = _frozen(data[:, len(leading):])
+    counts = _frozen(data[:, len(leading) :])
     names = tuple(name_cells[j] for j in channel_cols)
     probes = [counts]
     if channel_cols != all_cols:  # judge the values as on the whole file: its first rows
@@ -703,8 +755,11 @@ def read_surfacelab(
         shots_per_scan_estimated=shots is not None,
         poisson_corrected=corrected,
         intensity_label=header[channel_cols[0]] or "Intensity",
-        comments=tuple(line.lstrip()[1:].strip() for _, line in comments
-                       if "\t" not in line and line.lstrip()[1:].strip()),
+        comments=tuple(
+            line.lstrip()[1:].strip()
+            for _, line in comments
+            if "\t" not in line and line.lstrip()[1:].strip()
+        ),
     )
     return SimsProfile(
         counts=counts,
@@ -770,7 +825,8 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
         sep = next((s for s in ("\t", ";", ",") if s in head_line), None)
         if sep is None:
             raise SimsError(
-                "no field separator (TAB, ';' or ',') in the heading line", file=file,
+                "no field separator (TAB, ';' or ',') in the heading line",
+                file=file,
                 line=head_no,
             )
     header = _cells(head_line, sep)
@@ -795,8 +851,9 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
     if len(content) < 2:
         raise SimsError("no data rows after the heading line", file=file, line=head_no)
     trailing = content[1][1].rstrip("\r\n").endswith(sep) and len(header) > 1
-    data, source_lines = _read_numeric(file, content[1][0], n_columns, sep, header,
-                                       range(n_columns), trailing)
+    data, source_lines = _read_numeric(
+        file, content[1][0], n_columns, sep, header, range(n_columns), trailing
+    )
     data = _frozen(data)
     time = depth = None
     extra: dict[str, np.ndarray] = {}
@@ -812,9 +869,11 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
             extra[heading] = data[:, j]
         else:
             channel_cols.append(j)
-    counts = data[:, channel_cols[0]:channel_cols[-1] + 1] if channel_cols and (
-        channel_cols == list(range(channel_cols[0], channel_cols[-1] + 1))) else (
-        data[:, channel_cols])
+    counts = (
+        data[:, channel_cols[0] : channel_cols[-1] + 1]
+        if channel_cols and (channel_cols == list(range(channel_cols[0], channel_cols[-1] + 1)))
+        else (data[:, channel_cols])
+    )
     if not channel_cols:
         raise SimsError("no channel columns besides the axis", file=file, line=head_no)
     parsed = [_channel_heading(header[j]) for j in channel_cols]
@@ -893,8 +952,10 @@ def read_ita(
         peaks = [p for p in ita.get_masses() if int(p["id"]) > 1]
         n_scans = int(ita.Nscan)
         counts = np.array(
-            [[float(np.sum(ita.getImage(int(p["id"]), scan))) for p in peaks]
-             for scan in range(n_scans)]
+            [
+                [float(np.sum(ita.getImage(int(p["id"]), scan))) for p in peaks]
+                for scan in range(n_scans)
+            ]
         )
         pixels = int(ita.sx) * int(ita.sy)
     except Exception as exc:  # pySPM raises many types on files it cannot parse

@@ -93,8 +93,9 @@ class MRIResponse:
 
     def half_width(self) -> float:
         """Half width outside which the kernel is negligible, m."""
-        return (self.mixing_m + 16.0 * max(self.mixing_m, self.information_m)
-                + 7.0 * self.roughness_m)
+        return (
+            self.mixing_m + 16.0 * max(self.mixing_m, self.information_m) + 7.0 * self.roughness_m
+        )
 
     def width(self) -> float:
         """Standard deviation of the kernel, ``sqrt(w**2 + sigma**2 + lambda**2)``, m."""
@@ -160,8 +161,10 @@ def response_kernel(response: Response, step_m: float) -> tuple[np.ndarray, np.n
         kernel = _gaussian(u, step_m, response.rms_m)
     elif isinstance(response, MRIResponse):
         kernel = _centre_convolve(
-            _centre_convolve(_mixing(u, step_m, response.mixing_m),
-                             _information(u, step_m, response.information_m)),
+            _centre_convolve(
+                _mixing(u, step_m, response.mixing_m),
+                _information(u, step_m, response.information_m),
+            ),
             _gaussian(u, step_m, response.roughness_m),
         )
     else:
@@ -186,8 +189,9 @@ def _cell_edges(depth: np.ndarray) -> np.ndarray:
     return np.concatenate(([0.0], mid, [last]))
 
 
-def _fine_average(edges: np.ndarray, values: np.ndarray, fine_edges: np.ndarray,
-                  extend: bool) -> np.ndarray:
+def _fine_average(
+    edges: np.ndarray, values: np.ndarray, fine_edges: np.ndarray, extend: bool
+) -> np.ndarray:
     """Averages over fine cells of a piecewise-constant profile (exact: keeps inventory)."""
     widths = np.diff(edges)
     cumulative = np.concatenate(
@@ -261,8 +265,7 @@ def apply_response(
     if far_boundary not in ("extend", "zero"):
         raise SimsError(f"far_boundary must be 'extend' or 'zero', got {far_boundary!r}")
     edges = _cell_edges(depth)
-    scales = () if response is None else response.scales()
-    if not scales:
+    if response is None or not response.scales():
         return _sample(depth, edges, data, measured, far_boundary == "extend")
     half = response.half_width()
     top = max(float(np.max(measured)) if measured.size else 0.0, 0.0) + 2.0 * half
@@ -284,8 +287,9 @@ def apply_response(
     return sampled.reshape(out.shape[:-1] + measured.shape)
 
 
-def _sample(depth: np.ndarray, edges: np.ndarray, data: np.ndarray, measured: np.ndarray,
-            extend: bool) -> np.ndarray:
+def _sample(
+    depth: np.ndarray, edges: np.ndarray, data: np.ndarray, measured: np.ndarray, extend: bool
+) -> np.ndarray:
     flat = data.reshape(-1, data.shape[-1])
     rows = []
     for row in flat:

@@ -104,8 +104,11 @@ def write_surfacelab_export(path: str | PathLike[str], profile: SimsProfile) -> 
 
     pieces = itertools.chain(
         ["\r\n".join(lines) + "\r\n"],
-        (rows(start, min(start + 5000, profile.n_points))
-         for start in range(0, profile.n_points, 5000)))
+        (
+            rows(start, min(start + 5000, profile.n_points))
+            for start in range(0, profile.n_points, 5000)
+        ),
+    )
     return write_atomically(path, pieces, encoding="ascii")
 
 
@@ -156,8 +159,9 @@ def write_fractions_csv(path: str | PathLike[str], fractions: Any) -> Path:
     return write_atomically(path, chunks())
 
 
-def write_atomically(path: str | PathLike[str], text: str | Iterable[str],
-                     encoding: str = "utf-8") -> Path:
+def write_atomically(
+    path: str | PathLike[str], text: str | Iterable[str], encoding: str = "utf-8"
+) -> Path:
     """Write ``text`` (a string or pieces of one) to a temporary file next to ``path``, then
     rename it over ``path``.
 
