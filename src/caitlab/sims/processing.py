@@ -20,14 +20,11 @@ from caitlab.sims.profile import SimsProfile
 #: default mass tolerance for matching a channel by mass, u
 DEFAULT_MASS_TOLERANCE = 0.05
 
-#: atomic masses (u) of the isotopes used by default; the ions are lighter by one electron
+#: atomic masses (u) of the mobile ions' isotopes; the ions are lighter by one electron
 #: mass (0.00055 u), well inside the default tolerance
 ISOTOPE_MASSES: dict[str, float] = {
     "6Li": 6.015122,
     "7Li": 7.016003,
-    "10B": 10.012937,
-    "11B": 11.009305,
-    "16O": 15.994915,
     "85Rb": 84.911790,
     "87Rb": 86.909180,
     "133Cs": 132.905452,
@@ -35,9 +32,12 @@ ISOTOPE_MASSES: dict[str, float] = {
 
 #: default element -> channels (masses in u, as strings) for the Li/Rb/Cs glasses
 DEFAULT_ELEMENTS: dict[str, tuple[str, ...]] = {
-    "Li": ("6.0151", "7.0160"),
-    "Rb": ("84.9118", "86.9092"),
-    "Cs": ("132.9055",),
+    element: tuple(
+        f"{mass:.4f}"
+        for isotope, mass in ISOTOPE_MASSES.items()
+        if isotope.lstrip("0123456789") == element
+    )
+    for element in ("Li", "Rb", "Cs")
 }
 
 #: the mobile-ion density of the Li3B7O12 glass, m^-3 (fractions times n0 are densities)
