@@ -53,22 +53,28 @@ def residual_and_jacobian(system, x, ref, hist, a0_dt):
     return work.res.copy(), work.blk.copy(), work.edge.copy()
 
 
-def test_analytic_jacobian_matches_finite_differences(system_and_state):
-    system, x = system_and_state
-    ref = x * 0.99
-    hist = np.full_like(x, 1e-3)
-    _, blk, edge = residual_and_jacobian(system, x, ref, hist, 10.0)
-    jac = dense_jacobian(blk, edge)
-    numeric = np.zeros_like(jac)
+def numeric_jacobian(system, x, ref, hist, a0_dt):
+    """The Jacobian by central differences of the residual."""
+    numeric = np.zeros((x.size, x.size))
     for k in range(x.size):
         h = 1e-7 * max(1.0, abs(x[k]))
         xp, xm = x.copy(), x.copy()
         xp[k] += h
         xm[k] -= h
         numeric[:, k] = (
-            residual_and_jacobian(system, xp, ref, hist, 10.0)[0]
-            - residual_and_jacobian(system, xm, ref, hist, 10.0)[0]
+            residual_and_jacobian(system, xp, ref, hist, a0_dt)[0]
+            - residual_and_jacobian(system, xm, ref, hist, a0_dt)[0]
         ) / (2 * h)
+    return numeric
+
+
+def test_analytic_jacobian_matches_finite_differences(system_and_state):
+    system, x = system_and_state
+    ref = x * 0.99
+    hist = np.full_like(x, 1e-3)
+    _, blk, edge = residual_and_jacobian(system, x, ref, hist, 10.0)
+    jac = dense_jacobian(blk, edge)
+    numeric = numeric_jacobian(system, x, ref, hist, 10.0)
     scale = np.abs(jac).max(axis=1, keepdims=True) + 1e-300
     assert np.max(np.abs(jac - numeric) / scale) < 1e-5
 

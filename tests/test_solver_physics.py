@@ -110,14 +110,15 @@ def test_a_weak_finite_beam_limits_the_current():
     assert stage.trace_surface_potential[-1] < 15.0 - 1.0  # never charged up to U_R
 
 
-def test_constant_d_interdiffusion_without_field_matches_erfc():
-    """Two species with equal constant D swap places at constant total density (no field).
+INTERDIFFUSION_D, INTERDIFFUSION_A, INTERDIFFUSION_T = 1e-18, 20e-9, 100.0
 
-    Species A fills the first ``a`` = 20 nm, B the rest; with the no-flux front (rest
-    stage) the exact solution is n_A = n0/2 [erf((a - x)/2√(Dt)) + erf((a + x)/2√(Dt))].
-    """
+
+def interdiffusion(front_cell: float, control: StepControl):
+    """Species A fills the first ``a`` = 20 nm, B the rest of a 2 µm sample, equal constant
+    D, no field (rest stage): returns centres, widths, final densities (n0), potential (V_T)
+    and the exact n_A/n0 = [erf((a - x)/2√(Dt)) + erf((a + x)/2√(Dt))] / 2."""
     sample = one_ion_sample(thickness=2e-6, species=("A", "B"))
-    d, a, t = 1e-18, 20e-9, 100.0
+    d, a, t = INTERDIFFUSION_D, INTERDIFFUSION_A, INTERDIFFUSION_T
     stage = RestStage(
         name="mix",
         duration=t,
@@ -125,18 +126,24 @@ def test_constant_d_interdiffusion_without_field_matches_erfc():
         diffusivity={"A": ConstantD(d=d), "B": ConstantD(d=d)},
     )
     experiment = Experiment(
-        sample=sample, stages=[stage], mesh=MeshSpec(front_cell=0.25e-9, fine_depth=100e-9)
+        sample=sample, stages=[stage], mesh=MeshSpec(front_cell=front_cell, fine_depth=100e-9)
     )
     mesh = experiment.mesh.build(sample.thickness)
     system = build_system(experiment, stage, mesh, [0, 1])
-    x = mesh.centres
-    a_frac = (x < a).astype(float)
+    x, h = mesh.centres, mesh.widths
+    # the initial step as cell averages, exact on every mesh
+    a_frac = np.clip((a - mesh.edges[:-1]) / h, 0.0, 1.0)
     x0 = system.pack(np.array([a_frac, 1 - a_frac]), np.zeros(x.size), 0.0)
-    control = StepControl(tolerance=1e-4, first_step=1e-3)
     traj = integrate_stage(system, x0, t, [], control)
     dens, pot, _ = system.unpack(traj.saved[-1])
     width = 2 * math.sqrt(d * t)
     exact = 0.5 * (erf((a - x) / width) + erf((a + x) / width))
+    return x, h, dens, pot, exact
+
+
+def test_constant_d_interdiffusion_without_field_matches_erfc():
+    """Two species with equal constant D swap places at constant total density (no field)."""
+    x, _, dens, pot, exact = interdiffusion(0.25e-9, StepControl(tolerance=1e-4, first_step=1e-3))
     fine = x < 100e-9
     assert np.max(np.abs(dens[0][fine] - exact[fine])) < 2e-3
     assert np.max(np.abs(dens.sum(axis=0) - 1.0)) < 1e-6  # no separation of charge
@@ -298,28 +305,7 @@ def test_divalent_ions_ohmic_limit_and_finite_beam_current():
 
 def interdiffusion_error(front_cell: float) -> float:
     """L1 error (m·n0) of species A against the exact erf solution (no field, constant D)."""
-    sample = one_ion_sample(thickness=2e-6, species=("A", "B"))
-    d, a, t = 1e-18, 20e-9, 100.0
-    stage = RestStage(
-        name="mix",
-        duration=t,
-        temperature=T,
-        diffusivity={"A": ConstantD(d=d), "B": ConstantD(d=d)},
-    )
-    experiment = Experiment(
-        sample=sample, stages=[stage], mesh=MeshSpec(front_cell=front_cell, fine_depth=100e-9)
-    )
-    mesh = experiment.mesh.build(sample.thickness)
-    system = build_system(experiment, stage, mesh, [0, 1])
-    x, h = mesh.centres, mesh.widths
-    edges = mesh.edges
-    # the initial step profile as cell averages, so that it is exact on every mesh
-    a_frac = np.clip((a - edges[:-1]) / h, 0.0, 1.0)
-    x0 = system.pack(np.array([a_frac, 1 - a_frac]), np.zeros(x.size), 0.0)
-    traj = integrate_stage(system, x0, t, [], StepControl(tolerance=1e-7, first_step=1e-4))
-    dens, _, _ = system.unpack(traj.saved[-1])
-    width = 2 * math.sqrt(d * t)
-    exact = 0.5 * (erf((a - x) / width) + erf((a + x) / width))
+    x, h, dens, _, exact = interdiffusion(front_cell, StepControl(tolerance=1e-7, first_step=1e-4))
     inside = x < 100e-9
     return float(np.sum(np.abs(dens[0] - exact)[inside] * h[inside]))
 
