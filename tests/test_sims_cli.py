@@ -254,3 +254,47 @@ def test_compare_with_processed_csv(tmp_path):
     assert result.exit_code == 0, result.output
     rms = float(result.output.split("residual RMS of fractions:")[1].split()[0])
     assert rms < 0.03
+
+
+def test_compare_cli_with_an_electrometer_log(tmp_path, quick_result):
+    folder = tmp_path / "run"
+    quick_result.save(folder)
+    traces = open_result(folder).traces
+    time, first = np.unique(np.asarray(traces["time"].values)[1:], return_index=True)
+    current = np.asarray(traces["current"].values)[1:][first]
+    log = tmp_path / "log.tsv"
+    for scale, name in ((1.0, "same"), (2.0, "double")):
+        rows = "\n".join(f"{t:.17g}\t{i * scale * 1e9:.17g}" for t, i in zip(time, current))
+        log.write_text(f"time [s]\tcurrent [nA]\n{rows}\n")
+        result = invoke(
+            "compare",
+            str(folder),
+            stand_in_export(tmp_path / "m.txt"),
+            "--crater-depth",
+            "310 nm",
+            *ELEMENT_ARGS,
+            "--electrometer",
+            str(log),
+            "--electrometer-sigma",
+            "0.01 nA",
+        )
+        assert result.exit_code == 0, result.output
+        deviation = float(result.output.split("RMS deviation ")[1].split()[0])
+        chi2 = float(result.output.split("chi2 of the current: ")[1].split()[0])
+        if name == "same":
+            assert deviation < 1e-9 and chi2 < 1e-9
+        else:
+            assert deviation > 0.5 and chi2 > 1.0
+    result = invoke(
+        "compare",
+        str(folder),
+        stand_in_export(tmp_path / "m.txt"),
+        "--crater-depth",
+        "310 nm",
+        *ELEMENT_ARGS,
+        "--electrometer",
+        str(log),
+        "--electrometer-sigma",
+        "0.01",
+    )
+    assert result.exit_code == 2 and "--electrometer-sigma" in result.output

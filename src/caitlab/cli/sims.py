@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from caitlab.cli._app import app, run_reporting_errors
@@ -245,6 +246,40 @@ def _measured(
     return dataset
 
 
+def _compare_electrometer(result, path: Path, sigma_text: str | None) -> None:
+    """Print how the logged current (and the charge at its last time) compare with the run."""
+    from caitlab.electrometer import read_electrometer
+    from caitlab.fit.data import MeasuredTrace
+    from caitlab.units import to_canonical
+
+    log = read_electrometer(path)
+    sigma = 1.0
+    if sigma_text is not None:
+        try:
+            sigma = to_canonical(sigma_text, "current", units_required=True)
+        except ValueError as exc:
+            raise SimsError(f"--electrometer-sigma: {exc}") from None
+        if not sigma > 0:
+            raise SimsError(f"--electrometer-sigma must be positive, got {sigma_text!r}")
+    current = MeasuredTrace(log, "current", sigma, name=path.name)
+    model = current.model(result)
+    inside = np.isfinite(model)
+    if not inside.any():
+        raise SimsError(f"{path}: no logged time lies inside the run")
+    measured = current.values[inside]
+    relative = np.sqrt(np.mean((model[inside] - measured) ** 2)) / np.mean(np.abs(measured))
+    charge = MeasuredTrace(log, "charge", 1.0).model(result)[inside][-1]
+    typer.echo(
+        f"electrometer {path.name}: {inside.sum()} logged currents inside the run, RMS "
+        f"deviation {relative:.3g} of the mean current; charge at "
+        f"{log.time_s[inside][-1]:g} s: model {charge * 1e3:.5g} mC, logged "
+        f"{log.charge_C[inside][-1] * 1e3:.5g} mC"
+    )
+    if sigma_text is not None:
+        chi2 = float(np.sum(current.residual(result) ** 2))
+        typer.echo(f"  chi2 of the current: {chi2:.6g} ({chi2 / inside.sum():.4g} per point)")
+
+
 @app.command("compare")
 def compare_command(
     result_dir: Annotated[Path, typer.Argument(help="Simulation folder with result.nc.")],
@@ -263,9 +298,23 @@ def compare_command(
     ] = None,
     mass_tolerance: TolOpt = 0.05,
     fmt: FormatOpt = "auto",
+    electrometer: Annotated[
+        Path | None,
+        typer.Option(
+            "--electrometer", help="Electrometer log (CSV/TSV, units in the header) to compare."
+        ),
+    ] = None,
+    electrometer_sigma: Annotated[
+        str | None,
+        typer.Option(
+            "--electrometer-sigma",
+            help="Uncertainty of one logged current, e.g. '0.1 nA': chi2 of the curve.",
+        ),
+    ] = None,
 ) -> None:
     """Overlay simulated (broadened) and measured fractions; report the species compared,
-    the residual RMS and chi2 with its weights; --out draws a residual panel too."""
+    the residual RMS and chi2 with its weights; --out draws a residual panel too.
+    --electrometer compares the logged back-electrode current with the run's as well."""
 
     def body() -> None:
         from caitlab.results import open_result
@@ -307,6 +356,8 @@ def compare_command(
             f"({n_depths} depths x {len(comparison.species)} species), "
             f"{comparison.chi2_per_point:.4g} per value"
         )
+        if electrometer is not None:
+            _compare_electrometer(result, electrometer, electrometer_sigma)
         if out is not None:
             from caitlab.sims.plotting import plot_comparison
 
