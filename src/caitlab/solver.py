@@ -1171,8 +1171,8 @@ def check_invariants(
         # an ideal beam never lifts the surface above U_R (a surface that starts above it,
         # charged by an earlier stage, only decays)
         peak = max(traj.trace_surface)
-        start = max(system.beam_potential, traj.trace_surface[0])
-        bound = start * (1.0 + SURFACE_RTOL) + SURFACE_ATOL
+        held = max(system.beam_potential, float(traj.trace_surface[0]))
+        bound = held * (1.0 + SURFACE_RTOL) + SURFACE_ATOL
         if not peak <= bound:
             problems.append(
                 f"the surface reached {peak / system.beam_potential:.6g} × U_R under an ideal beam"
