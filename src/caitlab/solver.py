@@ -61,8 +61,6 @@ _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-elec
 _FB_SMOOTHING = 1e-12
 _BALANCE_RTOL = 1e-12
 _BALANCE_INVENTORY_RTOL = 2e-16
-_DIVERGENCE = 2.0  # Newton backtracks when an update more than doubles the scaled residual
-_MAX_BACKTRACKS = 4
 _CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
 
 
@@ -687,8 +685,7 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
     block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. The
     factorisation is kept (chord iterations: residual only) while the updates and the
-    residual shrink fast enough; otherwise the Jacobian is refactored. An update that more
-    than doubles the scaled residual is halved (up to four times) before going on.
+    residual shrink fast enough; otherwise the Jacobian is refactored.
     """
     m = len(block)
     s = m - 1
@@ -699,27 +696,11 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     previous = np.inf
     previous_residual = np.inf
     remaining = np.inf
-    last_jb = 0.0
-    backtracks = 0
     for it in range(max_iter + 1):
         _assemble(x, ref, hist, a0_dt, sy, wk, refactor, block)
         if refactor:
             _row_norms(sy, wk, block)
         residual = _scaled_residual(wk)
-        diverging = not residual <= _DIVERGENCE * previous_residual
-        if it > 0 and diverging and backtracks < _MAX_BACKTRACKS:
-            # the last update made things worse (a poor predictor, a stale Jacobian, a
-            # kink of D(n)): take back half of it and look again, with a fresh Jacobian
-            for j in range(n):
-                for a in range(m):
-                    step[j, a] *= 0.5
-                    x[1 + j * m + a] -= step[j, a]
-            last_jb *= 0.5
-            x[0] -= last_jb
-            backtracks += 1
-            refactor = True
-            remaining = np.inf
-            continue
         if not residual < 1e300:
             return -1, factors
         if (
@@ -765,11 +746,9 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
                 if not abs(v) < 1e300:
                     return -1, factors
                 x[1 + j * m + a] += v
-                step[j, a] = v  # the update applied, kept for a backtrack
                 if a != s:
                     size = max(size, abs(v))
         x[0] += d_jb
-        last_jb = d_jb
         # remaining error of a linearly converging iteration: rate / (1 - rate) × last update
         rate = size / previous  # no estimate in the first iteration: previous = inf
         remaining = size * rate / (1.0 - rate) if 0.0 < rate < 0.5 else size
