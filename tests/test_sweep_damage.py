@@ -182,10 +182,6 @@ def test_sweep_json_is_strict(pristine, tmp_path):
         json.loads(path.read_text(), parse_constant=refuse)
 
 
-#: damage cases detected by the tests above (the closing report counts them)
-N_DAMAGE_CASES = len(DAMAGE) + 4
-
-
 def test_cli_reports_recomputed_runs(tmp_path):
     from typer.testing import CliRunner
 

@@ -38,7 +38,7 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 D_MAX = 1e-7
 
 # physical ranges of the model fields (files and Python alike)
-_D = Annotated[Diffusivity, at_most("1e-7 m^2/s", "diffusivity")]
+_D = Annotated[Diffusivity, at_most(f"{D_MAX:g} m^2/s", "diffusivity")]
 _D0 = Annotated[Diffusivity, at_most("1 m^2/s", "diffusivity")]
 _E = Annotated[Energy, at_most("10 eV", "energy")]
 _T = Annotated[Temperature, at_most("3000 K", "temperature")]

@@ -258,7 +258,7 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
         mode = BEAM_IDEAL if beam.mode == "ideal" else BEAM_FINITE
         fractions = np.array([beam.species.get(name, 0.0) for name in names])
         potential = beam.source_potential / v_t
-        flux_scale = _ohmic_flux(experiment, names, tables, potential, widths.sum())
+        flux_scale = _ohmic_flux(experiment, stage, potential, widths.sum())
         if beam.mode == "finite":
             mean_charge = sum(
                 f * sample.species[sample.species_index(name)].charge
@@ -287,17 +287,23 @@ def build_system(experiment: Experiment, stage: AnyStage, mesh: Mesh, active: li
     )
 
 
-def _ohmic_flux(experiment, names, log_d_tables, potential, thickness_nm) -> float:
+def _ohmic_flux(experiment: Experiment, stage: AnyStage, potential: float, thickness_nm: float):
     """The flux (n0·nm/s) that U_R (``potential``, in V_T) drives through the pristine
-    sample: Σ z_i² f_i D_i(f_i) u / L, with D from the stage's tables."""
+    sample: Σ z_i² f_i D_i(f_i) u / L."""
     sample = experiment.sample
     total = 0.0
-    for name, log_d in zip(names, log_d_tables):
-        species = sample.species[sample.species_index(name)]
-        fraction = species.initial_fraction
-        if fraction > 0:
-            d = np.exp(np.interp(fraction, np.linspace(0, TABLE_MAX_FRACTION, log_d.size), log_d))
-            total += species.charge**2 * fraction * d * potential / thickness_nm
+    for species in sample.species:
+        if species.initial_fraction > 0:
+            model = stage.diffusivity[species.name]
+            d = (
+                model.diffusivity(
+                    np.array([species.initial_fraction]),
+                    stage.temperature,
+                    sample.mobile_ion_density,
+                )[0]
+                / D_UNIT
+            )
+            total += species.charge**2 * species.initial_fraction * d * potential / thickness_nm
     return total if total > 0 else 1.0
 
 

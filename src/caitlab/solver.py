@@ -1179,12 +1179,10 @@ def _coupling_eigenvalue(x: np.ndarray, system: StageSystem, block: tuple) -> fl
     bound = _coupling_eigenvalue_bound(x, system, block)
     if bound >= 0.0:
         return bound
-    density = np.clip(system.unpack(x)[0], 0.0, None)
-    face = 0.5 * (density[:, 1:] + density[:, :-1])
-    root = np.sqrt(face).T  # (faces, S)
-    c = system.coupling * root[:, :, None] * root[:, None, :]
-    c[:, np.arange(system.n_species), np.arange(system.n_species)] = 1.0
-    return float(np.linalg.eigvalsh(c).min())
+    from caitlab.coupling import min_eigenvalue
+
+    density = system.unpack(x)[0]
+    return min_eigenvalue(system.coupling, 0.5 * (density[:, 1:] + density[:, :-1]))
 
 
 def _check_step_budget(

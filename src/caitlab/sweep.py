@@ -254,10 +254,6 @@ class RunStore:
     def run_dir(self, key: str) -> Path:
         return self.directory / "runs" / key
 
-    def done(self, key: str) -> bool:
-        """A run is stored when its folder passes :meth:`verify`."""
-        return self.run_dir(key).is_dir() and self.verify(key) is None
-
     def verify(self, key: str) -> str | None:
         """Why the stored run ``key`` cannot be trusted, or None if it can."""
         folder = self.run_dir(key)
