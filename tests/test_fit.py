@@ -392,7 +392,6 @@ def test_min_depth_removes_the_bias_of_another_surface_convention(config, truth)
     """Data made with the surface value extended above the surface, fitted with caitlab's
     reflection: the Rb occupancy is biased by many standard errors; leaving out the first
     20 nm removes the bias."""
-    from caitlab.fit.data import within_depths
 
     occupancy = "stages.Cs-CAIT.diffusivity.Rb.occupancy"
     true = get_value(config, occupancy)
@@ -408,7 +407,7 @@ def test_min_depth_removes_the_bias_of_another_surface_convention(config, truth)
     free = [FreeParameter(occupancy, value=0.9, min=0.5, max=1.0, name="occ_Rb")]
     bias = {}
     for min_depth in (None, 20e-9):
-        result = fit(FitProblem(config, [within_depths(data, min_depth)]), free)
+        result = fit(FitProblem(config, [data.within(min_depth)]), free)
         par = result.result.params["occ_Rb"]
         bias[min_depth] = (par.value - true) / par.stderr
     assert abs(bias[None]) > 5, bias
@@ -569,3 +568,17 @@ def test_estimated_counting_statistics_are_named():
         dataset("intensities already Poisson corrected")
     )
     assert "fallback" in estimated_statistics(dataset("", sigma=False))
+
+
+def test_a_part_of_a_profile_keeps_its_fallback_counts():
+    from caitlab.sims import MeasuredProfile
+
+    depth = np.linspace(1e-9, 50e-9, 20)
+    fractions = {"Li": np.full(20, 0.3), "Rb": np.full(20, 0.7)}
+    profile = MeasuredProfile("Rb-CAIT", depth, fractions, fallback_counts=50.0)
+    for part in (profile.select(["Rb"]), profile.within(10e-9, 40e-9)):
+        assert part.fallback_counts == 50.0
+        assert not part.sigma_given
+    assert profile.within(10e-9).depth_m.min() >= 10e-9
+    with pytest.raises(ValueError, match="min_depth and max_depth"):
+        profile.within(60e-9)

@@ -30,7 +30,6 @@ from caitlab.fit.data import (
     fallback_sigma,
     profile_from_dataset,
     read_fractions_table,
-    within_depths,
     write_fractions_table,
 )
 from caitlab.fit.executors import DaskExecutor, SerialExecutor, open_executor
@@ -67,6 +66,5 @@ __all__ = [
     "run_fit_config",
     "save_fit",
     "synthetic_profile",
-    "within_depths",
     "write_fractions_table",
 ]

@@ -76,7 +76,6 @@ from caitlab.fit.data import (
     estimated_statistics,
     profile_from_dataset,
     read_fractions_table,
-    within_depths,
 )
 from caitlab.fit.fitting import initial_values
 from caitlab.fit.parameters import FreeParameter
@@ -179,7 +178,7 @@ class ProfileSpec(Frozen):
             )
         if self.species is not None:
             profile = profile.select(self.species)
-        return within_depths(profile, self.min_depth, self.max_depth), estimated
+        return profile.within(self.min_depth, self.max_depth), estimated
 
 
 class ElectrometerSpec(Frozen):

@@ -72,26 +72,6 @@ def write_fractions_table(path: str | os.PathLike, profile: MeasuredProfile) -> 
     np.savetxt(path, table, delimiter=",", header=",".join(header), comments="", fmt="%.8g")
 
 
-def within_depths(
-    profile: MeasuredProfile, min_depth_m: float | None = None, max_depth_m: float | None = None
-) -> MeasuredProfile:
-    """The profile restricted to ``min_depth_m <= depth <= max_depth_m`` (None: no limit).
-
-    The first nanometres of a SIMS profile are not quantitative (pre-equilibrium sputtering,
-    surface contamination, the response near the surface): ``min_depth`` leaves them out.
-    """
-    keep = np.ones(profile.depth_m.size, bool)
-    if min_depth_m is not None:
-        keep &= profile.depth_m >= min_depth_m
-    if max_depth_m is not None:
-        keep &= profile.depth_m <= max_depth_m
-    if not keep.any():
-        raise ValueError(
-            f"no measured point of profile {profile.name!r} lies between min_depth and max_depth"
-        )
-    return profile._part(profile.species, keep)
-
-
 def estimated_statistics(dataset: Any) -> str | None:
     """Why the counting uncertainties of a processed SIMS profile are only estimates, or None.
 
@@ -196,6 +176,5 @@ __all__ = [
     "fallback_sigma",
     "profile_from_dataset",
     "read_fractions_table",
-    "within_depths",
     "write_fractions_table",
 ]

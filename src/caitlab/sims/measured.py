@@ -129,6 +129,7 @@ class MeasuredProfile:
             {k: self.sigma[k][keep] for k in species},
             self.response,
             self.name,
+            self.fallback_counts,
         )
         object.__setattr__(out, "sigma_given", self.sigma_given)  # the sigmas are the same
         return out
@@ -140,11 +141,23 @@ class MeasuredProfile:
             raise ValueError(f"species {missing} not in the profile ({list(self.species)})")
         return self._part(species, slice(None))
 
-    def limited(self, max_depth_m: float | None) -> MeasuredProfile:
-        """The profile restricted to depths <= ``max_depth_m`` (all if None)."""
-        if max_depth_m is None:
-            return self
-        return self._part(self.species, self.depth_m <= max_depth_m)
+    def within(
+        self, min_depth_m: float | None = None, max_depth_m: float | None = None
+    ) -> MeasuredProfile:
+        """The profile restricted to ``min_depth_m <= depth <= max_depth_m`` (None: no
+        limit). The first nanometres of a SIMS profile are not quantitative
+        (pre-equilibrium sputtering, surface contamination, the response near the
+        surface): a ``min_depth`` leaves them out."""
+        keep = np.ones(self.depth_m.size, bool)
+        if min_depth_m is not None:
+            keep &= self.depth_m >= min_depth_m
+        if max_depth_m is not None:
+            keep &= self.depth_m <= max_depth_m
+        if not keep.any():
+            raise ValueError(
+                f"no measured point of profile {self.name!r} lies between min_depth and max_depth"
+            )
+        return self._part(self.species, keep)
 
 
 def _column(values: Any, n: int, name: str) -> np.ndarray:
