@@ -159,14 +159,17 @@ def test_a_damaged_failure_record_is_retried(pristine, tmp_path):
 
 
 def test_a_run_with_non_finite_numbers_is_stored_as_a_failure(tmp_path):
-    class Infinite:
-        def summary(self):
-            return {"stages": [{"charge_C": float("inf")}]}
-
+    result = load_experiment(QUICK).run()
+    summary = result.summary()
+    summary["stages"][0]["charge_C"] = float("inf")
+    result.__dict__["_summary"] = summary  # the cached summary, as a broken run would give
+    assert result.non_finite_fields() == ["Rb-CAIT.charge_C"]
     store = RunStore(tmp_path)
-    store.save("k", {}, {}, Infinite())
+    store.save("k", {}, {}, result)
     assert not store.run_dir("k").exists()
     assert "non-finite" in store.failed("k")
+    with pytest.raises(ValueError, match=r"Rb-CAIT\.charge_C"):
+        result.save(tmp_path / "direct")  # summary.json stays strict JSON
 
 
 def test_sweep_json_is_strict(pristine, tmp_path):

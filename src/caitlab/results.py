@@ -296,7 +296,8 @@ class Result:
         return profiles(self, **options)
 
     def summary(self) -> dict[str, Any]:
-        """Per-stage figures, run statistics and the full input (``summary.json``).
+        """Per-stage figures, run statistics and the full input (``summary.json``); a
+        copy of the one computed once per Result.
 
         ``entropy_production_J_per_K_m2`` integrates the bulk's entropy production rate
         (:mod:`caitlab.coupling`, ≥ 0, with the Onsager cross terms where a stage has
@@ -304,6 +305,23 @@ class Result:
         (``output.frames``) for an accurate figure; with the stage ends alone it is an
         estimate.
         """
+        import copy
+
+        return copy.deepcopy(self._summary)
+
+    def non_finite_fields(self) -> list[str]:
+        """``stage.field`` of every NaN or infinite number in the summary (empty: none)."""
+        import math
+
+        return [
+            f"{stage['name']}.{key}"
+            for stage in self._summary["stages"]
+            for key, value in stage.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        ]
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
         from caitlab.coupling import stage_entropy_production
 
         entropy = stage_entropy_production(self)
@@ -400,7 +418,13 @@ class Result:
         directory.mkdir(parents=True, exist_ok=True)
         _recover(directory)
         ds = self.data
-        text = json.dumps(self.summary(), indent=2)
+        bad = self.non_finite_fields()
+        if bad:
+            raise ValueError(
+                f"the run gave non-finite numbers ({', '.join(bad)}): not saved, since "
+                "summary.json must stay strict JSON"
+            )
+        text = json.dumps(self._summary, indent=2, allow_nan=False)
         written: dict[str, str] = {}
         try:
             written[RESULT_FILE] = _write_temporary(

@@ -331,9 +331,7 @@ class RunStore:
         final = self.run_dir(key)
         tmp = self.directory / "runs" / f".{key}.{_HOST}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            json.dumps(result.summary(), allow_nan=False)
-        except ValueError:
+        if result.non_finite_fields():
             self.save_failure(
                 key,
                 config,

@@ -98,7 +98,9 @@ def run(
             result = experiment.run(observer)
         except ConvergenceError as exc:
             fail(str(exc), code=3)
-    _refuse_non_finite(result.summary())
+    bad = result.non_finite_fields()
+    if bad:
+        fail(f"the run gave non-finite numbers ({', '.join(bad)}); nothing was saved", code=3)
     run_reporting_errors(lambda: result.save(out))
     _print_summary(result.summary(), out)
     if plots:
@@ -109,27 +111,6 @@ def run(
 
         path = write_video(result, out / "evolution.mp4")
         typer.echo(f"wrote {path}")
-
-
-def _refuse_non_finite(summary: dict) -> None:
-    """Exit 3, saving nothing, if the run gave NaN or infinity (summary.json stays strict)."""
-    import json
-    import math
-
-    try:
-        json.dumps(summary, allow_nan=False)
-    except ValueError:
-        bad = [
-            f"{stage['name']}.{key}"
-            for stage in summary["stages"]
-            for key, value in stage.items()
-            if isinstance(value, float) and not math.isfinite(value)
-        ]
-        fail(
-            f"the run gave non-finite numbers ({', '.join(bad) or 'in its summary'}); "
-            "nothing was saved",
-            code=3,
-        )
 
 
 def _draw_all(result, out_dir: Path) -> None:
