@@ -108,13 +108,21 @@ def _with_coupling(experiment, pairs, stage=1):
     return experiment.with_(stages=tuple(stages))
 
 
-def test_kappa_zero_reproduces_the_uncoupled_run_exactly():
+def test_kappa_zero_reproduces_the_uncoupled_run_exactly(coupled_system):
     experiment = load_example("quick-double-cait")
     base = experiment.run()
     zero = _with_coupling(experiment, {"Rb-Cs": 0.0}).run()
     for a, b in zip(base.stages, zero.stages):
         assert np.array_equal(a.density, b.density)
         assert np.array_equal(a.trace_current, b.trace_current)
+    # and the coupling kernel itself adds nothing with a zero κ (the run above skips it)
+    system, x = coupled_system
+    ref, hist = x * 0.99, np.full_like(x, 1e-3)
+    uncoupled = system._replace(coupling=np.zeros_like(system.coupling), coupled=False)
+    forced = uncoupled._replace(coupled=True)
+    res_off, blk_off, _ = residual_and_jacobian(uncoupled, x, ref, hist, 10.0)
+    res_on, blk_on, _ = residual_and_jacobian(forced, x, ref, hist, 10.0)
+    assert np.array_equal(res_on, res_off) and np.array_equal(blk_on, blk_off)
 
 
 @pytest.mark.parametrize("kappa", [-0.8, 0.8])

@@ -44,7 +44,6 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
         [sys.executable, "-c", SCRIPT, *MODULES], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "caitlab" not in done.stdout.split("FAILED:")[0]
 
 
 def test_the_version_lives_in_its_own_module():

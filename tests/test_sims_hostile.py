@@ -29,6 +29,8 @@ from caitlab.sims import (
     read_profile,
     read_surfacelab,
     read_table,
+    stand_in_fractions,
+    synthetic_export,
     write_fractions_csv,
     write_surfacelab_export,
 )
@@ -171,16 +173,30 @@ def test_blank_line_and_missing_trailing_tab(tmp_path):
 
 
 def test_auto_detection_reads_only_the_head(tmp_path, monkeypatch):
-    calls = []
-    original = readers._read_text
+    # an export far larger than the first block read: detection and the header see its head
+    depth = np.linspace(0.25e-9, 499.75e-9, 1000)
+    export = synthetic_export(
+        depth,
+        stand_in_fractions(depth),
+        crater_depth_m=310e-9,
+        sputter_time_per_point_s=0.1,
+        roughness_m=20e-9,
+        counts_scale=3000.0,
+        seed=1,
+        n_points=20000,
+    )
+    big = write_surfacelab_export(tmp_path / "big.txt", export)
+    heads = []
+    original = readers._read_head
 
     def spy(path):
-        calls.append(path)
-        return original(path)
+        file, lines = original(path)
+        heads.append(sum(len(line) + 1 for line in lines))
+        return file, lines
 
-    monkeypatch.setattr(readers, "_read_text", spy)
-    assert read_profile(EXAMPLE).metadata.format == "surfacelab"
-    assert calls == []  # the whole file is never read as text, only parsed once
+    monkeypatch.setattr(readers, "_read_head", spy)
+    assert read_profile(big).metadata.format == "surfacelab"
+    assert heads and max(heads) < big.stat().st_size / 10  # never the whole file as text
 
 
 # ------------------------------------------------------------------ round trips

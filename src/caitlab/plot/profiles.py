@@ -93,12 +93,14 @@ def profiles(
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
         suffix = f", {time_label(result, index)}" if len(indices) > 1 or measured is None else ""
         total = np.zeros_like(x)
-        for name in shown:
+        rows = [names.index(name) for name in shown]
+        raw = frac[index, rows]
+        # all species broadened in one call: the response takes (..., n) arrays
+        seen = raw if response is None else apply_response(x, raw, x, response)
+        for name, unbroadened, values in zip(shown, raw, seen):
             colour = species_colour(name, names.index(name))
-            values = frac[index, names.index(name)]
             if response is not None:
-                ax.plot(x * 1e9, values, color=colour, ls=style, lw=0.8, alpha=0.35)
-                values = apply_response(x, values, x, response)
+                ax.plot(x * 1e9, unbroadened, color=colour, ls=style, lw=0.8, alpha=0.35)
             total += values
             ax.plot(x * 1e9, values, color=colour, ls=style, label=f"{name}{suffix}")
         if show_sum:

@@ -87,14 +87,10 @@ def _open_checked(path: PathArg) -> tuple[Path, int]:
     return file, file.stat().st_size
 
 
-def _read_head(path: PathArg, *, until_data: str | None = "#") -> tuple[Path, list[str], bool]:
-    """The first lines of a text file: all of them up to and including the first data line.
-
-    ``until_data="#"``: lines are read until the first non-empty line that does not start
-    with ``#`` and is not a header line; ``None``: until the first non-comment line (a
-    table's heading) and one more. Returns the file, those lines (without line ends) and
-    whether they are the whole file.
-    """
+def _read_head(path: PathArg) -> tuple[Path, list[str]]:
+    """The first lines of a text file: read in growing blocks until they hold at least two
+    non-empty lines that are not ``#`` comments (a heading and a data line), or the whole
+    file. Returns the file and those lines (without line ends)."""
     file, size = _open_checked(path)
     n_bytes = _HEAD_BYTES
     with file.open("rb") as handle:
@@ -110,27 +106,14 @@ def _read_head(path: PathArg, *, until_data: str | None = "#") -> tuple[Path, li
             if not whole:  # drop the incomplete last line
                 raw = raw[: raw.rfind(b"\n") + 1]
             lines = _decode(raw).splitlines()
-            if whole or _enough(lines, until_data):
-                return file, lines, whole
+            if whole or _enough(lines):
+                return file, lines
             n_bytes *= 4
 
 
-def _enough(lines: list[str], until_data: str | None) -> bool:
-    content = [line for line in lines if line.strip()]
-    if until_data is None:
-        return sum(1 for x in content if not x.lstrip().startswith("#")) >= 2
-    data = [x for x in content if not x.lstrip().startswith("#")]
-    return len(data) >= 2
-
-
-def _read_text(path: PathArg) -> tuple[Path, str]:
-    """Read a whole text file (UTF-8 with BOM, or Latin-1), refusing empty or binary ones."""
-    file, _ = _open_checked(path)
-    raw = file.read_bytes()
-    if not raw.strip():
-        raise SimsError("file is empty", file=file)
-    _check_bytes(file, raw)
-    return file, _decode(raw)
+def _enough(lines: list[str]) -> bool:
+    content = (line for line in lines if line.strip())
+    return sum(1 for x in content if not x.lstrip().startswith("#")) >= 2
 
 
 def _cells(line: str, sep: str = "\t") -> list[str]:
@@ -609,7 +592,7 @@ def read_surfacelab(
         Empty file, wrong separator, missing names/masses/header line, fields that do not
         match the header, unreadable numbers, non-increasing sputter time.
     """
-    file, lines, _ = _read_head(path)
+    file, lines = _read_head(path)
     content = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     _refuse_spectrum(file, content)
     if not any("\t" in line for _, line in content):
@@ -814,7 +797,7 @@ def read_table(path: PathArg, *, sep: str | None = None) -> SimsProfile:
         Empty file, no separator, no depth/time column, ragged rows, unreadable numbers,
         non-increasing axis.
     """
-    file, lines, _ = _read_head(path, until_data=None)
+    file, lines = _read_head(path)
     every = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     _refuse_spectrum(file, every)
     content = [(no, line) for no, line in every if not line.lstrip().startswith("#")]
@@ -1027,7 +1010,7 @@ def read_profile(
         if file.suffix.lower() in (".ita", ".itm"):
             fmt = "ita"
         else:
-            _, lines, _ = _read_head(file)  # the first lines only: no second pass
+            _, lines = _read_head(file)  # the first lines only: no second pass
             fmt = "surfacelab" if _looks_like_surfacelab(lines) else "table"
     if fmt == "ita":
         return read_ita(file)
