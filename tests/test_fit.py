@@ -368,8 +368,10 @@ def test_a_tie_to_an_unknown_name_is_refused(config):
 
 # --------------------------------------------------------------------------- surface, min_depth
 def test_surface_conventions_agree_deep_and_differ_at_the_surface():
-    from caitlab.fit.problem import broaden
-    from caitlab.sims import GaussianResponse
+    from caitlab.sims import GaussianResponse, SimsError, apply_response
+
+    def broaden(depth, values, measured, response, surface):
+        return apply_response(depth, values, measured, response, surface=surface)
 
     depth = np.linspace(0.25e-9, 200e-9, 400)
     values = np.exp(-depth / 10e-9)[None, :]
@@ -384,7 +386,7 @@ def test_surface_conventions_agree_deep_and_differ_at_the_surface():
         assert np.max(np.abs(out[s] - out["reflect"])[:20]) > 0.01  # they differ near the surface
     flat = broaden(depth, np.ones((1, depth.size)), measured, rms, "truncate")
     assert np.allclose(flat, 1.0)  # renormalised: a uniform profile stays uniform
-    with pytest.raises(ValueError, match="surface must be one of"):
+    with pytest.raises(SimsError, match="surface must be one of"):
         broaden(depth, values, measured, rms, "mirror")
 
 

@@ -45,12 +45,12 @@ from caitlab.config import ConfigError, experiment_from_dict
 from caitlab.fit.data import MeasuredCharge, MeasuredProfile, MeasuredTrace
 from caitlab.params import get_value, with_values
 from caitlab.results import Result
+from caitlab.sims.response import SURFACES, apply_response
 from caitlab.solver import ConvergenceError
 
 RESPONSE_PREFIX = "profiles."
 
 #: how the response treats the surface (see the module docstring)
-SURFACES = ("reflect", "extend", "truncate")
 
 
 class SimulationFailed(RuntimeError):
@@ -107,36 +107,6 @@ def build_response(response: Mapping[str, Any]) -> Any:
     return ResponseConfig.model_validate(dict(response)).build()
 
 
-def broaden(
-    depth_m: np.ndarray,
-    values: np.ndarray,
-    measured_m: np.ndarray,
-    response: Any,
-    surface: str = "reflect",
-) -> np.ndarray:
-    """:func:`caitlab.sims.apply_response` with a choice of surface treatment.
-
-    ``"extend"`` and ``"truncate"`` shift the sample down by more than the kernel's reach,
-    fill the gap above it with one cell (the surface value, or zero and a renormalisation),
-    and broaden there, where the image fold of ``apply_response`` no longer reaches.
-    """
-    from caitlab.sims import apply_response
-
-    if surface not in SURFACES:
-        raise ValueError(f"surface must be one of {SURFACES}, got {surface!r}")
-    if surface == "reflect" or not response.scales():
-        return apply_response(depth_m, values, measured_m, response)
-    shift = 2.0 * response.half_width() + 2.0 * depth_m[0]
-    depth = np.concatenate(([shift - depth_m[0]], depth_m + shift))
-    top = values[..., :1] if surface == "extend" else np.zeros((*values.shape[:-1], 1))
-    padded = np.concatenate([top, values], axis=-1)
-    out = apply_response(depth, padded, measured_m + shift, response)
-    if surface == "truncate":
-        inside = np.concatenate(([0.0], np.ones(depth_m.size)))
-        out = out / apply_response(depth, inside, measured_m + shift, response)
-    return out
-
-
 def model_profile(
     result: Result,
     profile: MeasuredProfile,
@@ -163,7 +133,9 @@ def model_profile(
     """
     final = result.stage(profile.stage).fractions.sel(species=list(profile.species))
     depth_m = final["depth"].values * 1e-9
-    broadened = broaden(depth_m, final.values, profile.depth_m, build_response(response), surface)
+    broadened = apply_response(
+        depth_m, final.values, profile.depth_m, build_response(response), surface=surface
+    )
     return dict(zip(profile.species, broadened, strict=True))
 
 
@@ -345,7 +317,6 @@ __all__ = [
     "SURFACES",
     "FitProblem",
     "SimulationFailed",
-    "broaden",
     "build_response",
     "evaluate",
     "model_profile",

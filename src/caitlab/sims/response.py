@@ -29,6 +29,9 @@ from caitlab.sims.errors import SimsError
 
 _MAX_FINE_POINTS = 400_000
 
+#: what a response kernel sees above the surface (:func:`apply_response`)
+SURFACES = ("reflect", "extend", "truncate")
+
 
 def _check_length(name: str, value: float) -> float:
     number = float(value)
@@ -215,6 +218,7 @@ def apply_response(
     *,
     far_boundary: str = "extend",
     step_m: float | None = None,
+    surface: str = "reflect",
 ) -> np.ndarray:
     """Broaden a simulated profile with an instrument response and sample it where measured.
 
@@ -236,6 +240,10 @@ def apply_response(
     far_boundary : {"extend", "zero"}
         Beyond the last cell the profile continues with its last value (a semi-infinite bulk,
         default) or is zero.
+    surface : {"reflect", "extend", "truncate"}
+        What the kernel sees above the surface: the profile's mirror image (the method of
+        images: the inventory is kept, default), the surface value continued, or nothing
+        (the kernel truncated and renormalised).
     step_m : float, optional
         Fine-grid step, m; default a twentieth of the kernel's standard deviation (bounded
         so the grid has at most 400000 points). The kernel is integrated exactly over each
@@ -262,6 +270,8 @@ def apply_response(
         raise SimsError("depth_m must be finite, >= 0 and strictly increasing")
     if not np.all(np.isfinite(data)):
         raise SimsError("values must be finite")
+    if surface not in SURFACES:
+        raise SimsError(f"surface must be one of {SURFACES}, got {surface!r}")
     if far_boundary not in ("extend", "zero"):
         raise SimsError(f"far_boundary must be 'extend' or 'zero', got {far_boundary!r}")
     edges = _cell_edges(depth)
@@ -276,11 +286,17 @@ def apply_response(
     fine = _fine_average(edges, data, fine_edges, far_boundary == "extend")
     _, kernel = response_kernel(response, step)
     m = (kernel.size - 1) // 2
-    padded = np.concatenate([np.zeros((*fine.shape[:-1], m)), fine], axis=-1)
-    conv = _convolve_same(padded, kernel)
+    above = np.zeros((*fine.shape[:-1], m))
+    if surface == "extend":
+        above = above + fine[..., :1]
+    conv = _convolve_same(np.concatenate([above, fine], axis=-1), kernel)
     out = conv[..., m:].copy()
-    # method of images: fine cell -1-k (left of the surface) folds onto cell k
-    out[..., :m] += conv[..., :m][..., ::-1]
+    if surface == "reflect":
+        # method of images: fine cell -1-k (left of the surface) folds onto cell k
+        out[..., :m] += conv[..., :m][..., ::-1]
+    elif surface == "truncate":
+        inside = np.concatenate([np.zeros(m), np.ones(fine.shape[-1])])
+        out /= _convolve_same(inside, kernel)[m:]
     centres = 0.5 * (fine_edges[1:] + fine_edges[:-1])
     flat = out.reshape(-1, out.shape[-1])
     sampled = np.array([np.interp(measured, centres, row) for row in flat])
