@@ -299,15 +299,24 @@ def test_numeric_exceptions_become_one_line(monkeypatch, error):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in lines[0]
 
 
-def test_run_refuses_to_save_non_finite_numbers():
-    import typer
+def test_run_refuses_to_save_non_finite_numbers(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
 
-    from caitlab.cli.run import _refuse_non_finite
+    from caitlab.cli import _register_commands, app
+    from caitlab.examples import load_example
+    from caitlab.experiment import Experiment
 
-    with pytest.raises(typer.Exit) as info:
-        _refuse_non_finite({"stages": [{"name": "a", "charge_C": math.inf}]})
-    assert info.value.exit_code == 3
-    _refuse_non_finite({"stages": [{"name": "a", "charge_C": 1.0}]})
+    broken = load_example("quick-double-cait").run()
+    summary = broken.summary()
+    summary["stages"][0]["charge_C"] = math.inf
+    broken.__dict__["_summary"] = summary  # the cached summary, as a broken run would give
+    monkeypatch.setattr(Experiment, "run", lambda self, *args, **kwargs: broken)
+    _register_commands()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "quick-double-cait", "--out", str(out), "--quiet"])
+    assert result.exit_code == 3, result.output
+    assert "Rb-CAIT.charge_C" in result.output and "nothing was saved" in result.output
+    assert not (out / "result.nc").exists() and not (out / "summary.json").exists()
 
 
 # --------------------------------------------------------------------------- dask
