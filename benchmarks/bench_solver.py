@@ -4,6 +4,9 @@
     python benchmarks/bench_solver.py --refine   # also twice the resolution (convergence)
     python benchmarks/bench_solver.py --half-tolerance   # also half the time-step tolerance
     python benchmarks/bench_solver.py --coupled 0.5      # also with Onsager κ_RbCs = 0.5
+    python benchmarks/bench_solver.py --richardson       # 1×, 2×, 4× refinement: errors of
+                                                         # the defaults vs the extrapolated limit
+    python benchmarks/bench_solver.py --repeat 5         # best of 5 runs of the default
 
 Prints the wall time of the simulation itself (JIT compilation excluded by a warm-up run),
 steps, Newton iterations and where the time goes, and the observables that the convergence
@@ -13,6 +16,7 @@ criterion is about: front positions and charge per stage.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -30,17 +34,26 @@ def crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
     return float(x[i] + (level - values[i]) * (x[i + 1] - x[i]) / (values[i + 1] - values[i]))
 
 
+def half_point(x: np.ndarray, fraction: np.ndarray) -> float:
+    """The 50 % point of a foreign species: the deepest crossing of half its maximum (nm)."""
+    peak = float(fraction.max())
+    return crossing(x, fraction, 0.5 * peak) if peak > 1e-3 else float("nan")
+
+
 def observables(result) -> list[dict]:
+    """Per stage: charge, the Li 50 % point (Li at half its bulk value), the Rb and Cs 50 %
+    points (half their maximum), and the cost."""
     x = result.mesh.centres * 1e9
     rows = []
     for stage in result.stages:
-        li, _, cs = stage.density[-1] / N0
+        li, rb, cs = stage.density[-1] / N0
         rows.append(
             {
                 "stage": stage.name,
                 "charge_mC": stage.charge_C * 1e3,
                 "li_front_nm": crossing(x, 1 - li, 0.5),
-                "cs_front_nm": crossing(x, cs, 0.5) if cs.max() > 0 else float("nan"),
+                "rb_front_nm": half_point(x, rb),
+                "cs_front_nm": half_point(x, cs),
                 "steps": stage.n_steps,
                 "rejected": stage.n_rejected,
                 "newton": stage.n_newton,
@@ -56,12 +69,46 @@ def report(label: str, result) -> list[dict]:
     for r in rows:
         per_newton = 1e3 * r["wall_s"] / max(r["newton"], 1)
         print(
-            f"  {r['stage']:8s} Q = {r['charge_mC']:.4f} mC  Li front {r['li_front_nm']:.2f} nm"
-            f"  Cs front {r['cs_front_nm']:.2f} nm  steps {r['steps']} (+{r['rejected']}"
+            f"  {r['stage']:8s} Q = {r['charge_mC']:.4f} mC  Li {r['li_front_nm']:.2f} nm"
+            f"  Rb {r['rb_front_nm']:.2f} nm  Cs {r['cs_front_nm']:.2f} nm"
+            f"  steps {r['steps']} (+{r['rejected']}"
             f" rejected)  Newton {r['newton']}  {r['wall_s']:.2f} s"
             f" ({per_newton:.3f} ms per Newton iteration)"
         )
     return rows
+
+
+OBSERVABLES = ("charge_mC", "li_front_nm", "rb_front_nm", "cs_front_nm")
+
+
+def extrapolate(f1: float, f2: float, f4: float) -> tuple[float, float]:
+    """Richardson limit and observed order from values at refinement 1, 2, 4 (order taken
+    as 1, the slowest, where the differences do not shrink monotonically)."""
+    d12, d24 = f1 - f2, f2 - f4
+    order = math.log2(d12 / d24) if d12 * d24 > 0 and abs(d12) > abs(d24) else 1.0
+    return f4 + (f4 - f2) / (2.0**order - 1.0), order
+
+
+def richardson(experiment, base: list[dict]) -> None:
+    """Errors of the default resolution against the extrapolated limit of 1x, 2x, 4x."""
+    runs = [base]
+    for factor in (2, 4):
+        refined = experiment.with_(mesh=experiment.mesh.refined(factor)).run()
+        runs.append(report(f"{factor}x the resolution", refined))
+    print("\nRichardson (1x, 2x, 4x): error of the default resolution against the limit")
+    for k, stage in enumerate(base):
+        parts = []
+        for key in OBSERVABLES:
+            f1, f2, f4 = (run[k][key] for run in runs)
+            if math.isnan(f1 + f2 + f4):
+                continue
+            limit, order = extrapolate(f1, f2, f4)
+            name = key.split("_")[0]
+            if key == "charge_mC":
+                parts.append(f"charge {abs(f1 / limit - 1):.3%} (order {order:.1f})")
+            else:
+                parts.append(f"{name.capitalize()} {abs(f1 - limit):.3f} nm (order {order:.1f})")
+        print(f"  {stage['stage']:8s} " + ", ".join(parts))
 
 
 def main() -> None:
@@ -76,12 +123,21 @@ def main() -> None:
         metavar="KAPPA",
         help="also run with the Onsager coupling Rb-Cs = KAPPA in the Cs stage (cost ratio)",
     )
+    parser.add_argument(
+        "--richardson",
+        action="store_true",
+        help="run at 1x, 2x, 4x refinement and report the defaults' errors vs the limit",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="best of N default runs")
     args = parser.parse_args()
     experiment = load_example("double-cait")
     clock = time.perf_counter()
     load_example("quick-double-cait").run()  # compile the kernels (cached on disk after)
     print(f"warm-up (JIT compile or cache load): {time.perf_counter() - clock:.2f} s")
-    base = report("default resolution", experiment.run())
+    best = min((experiment.run() for _ in range(args.repeat)), key=lambda r: r.wall_time_s)
+    base = report(f"default resolution (best of {args.repeat})", best)
+    if args.richardson:
+        richardson(experiment, base)
     variants = []
     if args.refine:
         variants.append(("twice the resolution", experiment.with_(mesh=experiment.mesh.refined(2))))

@@ -70,8 +70,10 @@ def test_rest_drains_exactly_the_stored_charge(first_step, times):
     # nothing is left: the surface and the bulk end at the electrode's potential
     assert np.max(np.abs(rest.potential[-1])) < 1e-3
     assert abs(rest.trace_surface_potential[-1]) < 1e-3
-    # the discharge is monotonic: the back current never reverses
-    assert np.all(np.diff(rest.trace_charge) >= -1e-20)
+    # the discharge is monotonic: the back current never reverses (the cumulative charge is
+    # integrated by the BDF3 formula, whose history terms may wiggle it by ~1e-8 of the
+    # stored charge in the tail; the bug over-drained by 80 %)
+    assert np.all(np.diff(rest.trace_charge) >= -1e-6 * STORED)
 
 
 def test_the_answer_does_not_depend_on_first_step_or_output_times():

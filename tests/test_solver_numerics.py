@@ -110,3 +110,80 @@ def test_newton_converges_at_the_steps_of_the_quick_double_cait():
     result = load_example("quick-double-cait").run()
     for stage in result.stages:
         assert stage.rejected_by["newton"] == 0, stage.name
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_bdf_weights_differentiate_polynomials_exactly_on_uneven_steps(order):
+    rng = np.random.default_rng(order)
+    times = list(np.cumsum(rng.uniform(0.3, 2.0, size=5)))
+    t_new = times[-1] + 0.7
+    weights = solver._bdf_weights(times, t_new, order)
+    nodes = [t_new, *times[::-1][:order]]
+    for degree in range(order + 1):
+        poly = np.polynomial.Polynomial(rng.normal(size=degree + 1))
+        estimate = sum(w * poly(t) for w, t in zip(weights, nodes))
+        assert estimate == pytest.approx(poly.deriv()(t_new), rel=1e-10, abs=1e-10)
+    # one degree more is no longer exact: the formula is of this order, not higher
+    cubic = np.polynomial.Polynomial([0.0] * (order + 1) + [1.0])
+    estimate = sum(w * cubic(t) for w, t in zip(weights, nodes))
+    assert abs(estimate - cubic.deriv()(t_new)) > 1e-3
+
+
+def test_bdf_weights_at_constant_steps_are_the_textbook_coefficients():
+    times = [0.0, 1.0, 2.0, 3.0]
+    assert solver._bdf_weights(times, 4.0, 1) == pytest.approx([1.0, -1.0])
+    assert solver._bdf_weights(times, 4.0, 2) == pytest.approx([1.5, -2.0, 0.5])
+    assert solver._bdf_weights(times, 4.0, 3) == pytest.approx([11 / 6, -3.0, 1.5, -1 / 3])
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3])
+def test_predictor_extrapolates_polynomials_of_its_degree_exactly(order):
+    rng = np.random.default_rng(10 + order)
+    times = list(np.cumsum(rng.uniform(0.3, 2.0, size=5)))
+    t_new = times[-1] + 1.3
+    weights = solver._predictor_weights(times, t_new, order)
+    poly = np.polynomial.Polynomial(rng.normal(size=order + 1))
+    estimate = sum(w * poly(t) for w, t in zip(weights, times[::-1]))
+    assert estimate == pytest.approx(poly(t_new), rel=1e-10)
+
+
+def test_boundary_flux_accumulates_with_the_densities_formula():
+    """Q integrated by the BDF formula satisfies that formula exactly: c·(Q history) = flux."""
+    times = [0.0, 0.5, 1.6, 2.0]
+    q = [np.array([0.0]), np.array([0.3]), np.array([0.7]), np.array([1.1])]
+    c = solver._bdf_weights(times, 2.9, 3)
+    flux = np.array([0.45])
+    q_new = solver._bdf_accumulate(q, flux, c)
+    nodes = [q_new, q[-1], q[-2], q[-3]]
+    assert sum(w * v for w, v in zip(c, nodes)) == pytest.approx(flux, rel=1e-13)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_milne_error_factor_matches_the_local_errors_of_a_polynomial(order):
+    """For x(t) = t^(q+1) the corrector's local error is factor × (corrector - predictor)."""
+    times = [0.0, 0.8, 1.5, 2.6]
+    t_new = 3.4
+    poly = np.polynomial.Polynomial([0.0] * (order + 1) + [1.0])
+    c = solver._bdf_weights(times, t_new, order)
+    # the BDF solution of x' = poly'(t) (no dependence on x): c_0 x + Σ c_l x_l = x'(t_new)
+    history = sum(w * poly(t) for w, t in zip(c[1:], times[::-1]))
+    corrector = (poly.deriv()(t_new) - history) / c[0]
+    w = solver._predictor_weights(times, t_new, order)
+    predicted = sum(wk * poly(t) for wk, t in zip(w, times[::-1]))
+    factor = solver._error_factor(times, t_new, order, c[0])
+    assert factor * abs(corrector - predicted) == pytest.approx(abs(corrector - poly(t_new)))
+
+
+def test_higher_order_takes_fewer_steps_for_the_same_answer(quick_experiment):
+    runs = {
+        order: quick_experiment.with_(
+            solver=quick_experiment.solver.with_(max_order=order, tolerance=1e-12)
+        ).run()
+        for order in (1, 2, 3)
+    }
+    steps = {order: sum(s.n_steps for s in run.stages) for order, run in runs.items()}
+    assert steps[3] < 0.9 * steps[2] < 0.9 * steps[1]
+    for stage in range(2):
+        charges = [runs[order].stages[stage].charge_C for order in (1, 2, 3)]
+        assert charges[2] == pytest.approx(charges[1], rel=1e-3)
+        assert charges[0] == pytest.approx(charges[1], rel=5e-3)

@@ -26,6 +26,7 @@ from caitlab.solver import (
     BEAM_NONE,
     D_UNIT,
     LENGTH_UNIT,
+    MAX_ORDER,
     TABLE_MAX_FRACTION,
     TABLE_POINTS_PER_N0,
     TIME_UNIT,
@@ -49,11 +50,15 @@ class SolverOptions(Frozen):
         First time step of every stage, s.
     max_step : float
         Largest time step, s.
+    max_order : int
+        Highest order of the variable-order BDF time stepping (1-3; 3 needs the fewest
+        steps for a given accuracy, 1 is the most robust).
     """
 
-    tolerance: Length = Field(default=2.5e-12, gt=0)
+    tolerance: Length = Field(default=5e-12, gt=0)
     first_step: Time = Field(default=1e-6, gt=0)
     max_step: Time = Field(default=1e5, gt=0)
+    max_order: int = Field(default=MAX_ORDER, ge=1, le=MAX_ORDER)
 
     def control(self) -> StepControl:
         """The solver's dimensionless step control."""
@@ -61,6 +66,7 @@ class SolverOptions(Frozen):
             tolerance=self.tolerance / LENGTH_UNIT,
             first_step=self.first_step / TIME_UNIT,
             max_step=self.max_step / TIME_UNIT,
+            max_order=self.max_order,
         )
 
 

@@ -1,4 +1,4 @@
-"""Numerics: finite volumes, Newton and adaptive BDF2 for the Nernst-Planck-Poisson system.
+"""Numerics: finite volumes, Newton and variable-order BDF for the Nernst-Planck-Poisson system.
 
 Equations (species i, charge number z_i, x = 0 front, x = L back):
 
@@ -23,14 +23,16 @@ Discretisation
 * Back: φ = 0; cations leave by drift in the local field, ``J = D n (z/V_T) E``, smoothly cut
   off when the field points inward (nothing enters). Without a diffusive sink term there is
   no artificial pile-up or depletion at the electrode.
-* Time: variable-step BDF2 (BDF1 for the first step of a stage) on densities, potential
-  and beam flux together: a fully implicit, coupled system solved by Newton with the
-  analytic Jacobian as 3×3 blocks per cell (block-tridiagonal, bordered by the beam
+* Time: variable-step, variable-order BDF (order 1 after a restart, then one order more
+  per accepted step up to ``StepControl.max_order`` = 3) on densities, potential and
+  beam flux together: a fully implicit, coupled system solved by Newton with the
+  analytic Jacobian as (S+1)² blocks per cell (block-tridiagonal, bordered by the beam
   flux) and a block LU. The cumulative boundary fluxes are integrated with the same BDF
   formula, so the ion balance of every stage closes to round-off.
-* Step control: the local error of the densities is estimated from the difference to a
-  polynomial predictor (Milne's device); its L1 norm over depth (in units of n0·m, i.e. a
-  displacement of a front) is held below ``tolerance`` per step.
+* Step control: the local error is estimated from the difference to the polynomial
+  predictor of the same degree (Milne's device); the densities' L1 norm over depth (in
+  units of n0·m, i.e. a displacement of a front) is held below ``tolerance`` per step,
+  the potential's max norm below ``potential_rtol`` max|φ| + ``potential_atol``.
 
 Everything inside is dimensionless: lengths in nm, densities in n0, potential in V_T,
 D in 1e-18 m²/s, which makes the time unit 1 s. Hot loops are compiled with numba.
@@ -61,7 +63,11 @@ _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-elec
 _FB_SMOOTHING = 1e-12
 _BALANCE_RTOL = 1e-12
 _BALANCE_INVENTORY_RTOL = 2e-16
-_CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
+_CHORD_CONTRACTION = 0.2
+#: the highest order of the variable-order BDF (BDF3 is stable for the parabolic spectra
+#: here, A(86°)); the largest step ratio of each order, for zero-stability
+MAX_ORDER = 3
+_MAX_STEP_RATIO = {2: 2.0, 3: 1.6}  # refactor the Jacobian when an update shrinks less than this
 
 
 class ConvergenceError(RuntimeError):
@@ -168,8 +174,8 @@ class Workspace(NamedTuple):
     Attributes
     ----------
     res, scale : ndarray
-        Residual, and the L1 norm of each row of the last assembled Jacobian (the scaled
-        convergence test).
+        Residual, and 1 / the L1 norm of each row of the last assembled Jacobian (the
+        scaled convergence test).
     blk : ndarray (N, m, 3m)
         Jacobian blocks: row ``a`` of cell ``j`` against cells ``j-1 | j | j+1``.
     edge : ndarray (2m + 1)
@@ -535,7 +541,8 @@ def _block_factor(blk, piv, gain, block):
     blocks are dominated by their own cell: storage and space charge, so no pivoting across
     cells is needed); its rows are exchanged together with U_j, and ``gain[j]`` =
     ``G_j = D'_j⁻¹ U_j``. L_j keeps the original row order; :func:`_block_solve` applies
-    the exchanges to the right-hand side after subtracting ``L_j y_{j-1}``.
+    the exchanges to the right-hand side after subtracting ``L_j y_{j-1}``. The diagonal
+    of the factored D'_j holds the reciprocals of U's pivots (the solves multiply).
     """
     n, m = blk.shape[0], len(block)
     for j in range(n):
@@ -563,6 +570,7 @@ def _block_factor(blk, piv, gain, block):
                     blk[j, k, c] = blk[j, p, c]
                     blk[j, p, c] = t
             inv = 1.0 / blk[j, k, m + k]
+            blk[j, k, m + k] = inv
             for r in range(k + 1, m):
                 f = blk[j, r, m + k] * inv
                 blk[j, r, m + k] = f
@@ -576,7 +584,7 @@ def _block_factor(blk, piv, gain, block):
                     v = blk[j, k, 2 * m + b]
                     for c in range(k + 1, m):
                         v -= blk[j, k, m + c] * gain[j, c, b]
-                    gain[j, k, b] = v / blk[j, k, m + k]
+                    gain[j, k, b] = v * blk[j, k, m + k]
     return True
 
 
@@ -584,38 +592,46 @@ def _block_factor(blk, piv, gain, block):
 def _block_solve(blk, piv, gain, rhs, block):
     """Solve the factored block-tridiagonal system for ``rhs`` (n, m) in place."""
     n, m = blk.shape[0], len(block)
+    y = np.empty(m)
     for j in range(n):
+        for a in range(m):
+            y[a] = rhs[j, a]
         if j > 0:
             for a in range(m):
-                acc = 0.0
+                acc = y[a]
                 for c in range(m):
-                    acc += blk[j, a, c] * rhs[j - 1, c]
-                rhs[j, a] -= acc
+                    acc -= blk[j, a, c] * rhs[j - 1, c]
+                y[a] = acc
         for k in range(m):
             p = piv[j, k]
             if p != k:
-                t = rhs[j, k]
-                rhs[j, k] = rhs[j, p]
-                rhs[j, p] = t
-        for k in range(m):
+                t = y[k]
+                y[k] = y[p]
+                y[p] = t
+        for k in range(1, m):
+            acc = y[k]
             for c in range(k):
-                rhs[j, k] -= blk[j, k, m + c] * rhs[j, c]
+                acc -= blk[j, k, m + c] * y[c]
+            y[k] = acc
         for k in range(m - 1, -1, -1):
+            acc = y[k]
             for c in range(k + 1, m):
-                rhs[j, k] -= blk[j, k, m + c] * rhs[j, c]
-            rhs[j, k] /= blk[j, k, m + k]
+                acc -= blk[j, k, m + c] * y[c]
+            y[k] = acc * blk[j, k, m + k]
+        for a in range(m):
+            rhs[j, a] = y[a]
     for j in range(n - 2, -1, -1):
         for a in range(m):
-            acc = 0.0
+            acc = rhs[j, a]
             for c in range(m):
-                acc += gain[j, a, c] * rhs[j + 1, c]
-            rhs[j, a] -= acc
+                acc -= gain[j, a, c] * rhs[j + 1, c]
+            rhs[j, a] = acc
 
 
 @numba.njit(cache=True)
 def _row_norms(sy, wk, block):
-    """``wk.scale`` = the L1 norm of every row of the Jacobian (before it is factored); the
-    beam's own equation is measured on its natural scale instead (the ideal beam's is
+    """``wk.scale`` = 1 / the L1 norm of every row of the Jacobian (before it is factored);
+    the beam's own equation is measured on its natural scale instead (the ideal beam's is
     already relative, the finite beam's relative to its flux)."""
     m = len(block)
     n = wk.blk.shape[0]
@@ -628,18 +644,22 @@ def _row_norms(sy, wk, block):
     for a in range(m):
         wk.scale[1 + a] += abs(wk.edge[a])
     wk.scale[0] = sy.beam_max_flux if sy.beam_mode == BEAM_FINITE else 1.0
+    for r in range(wk.scale.size):
+        wk.scale[r] = 1.0 / (wk.scale[r] + 1e-300)
 
 
 @numba.njit(cache=True)
 def _scaled_residual(wk):
     """max over equations of |residual| / (L1 norm of its Jacobian row): the change of the
-    unknowns (n0, V_T) that the residual still asks for."""
+    unknowns (n0, V_T) that the residual still asks for (inf if any residual is NaN)."""
     worst = 0.0
-    for r in range(wk.res.size):
-        v = abs(wk.res[r]) / (wk.scale[r] + 1e-300)
-        if not v <= worst:  # also catches NaN
-            worst = v
-    return worst
+    finite = 0.0
+    res, inv = wk.res, wk.scale
+    for r in range(res.size):
+        v = abs(res[r]) * inv[r]
+        worst = max(worst, v)
+        finite += res[r] * 0.0  # stays 0 unless a residual is NaN or infinite
+    return worst if finite == 0.0 else np.inf
 
 
 @numba.njit(cache=True)
@@ -770,21 +790,16 @@ def _boundary_fluxes(x, sy, flux_in, flux_out):
 
 
 @numba.njit(cache=True)
-def _predict_into(out, s0, s1, s2, c0, c1, c2, block):
-    """``out = c0 s0 + c1 s1 + c2 s2`` (polynomial predictor), densities clipped at 0."""
+def _combine_into(out, states, weights, clip, block):
+    """``out = Σ weights[l] states[l]``; densities clipped at 0 if ``clip`` (predictor)."""
     m = len(block)
     for r in range(out.size):
-        v = c0 * s0[r] + c1 * s1[r] + c2 * s2[r]
-        if r > 0 and (r - 1) % m != m - 1 and v < 0.0:
+        v = 0.0
+        for k in range(weights.size):
+            v += weights[k] * states[k, r]
+        if clip and r > 0 and (r - 1) % m != m - 1 and v < 0.0:
             v = 0.0
         out[r] = v
-
-
-@numba.njit(cache=True)
-def _history_into(out, xk, xkm1, factor):
-    """``out = factor (x_k - x_{k-1})``: the BDF2 history term in increment form."""
-    for r in range(out.size):
-        out[r] = factor * (xk[r] - xkm1[r])
 
 
 @numba.njit(cache=True)
@@ -836,6 +851,9 @@ class StepControl:
         A step below this means the stage cannot be integrated, s.
     max_steps : int
         Accepted and rejected steps per stage before the stage is given up.
+    max_order : int
+        Highest order of the variable-order BDF (1-3): after a restart each accepted step
+        raises the order by one.
     max_newton : int
         Newton iterations before a step is retried smaller.
     tol_update : float
@@ -846,13 +864,14 @@ class StepControl:
         A step whose densities go below -this (n0) is retried smaller.
     """
 
-    tolerance: float = 2.5e-3
+    tolerance: float = 5e-3
     potential_rtol: float = 1e-3
-    potential_atol: float = 1e-3
+    potential_atol: float = 1e-5
     first_step: float = 1e-6
     max_step: float = 1e5
     min_step: float = 1e-12
     max_steps: int = MAX_STEPS_PER_STAGE
+    max_order: int = MAX_ORDER
     max_newton: int = 12
     tol_update: float = 1e-8
     tol_residual: float = 1e-8
@@ -889,53 +908,59 @@ class StageTrajectory:
 Observer = Callable[[float, float], None]
 
 
-def _bdf_coefficients(ratio: float, order: int) -> tuple[float, float, float]:
-    if order == 1:
-        return 1.0, -1.0, 0.0
-    return (1.0 + 2.0 * ratio) / (1.0 + ratio), -(1.0 + ratio), ratio * ratio / (1.0 + ratio)
+def _bdf_weights(times: list[float], t_new: float, order: int) -> np.ndarray:
+    """Weights c_l (1/s) of the variable-step BDF formula of ``order``: the derivative at
+    ``t_new`` of the polynomial through (t_new, x_new), (t_k, x_k), ..., (t_{k+1-order}, ·),
+    ``x'(t_new) ≈ Σ_l c_l x_l`` with l = 0 the new state and l = 1 the last accepted one."""
+    nodes = [t_new, *times[: -order - 1 : -1]]
+    c = np.empty(order + 1)
+    c[0] = sum(1.0 / (t_new - tm) for tm in nodes[1:])
+    for k in range(1, order + 1):
+        num = 1.0
+        den = nodes[k] - t_new
+        for m in range(1, order + 1):
+            if m != k:
+                num *= t_new - nodes[m]
+                den *= nodes[k] - nodes[m]
+        c[k] = num / den
+    return c
 
 
-def _bdf_accumulate(q: list[np.ndarray], dt_flux: np.ndarray, a0, a2, order) -> np.ndarray:
-    """Integrate a boundary flux with the same BDF formula as the densities."""
-    previous = a2 * (q[-1] - q[-2]) if order == 2 else 0.0
-    return q[-1] + (dt_flux + previous) / a0
+def _bdf_accumulate(q: list[np.ndarray], flux: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Integrate a boundary flux (per s) with the same BDF formula as the densities, in
+    increments: c_0 (Q - Q_k) + Σ_{l≥2} c_l (Q_{k+1-l} - Q_k) = flux."""
+    history = sum(c[k] * (q[-k] - q[-1]) for k in range(2, c.size))
+    return q[-1] + (flux - history) / c[0]
 
 
-def _predictor(
-    times: list[float], states: list[np.ndarray], t_new: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
-    """States and weights of the polynomial extrapolation through the last (up to three)
-    accepted states, for :func:`_predict_into`."""
-    if len(states) == 1:
-        return states[-1], states[-1], states[-1], 1.0, 0.0, 0.0
-    if len(states) == 2:
-        (t0, t1), (x0, x1) = times[-2:], states[-2:]
-        w = (t_new - t1) / (t1 - t0)
-        return x0, x1, x1, -w, 1.0 + w, 0.0
-    t0, t1, t2 = times[-3:]
-    l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
-    l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
-    l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
-    return states[-3], states[-2], states[-1], l0, l1, l2
+def _predictor_weights(times: list[float], t_new: float, order: int) -> np.ndarray:
+    """Weights of the extrapolation of degree ``order`` through the last ``order + 1``
+    accepted states (newest first) to ``t_new``."""
+    nodes = times[: -order - 2 : -1]
+    w = np.ones(len(nodes))
+    for k, tk in enumerate(nodes):
+        for m, tm in enumerate(nodes):
+            if m != k:
+                w[k] *= (t_new - tm) / (tk - tm)
+    return w
 
 
-def _error_factor(times: list[float], dt: float, order: int) -> float:
-    """Local error ≈ factor × |corrector - predictor| (Milne's device)."""
+def _error_factor(times: list[float], t_new: float, order: int, c0: float) -> float:
+    """Local error ≈ factor × |corrector - predictor| (Milne's device) for BDF of ``order``
+    with the predictor of the same degree: with K = x^(q+1)/(q+1)!, the corrector's error
+    is K Π_{l=1..q} (t_new - t_{k+1-l}) / c_0 and the predictor's K Π_{l=0..q} (t_new -
+    t_{k-l}), of opposite signs."""
     if len(times) < 2:
         return 0.0
-    if order == 1 or len(times) == 2:
-        return min(1.0, dt / (times[-1] - times[-2]))
-    h1 = times[-1] - times[-2]
-    h2 = times[-2] - times[-3]
-    ratio = dt / h1
-    # local errors: BDF2 +y''' bdf/6, quadratic predictor -y''' pred/6 (opposite signs)
-    bdf = dt**3 * (1.0 + ratio) ** 2 / (ratio * (1.0 + 2.0 * ratio))
-    pred = dt * (dt + h1) * (dt + h1 + h2)
-    return bdf / (pred + bdf)
+    if len(times) < order + 1:  # after a restart: a predictor of lower degree
+        return min(1.0, (t_new - times[-1]) / (times[-1] - times[-2]))
+    corrector = float(np.prod([t_new - tm for tm in times[-1 : -order - 1 : -1]])) / c0
+    predictor = float(np.prod([t_new - tm for tm in times[-1 : -order - 2 : -1]]))
+    return corrector / (predictor + corrector)
 
 
 class _Integrator:
-    """Adaptive BDF2 over one stage; holds the work arrays of the compiled kernels."""
+    """Adaptive variable-order BDF over one stage; holds the work arrays of the compiled kernels."""
 
     def __init__(self, system: StageSystem, control: StepControl) -> None:
         self.system = system
@@ -1043,32 +1068,32 @@ def integrate_stage(
     was_landing = _beam_landing(system, x0)
     hist = np.zeros_like(x0)
     while t < duration:
-        order = 1 if len(times) < 2 else 2
+        order = min(len(times), control.max_order)  # one order more after each step
         dt_try = min(dt_wanted, control.max_step)
-        if order == 2:
-            dt_try = min(dt_try, 2.0 * (times[-1] - times[-2]))  # BDF2 zero-stability
+        if order >= 2:
+            dt_try = min(dt_try, _MAX_STEP_RATIO[order] * (times[-1] - times[-2]))
         dt, hits_target = _next_target(t, dt_try, targets)
-        ratio = dt / (times[-1] - times[-2]) if order == 2 else 1.0
-        a0, _, a2 = _bdf_coefficients(ratio, order)
-        # BDF in increments, a0 (x - x_k) - a2 (x_k - x_{k-1}): no cancellation of the
-        # large bulk densities, so the ion balance closes to round-off
-        if order == 2:
-            _history_into(hist, states[-1], states[-2], -a2 / dt)
-        else:
-            hist[:] = 0.0  # BDF1 after a restart: no history term
+        c = _bdf_weights(times, t + dt, order)
+        # BDF in increments, c_0 (x - x_k) + Σ_{l≥2} c_l (x_{k+1-l} - x_k): no cancellation
+        # of the large bulk densities, so the ion balance closes to round-off
+        hist[:] = 0.0  # BDF1 (after a restart): no history term
+        for k in range(2, order + 1):
+            hist += c[k] * (states[-k] - states[-1])
         x = np.empty_like(x0)
-        _predict_into(x, *_predictor(times, states, t + dt), work.block)
+        p_order = min(order, len(states) - 1)
+        weights = _predictor_weights(times, t + dt, p_order)
+        _combine_into(x, np.array(states[: -p_order - 2 : -1]), weights, True, work.block)
         predicted = x.copy()
-        iters = work.newton(x, states[-1], hist, a0 / dt)
+        iters = work.newton(x, states[-1], hist, c[0])
         failed = iters < 0
         xmin, error = -np.inf, np.inf
         if not failed:
-            error, xmin = work.local_error(x, predicted, _error_factor(times, dt, order))
+            error, xmin = work.local_error(x, predicted, _error_factor(times, t + dt, order, c[0]))
         negative = xmin < -control.negative_tolerance
         if failed or negative or not error <= 1.0:
             traj.n_rejected += 1
             traj.rejected_by["newton" if failed else "negative" if negative else "error"] += 1
-            shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / 3.0))
+            shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / (order + 1)))
             dt_wanted = dt * shrink
             if dt_wanted < control.min_step:
                 raise ConvergenceError(_failure_message(stage_name, t, dt, iters, xmin))
@@ -1077,8 +1102,8 @@ def integrate_stage(
         traj.n_newton += iters
         min_density = min(min_density, xmin)
         fin, fout = work.fluxes(x)
-        q_in.append(_bdf_accumulate(q_in, dt * fin, a0, a2, order))
-        q_out.append(_bdf_accumulate(q_out, dt * fout, a0, a2, order))
+        q_in.append(_bdf_accumulate(q_in, fin, c))
+        q_out.append(_bdf_accumulate(q_out, fout, c))
         t = next(tt for tt in targets if tt > t * (1 + 1e-14)) if hits_target else t + dt
         times.append(t)
         states.append(x)
@@ -1086,11 +1111,11 @@ def integrate_stage(
         if traj.n_steps == 0 or landing != was_landing:
             # start the BDF history afresh after the first step of a stage and whenever the
             # ideal beam starts or stops landing: such a step jumps to a new consistent
-            # state (the surface charges up), and a BDF2 history containing the jump would
+            # state (the surface charges up), and a BDF history containing the jump would
             # overshoot the surface potential (and switch the beam back: a limit cycle)
             del times[:-1], states[:-1], q_in[:-1], q_out[:-1]
-        elif len(states) > 3:
-            del times[:-3], states[:-3], q_in[:-3], q_out[:-3]
+        elif len(states) > control.max_order + 1:
+            del times[0], states[0], q_in[0], q_out[0]
         was_landing = landing
         traj.n_steps += 1
         if system.coupled:
@@ -1103,7 +1128,7 @@ def integrate_stage(
             _save(traj, t, x, fout, q_out[-1])
         if observer is not None:
             observer(t, duration)
-        growth = 2.0 if error == 0.0 else min(2.0, max(0.5, 0.7 * error ** (-1.0 / 3.0)))
+        growth = 2.0 if error == 0.0 else min(2.0, max(0.5, 0.7 * error ** (-1.0 / (order + 1))))
         dt_wanted = max(dt_wanted, dt * growth) if dt < dt_try else dt * growth
     traj.inflow = q_in[-1]
     traj.outflow = q_out[-1]
