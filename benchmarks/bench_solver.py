@@ -35,9 +35,14 @@ def crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
 
 
 def half_point(x: np.ndarray, fraction: np.ndarray) -> float:
-    """The 50 % point of a foreign species: the deepest crossing of half its maximum (nm)."""
+    """The 50 % point of a foreign species (nm): the deepest crossing of half its typical
+    level, the median of the fraction where it exceeds a tenth of its maximum (not half the
+    maximum: a thin surface layer would move that level with the mesh)."""
     peak = float(fraction.max())
-    return crossing(x, fraction, 0.5 * peak) if peak > 1e-3 else float("nan")
+    if peak <= 1e-3:
+        return float("nan")
+    level = 0.5 * float(np.median(fraction[fraction > 0.1 * peak]))
+    return crossing(x, fraction, level)
 
 
 def observables(result) -> list[dict]:

@@ -10,7 +10,12 @@ Discretisation
 --------------
 * Cell-centred finite volumes. Interior fluxes are Scharfetter-Gummel fluxes,
   ``F = D_f/d (B(Δ) n_j - B(-Δ) n_{j+1})`` with ``Δ = z (u_{j+1} - u_j)``, ``u = φ/V_T``,
-  ``B(x) = x/(e^x - 1)`` and the face coefficient ``D_f`` the mean of the two cells' D.
+  ``B(x) = x/(e^x - 1)``. The face coefficient is weighted like the densities,
+  ``D_f = (B(Δ) D_j + B(-Δ) D_{j+1}) / (B(Δ) + B(-Δ))``: the arithmetic mean without a
+  field, the upwind cell's D in strong drift (where D(n) changes by orders of magnitude
+  from cell to cell at a front, the plain mean lent the depleted upwind cell the mobility
+  of its full neighbour: the stage-2 charge converged at first order, 0.3 % off at 0.25 nm
+  cells; now 0.04 %).
 * Front: the beam flux ``J_b`` (an unknown) enters the first cell, split by the beam
   fractions. Ideal beam: the complementarity ``J_b >= 0, φ_s >= U_R, J_b (φ_s - U_R) = 0``
   (an unlimited beam holds the surface at U_R; it lands nothing only when the surface is
@@ -312,21 +317,28 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
         for i in range(s):
             nj = x[bj + i]
             nk = x[bk + i]
-            d_face = 0.5 * (d[i, j] + d[i, k])
             if charge[i] != z_done:  # one Bernoulli evaluation per face and charge number
                 z_done = charge[i]
                 delta = z_done * (uk - uj)
                 bp, dbp = _bernoulli(delta)
                 bm, dbm = bp + delta, -1.0 - dbp  # B(-x) = B(x) + x
+                # the face D's weight of cell j, B(Δ)/(B(Δ) + B(-Δ)), and its dΔ
+                total = bp + bm
+                wj = bp / total
+                dwj = (dbp * total - bp * (2.0 * dbp + 1.0)) / (total * total)
+            d_face = wj * d[i, j] + (1.0 - wj) * d[i, k]
             core = bp * nj - bm * nk
             flux = d_face * g * core
             res[bj + i] += flux
             res[bk + i] -= flux
             if not jacobian:
                 continue
-            f_nj = d_face * g * bp + 0.5 * dd[i, j] * g * core
-            f_nk = -d_face * g * bm + 0.5 * dd[i, k] * g * core
-            f_uk = d_face * g * charge[i] * (dbp * nj + dbm * nk)
+            f_nj = d_face * g * bp + wj * dd[i, j] * g * core
+            f_nk = -d_face * g * bm + (1.0 - wj) * dd[i, k] * g * core
+            f_uk = (
+                d_face * g * charge[i] * (dbp * nj + dbm * nk)
+                + charge[i] * dwj * (d[i, j] - d[i, k]) * g * core
+            )
             blk[j, i, m + i] += f_nj
             blk[j, i, 2 * m + i] += f_nk
             blk[j, i, 2 * m + s] += f_uk
