@@ -802,16 +802,17 @@ def _boundary_fluxes(x, sy, flux_in, flux_out):
 
 
 @numba.njit(cache=True)
-def _combine_into(out, states, weights, clip, block):
-    """``out = Σ weights[l] states[l]``; densities clipped at 0 if ``clip`` (predictor)."""
+def _prepare_step(predicted, hist, s0, s1, s2, s3, w, c, block):
+    """The predictor ``Σ w_l s_l`` (densities clipped at 0) and the BDF history term
+    ``Σ_{l≥2} c_l (s_{l-1} - s_0)`` from the last accepted states s0 (newest) ... s3
+    (unused ones with weight 0)."""
     m = len(block)
-    for r in range(out.size):
-        v = 0.0
-        for k in range(weights.size):
-            v += weights[k] * states[k, r]
-        if clip and r > 0 and (r - 1) % m != m - 1 and v < 0.0:
+    for r in range(predicted.size):
+        v = w[0] * s0[r] + w[1] * s1[r] + w[2] * s2[r] + w[3] * s3[r]
+        if r > 0 and (r - 1) % m != m - 1 and v < 0.0:
             v = 0.0
-        out[r] = v
+        predicted[r] = v
+        hist[r] = c[2] * (s1[r] - s0[r]) + c[3] * (s2[r] - s0[r])
 
 
 @numba.njit(cache=True)
@@ -966,8 +967,8 @@ def _error_factor(times: list[float], t_new: float, order: int, c0: float) -> fl
         return 0.0
     if len(times) < order + 1:  # after a restart: a predictor of lower degree
         return min(1.0, (t_new - times[-1]) / (times[-1] - times[-2]))
-    corrector = float(np.prod([t_new - tm for tm in times[-1 : -order - 1 : -1]])) / c0
-    predictor = float(np.prod([t_new - tm for tm in times[-1 : -order - 2 : -1]]))
+    corrector = math.prod(t_new - tm for tm in times[-1 : -order - 1 : -1]) / c0
+    predictor = math.prod(t_new - tm for tm in times[-1 : -order - 2 : -1])
     return corrector / (predictor + corrector)
 
 
@@ -1088,14 +1089,16 @@ def integrate_stage(
         c = _bdf_weights(times, t + dt, order)
         # BDF in increments, c_0 (x - x_k) + Σ_{l≥2} c_l (x_{k+1-l} - x_k): no cancellation
         # of the large bulk densities, so the ion balance closes to round-off
-        hist[:] = 0.0  # BDF1 (after a restart): no history term
-        for k in range(2, order + 1):
-            hist += c[k] * (states[-k] - states[-1])
-        x = np.empty_like(x0)
+        # (BDF1 after a restart: no history term)
         p_order = min(order, len(states) - 1)
-        weights = _predictor_weights(times, t + dt, p_order)
-        _combine_into(x, np.array(states[: -p_order - 2 : -1]), weights, True, work.block)
-        predicted = x.copy()
+        weights = np.zeros(4)
+        weights[: p_order + 1] = _predictor_weights(times, t + dt, p_order)
+        history = np.zeros(4)
+        history[: order + 1] = c
+        recent = states[::-1] + [states[0]] * (4 - len(states))
+        predicted = np.empty_like(x0)
+        _prepare_step(predicted, hist, *recent[:4], weights, history, work.block)
+        x = predicted.copy()
         iters = work.newton(x, states[-1], hist, c[0])
         failed = iters < 0
         xmin, error = -np.inf, np.inf
