@@ -188,8 +188,10 @@ class Workspace(NamedTuple):
         cell 0, its diagonal.
     piv, gain : ndarray
         Row exchanges and ``G_j = D'_j⁻¹ U_j`` of the block LU.
-    step, border : ndarray (N, m)
-        Newton update and the solution for the beam-flux column.
+    step : ndarray (N, m)
+        Newton update.
+    border : ndarray (m)
+        ``D'_0⁻¹ b_0``: the beam-flux column through the front cell's reduced block.
     d, dd : ndarray (S, N)
         D and dD/dn of every species in every cell.
     """
@@ -217,7 +219,7 @@ class Workspace(NamedTuple):
             piv=np.zeros((n, m), dtype=np.int64),
             gain=np.zeros((n, m, m)),
             step=np.zeros((n, m)),
-            border=np.zeros((n, m)),
+            border=np.zeros(m),
             d=np.zeros((s, n)),
             dd=np.zeros((s, n)),
         )
@@ -313,7 +315,7 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
         uk = x[bk + s]
         g = inv_spacing[j]
         z_done = 0.0
-        bp = dbp = bm = dbm = 0.0
+        bp = dbp = bm = dbm = wj = dwj = 0.0
         for i in range(s):
             nj = x[bj + i]
             nk = x[bk + i]
@@ -322,10 +324,11 @@ def _assemble(x, ref, hist, a0_dt, sy, wk, jacobian, block):
                 delta = z_done * (uk - uj)
                 bp, dbp = _bernoulli(delta)
                 bm, dbm = bp + delta, -1.0 - dbp  # B(-x) = B(x) + x
-                # the face D's weight of cell j, B(Δ)/(B(Δ) + B(-Δ)), and its dΔ
-                total = bp + bm
-                wj = bp / total
-                dwj = (dbp * total - bp * (2.0 * dbp + 1.0)) / (total * total)
+                # the face D's weight of cell j, B(Δ)/(B(Δ) + B(-Δ)) = B(Δ)/(2B(Δ) + Δ)
+                inv_total = 1.0 / (bp + bm)
+                wj = bp * inv_total
+                if jacobian:  # and its dΔ
+                    dwj = (dbp - wj * (2.0 * dbp + 1.0)) * inv_total
             d_face = wj * d[i, j] + (1.0 - wj) * d[i, k]
             core = bp * nj - bm * nk
             flux = d_face * g * core
@@ -549,22 +552,25 @@ def _coupling_eigenvalue_bound(x, sy, block):
 def _block_factor(blk, piv, gain, block):
     """Block-tridiagonal LU (block Thomas) of ``blk`` in place; False on a zero pivot.
 
-    ``D'_j = D_j - L_j G_{j-1}`` is LU-factored with partial pivoting inside the block (the
+    The cells are eliminated from the back (j = N-1) to the front, so that the front cell,
+    the only one the beam flux's border touches, is the last: its reduced block
+    ``D'_0`` then closes the bordered system without a second solve (:func:`_newton`).
+    ``D'_j = D_j - U_j G_{j+1}`` is LU-factored with partial pivoting inside the block (the
     blocks are dominated by their own cell: storage and space charge, so no pivoting across
-    cells is needed); its rows are exchanged together with U_j, and ``gain[j]`` =
-    ``G_j = D'_j⁻¹ U_j``. L_j keeps the original row order; :func:`_block_solve` applies
-    the exchanges to the right-hand side after subtracting ``L_j y_{j-1}``. The diagonal
-    of the factored D'_j holds the reciprocals of U's pivots (the solves multiply).
+    cells is needed); its rows are exchanged together with L_j, and ``gain[j]`` =
+    ``G_j = D'_j⁻¹ L_j``. U_j keeps the original row order; :func:`_forward_sweep` applies
+    the exchanges to the right-hand side after subtracting ``U_j y_{j+1}``. The diagonal
+    of the factored D'_j holds the reciprocals of its pivots (the solves multiply).
     """
     n, m = blk.shape[0], len(block)
-    for j in range(n):
-        if j > 0:
+    for j in range(n - 1, -1, -1):
+        if j < n - 1:
             for a in range(m):
                 for c in range(m):
-                    lac = blk[j, a, c]
-                    if lac != 0.0:
+                    uac = blk[j, a, 2 * m + c]
+                    if uac != 0.0:
                         for b in range(m):
-                            blk[j, a, m + b] -= lac * gain[j - 1, c, b]
+                            blk[j, a, m + b] -= uac * gain[j + 1, c, b]
         for k in range(m):
             p = k
             best = abs(blk[j, k, m + k])
@@ -577,7 +583,7 @@ def _block_factor(blk, piv, gain, block):
                 return False
             piv[j, k] = p
             if p != k:
-                for c in range(m, 3 * m):
+                for c in range(2 * m):
                     t = blk[j, k, c]
                     blk[j, k, c] = blk[j, p, c]
                     blk[j, p, c] = t
@@ -587,57 +593,80 @@ def _block_factor(blk, piv, gain, block):
                 f = blk[j, r, m + k] * inv
                 blk[j, r, m + k] = f
                 if f != 0.0:
-                    for c in range(m + k + 1, 3 * m):
+                    for c in range(m + k + 1, 2 * m):
                         blk[j, r, c] -= f * blk[j, k, c]
-        # back substitution of the (already eliminated) U_j columns: G_j = D'⁻¹ U_j
-        if j < n - 1:
+                    for c in range(m):
+                        blk[j, r, c] -= f * blk[j, k, c]
+        # back substitution of the (already eliminated) L_j columns: G_j = D'⁻¹ L_j
+        if j > 0:
             for b in range(m):
                 for k in range(m - 1, -1, -1):
-                    v = blk[j, k, 2 * m + b]
+                    v = blk[j, k, b]
                     for c in range(k + 1, m):
                         v -= blk[j, k, m + c] * gain[j, c, b]
                     gain[j, k, b] = v * blk[j, k, m + k]
     return True
 
 
+@numba.njit(cache=True, inline="always")
+def _cell_solve(blk, piv, j, y, block):
+    """Solve the factored ``D'_j`` for ``y`` (length m) in place."""
+    m = len(block)
+    for k in range(m):
+        p = piv[j, k]
+        if p != k:
+            t = y[k]
+            y[k] = y[p]
+            y[p] = t
+    for k in range(1, m):
+        acc = y[k]
+        for c in range(k):
+            acc -= blk[j, k, m + c] * y[c]
+        y[k] = acc
+    for k in range(m - 1, -1, -1):
+        acc = y[k]
+        for c in range(k + 1, m):
+            acc -= blk[j, k, m + c] * y[c]
+        y[k] = acc * blk[j, k, m + k]
+
+
 @numba.njit(cache=True)
-def _block_solve(blk, piv, gain, rhs, block):
-    """Solve the factored block-tridiagonal system for ``rhs`` (n, m) in place."""
+def _forward_sweep(blk, piv, rhs, block):
+    """First half of a solve, from the back cell to the front: afterwards ``rhs[0]`` is the
+    front cell's solution (given the border), the others await :func:`_back_sweep`."""
     n, m = blk.shape[0], len(block)
     y = np.empty(m)
-    for j in range(n):
+    for j in range(n - 1, -1, -1):
         for a in range(m):
             y[a] = rhs[j, a]
-        if j > 0:
+        if j < n - 1:
             for a in range(m):
                 acc = y[a]
                 for c in range(m):
-                    acc -= blk[j, a, c] * rhs[j - 1, c]
+                    acc -= blk[j, a, 2 * m + c] * rhs[j + 1, c]
                 y[a] = acc
-        for k in range(m):
-            p = piv[j, k]
-            if p != k:
-                t = y[k]
-                y[k] = y[p]
-                y[p] = t
-        for k in range(1, m):
-            acc = y[k]
-            for c in range(k):
-                acc -= blk[j, k, m + c] * y[c]
-            y[k] = acc
-        for k in range(m - 1, -1, -1):
-            acc = y[k]
-            for c in range(k + 1, m):
-                acc -= blk[j, k, m + c] * y[c]
-            y[k] = acc * blk[j, k, m + k]
+        _cell_solve(blk, piv, j, y, block)
         for a in range(m):
             rhs[j, a] = y[a]
-    for j in range(n - 2, -1, -1):
+
+
+@numba.njit(cache=True)
+def _back_sweep(gain, rhs, block):
+    """Second half of a solve: x_j = y_j - G_j x_{j-1} from the front to the back."""
+    n, m = rhs.shape[0], len(block)
+    for j in range(1, n):
         for a in range(m):
             acc = rhs[j, a]
             for c in range(m):
-                acc -= gain[j, a, c] * rhs[j + 1, c]
+                acc -= gain[j, a, c] * rhs[j - 1, c]
             rhs[j, a] = acc
+
+
+@numba.njit(cache=True)
+def _block_solve(blk, piv, gain, rhs, block):
+    """Solve the factored block-tridiagonal system for ``rhs`` (n, m) in place."""
+    _forward_sweep(blk, piv, rhs, block)
+    _back_sweep(gain, rhs, block)
 
 
 @numba.njit(cache=True)
@@ -714,8 +743,9 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
     ``tol_update`` and (3) every species' residuals sum to zero to round-off: the ion
     balance of the step closes (:func:`_balance_error`).
 
-    Each linear system is bordered by the beam flux: ``A y = -r`` and ``A z = b`` with one
-    block factorisation, then ``ΔJ_b`` from the border row and ``Δx = y - z ΔJ_b``. The
+    Each linear system is bordered by the beam flux, which meets only the front cell: the
+    block elimination runs from the back to the front (:func:`_block_factor`), leaves an
+    (m+1)² system of the front cell and ``ΔJ_b``, solved directly, then sweeps back. The
     factorisation is kept (chord iterations: residual only) while the updates and the
     residual shrink fast enough; otherwise the Jacobian is refactored.
     """
@@ -754,27 +784,30 @@ def _newton(x, ref, hist, a0_dt, sy, wk, max_iter, tol_update, tol_residual, blo
             if not _block_factor(blk, wk.piv, wk.gain, block):
                 return -1, factors
             factors += 1
-            border[:, :] = 0.0
-            for a in range(m):
-                border[0, a] = edge[a]
-            _block_solve(blk, wk.piv, wk.gain, border, block)
+            for a in range(m):  # z_0 = D'_0⁻¹ b_0: the border column, met only in cell 0
+                border[a] = edge[a]
+            _cell_solve(blk, wk.piv, 0, border, block)
         for j in range(n):
             for a in range(m):
                 step[j, a] = -wk.res[1 + j * m + a]
-        _block_solve(blk, wk.piv, wk.gain, step, block)
+        _forward_sweep(blk, wk.piv, step, block)
+        # the front cell and the beam flux: D'_0 Δx_0 + b_0 ΔJ_b = y_0, c·Δx_0 + d ΔJ_b = -r_b
         row_y = 0.0
         row_z = 0.0
         for a in range(m):
             row_y += edge[m + a] * step[0, a]
-            row_z += edge[m + a] * border[0, a]
+            row_z += edge[m + a] * border[a]
         pivot = edge[2 * m] - row_z
         if pivot == 0.0:
             return -1, factors
         d_jb = (-wk.res[0] - row_y) / pivot
+        for a in range(m):
+            step[0, a] -= border[a] * d_jb
+        _back_sweep(wk.gain, step, block)
         size = 0.0
         for j in range(n):
             for a in range(m):
-                v = step[j, a] - border[j, a] * d_jb
+                v = step[j, a]
                 if not abs(v) < 1e300:
                     return -1, factors
                 x[1 + j * m + a] += v
