@@ -180,9 +180,7 @@ def write_result(result: Result, path: str | os.PathLike) -> None:
     attributes = {name: dict(zip(("units", "long_name"), DESCRIPTIONS[name])) for name in variables}
     for name, text in _coordinates_attributes(variables, coords).items():
         attributes[name]["coordinates"] = text
-    with h5netcdf.File(
-        path, "w", format="NETCDF4", invalid_netcdf=None, decode_vlen_strings=True
-    ) as f:
+    with h5netcdf.File(path, "w") as f:  # NETCDF4, a valid netCDF file: as xarray opens it
         for key, value in global_attributes(result).items():
             f.attrs[key] = value
         for dims, values in variables.values():
