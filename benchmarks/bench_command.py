@@ -37,7 +37,7 @@ started = time.perf_counter()
 import caitlab.cli
 caitlab.cli._register_commands()
 import caitlab.cli.run, caitlab.config, caitlab.experiment, caitlab._progress, caitlab._netcdf
-import h5netcdf, rich.progress, rich.table
+import h5py, rich.progress, rich.table
 print(time.perf_counter() - started)
 """
 

@@ -65,6 +65,7 @@ HEAVY = {
     "corner",
     "imageio",
     "pint",
+    "h5netcdf",
     "scipy.special",
     "scipy.interpolate",
     "scipy.optimize",
@@ -101,8 +102,8 @@ def test_the_command_line_loads_no_library_before_a_command_needs_it():
 
 def test_a_run_loads_none_of_the_libraries_it_does_not_need(tmp_path):
     """``caitlab run`` simulates and writes result.nc + summary.json without xarray, pandas,
-    dask, matplotlib, pint or scipy.special (h5netcdf writes the file; the unit strings of
-    the example are converted without pint)."""
+    dask, matplotlib, pint or scipy.special (h5py writes the file; the unit strings of the
+    example are converted without pint)."""
     body = (
         "from caitlab.cli import main\n"
         "sys.argv = ['caitlab', 'run', 'quick-double-cait', '--out', 'run', '--quiet']\n"
