@@ -111,3 +111,30 @@ def test_a_run_loads_none_of_the_libraries_it_does_not_need(tmp_path):
     )
     assert _loaded(body, HEAVY, cwd=tmp_path) == "[]"
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["result.nc", "summary.json"]
+
+
+def test_the_lazy_packages_give_every_public_name_and_module():
+    """``caitlab`` and ``caitlab.sims`` import their names on first use: all of __all__, the
+    submodules as attributes, and an AttributeError for anything else."""
+    script = """
+import caitlab, caitlab.sims
+for package in (caitlab, caitlab.sims):
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    assert set(package.__all__) <= set(dir(package))
+assert caitlab.Experiment is caitlab.experiment.Experiment
+assert caitlab.open_result is caitlab.results.open_result
+assert caitlab.sims.read_profile is caitlab.sims.readers.read_profile
+from caitlab import *  # noqa
+assert load_experiment is caitlab.config.load_experiment
+for package, name in ((caitlab, "nothing"), (caitlab.sims, "nothing"), (caitlab, "__wrapped__")):
+    try:
+        getattr(package, name)
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError(name)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr[-3000:]
