@@ -55,6 +55,77 @@ def test_save_and_open_give_back_an_equal_result(quick_result, saved):
     assert open_result(saved / "result.nc").run_id == opened.run_id == quick_result.run_id
 
 
+def _hdf5_contents(path: Path) -> list:
+    """Every HDF5 object of a file: dtype, shape, layout, filters, fill value, the
+    attributes in creation order (dimension references by name) and the data."""
+    import h5py
+
+    def attributes(f, obj) -> list:
+        found = []
+        for key in obj.attrs:
+            value = obj.attrs[key]
+            if key == "DIMENSION_LIST":
+                value = [[f[ref].name for ref in refs] for refs in value]
+            elif key == "REFERENCE_LIST":
+                value = [(f[ref].name, int(index)) for ref, index in value]
+            elif key == "_NCProperties":  # names the writing library
+                assert value.decode().startswith("version=2,"), value
+                value = "netCDF-4 provenance"
+            elif isinstance(value, np.ndarray):
+                value = (value.dtype.str, value.tolist())
+            found.append((key, repr(value)))
+        return found
+
+    with h5py.File(path, "r") as f:
+        contents: list = [("/", attributes(f, f), list(f))]
+
+        def visit(name, obj):
+            assert isinstance(obj, h5py.Dataset), name
+            plist = obj.id.get_create_plist()
+            data = obj[()]
+            contents.append(
+                (
+                    name,
+                    str(obj.dtype),
+                    h5py.check_string_dtype(obj.dtype),
+                    obj.shape,
+                    obj.maxshape,
+                    obj.chunks,
+                    obj.compression,
+                    obj.shuffle,
+                    obj.fletcher32,
+                    repr(obj.fillvalue),
+                    plist.get_layout(),
+                    plist.get_attr_creation_order(),
+                    attributes(f, obj),
+                    repr(data.tolist()) if data.dtype == object else data.tobytes(),
+                )
+            )
+
+        f.visititems(visit)
+    return contents
+
+
+def test_the_file_is_the_one_xarray_writes(quick_result, saved, tmp_path):
+    """Result.save writes result.nc with h5py alone: the same HDF5 objects, attributes
+    (in order) and data as ``to_xarray().to_netcdf(engine="h5netcdf")`` (byte for byte but
+    for the provenance text, with xarray 2026.9 and h5netcdf 1.8), and the same Dataset."""
+    reference = tmp_path / "xarray.nc"
+    quick_result.to_xarray().to_netcdf(reference, engine="h5netcdf")
+    assert _hdf5_contents(saved / "result.nc") == _hdf5_contents(reference)
+    with (
+        xr.open_dataset(saved / "result.nc", engine="h5netcdf") as ours,
+        xr.open_dataset(reference, engine="h5netcdf") as theirs,
+    ):
+        assert ours.identical(theirs)
+        assert list(ours.variables) == list(theirs.variables)
+        for name in theirs.variables:
+            mine = {k: v for k, v in ours[name].encoding.items() if k != "source"}
+            other = {k: v for k, v in theirs[name].encoding.items() if k != "source"}
+            assert repr(mine) == repr(other), name
+            assert ours[name].dtype == theirs[name].dtype, name
+
+
 def test_stage_accessors(quick_result):
     final = quick_result.stage("Cs-CAIT").fractions
     assert final.dims == ("species", "depth") and final["depth"].attrs["units"] == "nm"
@@ -121,14 +192,23 @@ def test_a_committed_write_is_completed_by_the_next_open(quick_result, tmp_path)
     assert not (tmp_path / ".commit.json").exists()
 
 
-def test_a_full_disk_is_one_clear_error(quick_result, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("Can't write data (file write failed: ... errno = 28, No space left)"),
+    ],
+)
+def test_a_full_disk_is_one_clear_error(quick_result, tmp_path, monkeypatch, error):
+    import h5py
+
     quick_result.save(tmp_path)
     before = (tmp_path / "summary.json").read_text()
 
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(*args, **kwargs):
+        raise error
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    monkeypatch.setattr(h5py, "File", full)
     newer = Result(
         quick_result.experiment,
         quick_result.mesh,

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from caitlab._unit_table import FACTORS
 from caitlab.config import (
     ConfigError,
     experiment_from_dict,
@@ -133,3 +134,87 @@ def test_a_sample_thinner_than_two_cells_is_refused():
     data = _paper_dict()
     data["sample"]["thickness"] = "0.4 nm"
     assert any("holds fewer than 2 cells" in p for p in _problems(data))
+
+
+# the usual spellings are converted without pint, by the factors pint computes for them
+_EDGE_NUMBERS = ["0", "1", "-2.5", "2.325", "94.46", "5.8e-19", "1.4e28", "1e308", "-1e-320"]
+
+
+def test_the_factor_table_is_what_pint_generates():
+    from pathlib import Path
+
+    import caitlab._unit_table as table
+
+    assert table._generate() == Path(table.__file__).read_text(encoding="utf-8"), (
+        "regenerate it: python -m caitlab._unit_table"
+    )
+
+
+@pytest.mark.parametrize("spelling", sorted(FACTORS))
+def test_a_tabulated_spelling_gives_the_float_pint_gives(spelling):
+    from caitlab.units import UnitError, _pint_to_canonical
+
+    kind = FACTORS[spelling][0]
+    for number in [*_EDGE_NUMBERS, *(repr(x) for x in _random_numbers())]:
+        text = f"{number} {spelling}"
+        try:
+            expected = _pint_to_canonical(text, kind)
+        except UnitError as exc:  # 1e308 km: not finite, the same message
+            with pytest.raises(UnitError) as info:
+                to_canonical(text, kind)
+            assert str(info.value) == str(exc)
+            continue
+        got = to_canonical(text, kind)
+        assert got == expected and repr(got) == repr(expected), text
+
+
+def _random_numbers():
+    import random
+
+    rng = random.Random(7)
+    return [rng.uniform(-10, 10) * 10.0 ** rng.randint(-30, 30) for _ in range(40)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("3 V", "length"),  # a tabulated spelling of another kind
+        ("2.325 furlong", "length"),  # pint knows it, the table does not
+        ("2.325 parsec", "time"),
+        ("2.325 blorp", "length"),
+        ("2.325", "length"),
+        ("2.325 dimensionless", "length"),
+        ("mm", "length"),
+        ("  2.325   mm ", "length"),
+        ("50 degC", "temperature"),
+        ("50 C", "temperature"),
+        ("1e999 mm", "length"),
+    ],
+)
+def test_other_spellings_and_errors_are_pint_s(text, kind):
+    """Outside the table, to_canonical is pint's conversion with today's messages."""
+    from caitlab.units import UnitError, _pint_to_canonical
+
+    try:
+        expected: object = _pint_to_canonical(text, kind)
+    except UnitError as exc:
+        expected = str(exc)
+    try:
+        got: object = to_canonical(text, kind)
+    except UnitError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+def test_loading_the_paper_config_does_not_import_pint():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from caitlab.config import load_experiment; "
+        "load_experiment('double-cait'); print('pint' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

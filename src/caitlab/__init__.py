@@ -28,15 +28,68 @@ cli          the ``caitlab`` command
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from caitlab._version import __version__
-from caitlab.config import ConfigError, experiment_to_toml, load_experiment
-from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD
-from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run
-from caitlab.materials import Sample, Species
-from caitlab.mesh import Mesh, MeshSpec
-from caitlab.results import Result, open_result
-from caitlab.solver import ConvergenceError
-from caitlab.stages import Beam, BeamStage, RestStage
+
+if TYPE_CHECKING:
+    from caitlab.config import ConfigError, experiment_to_toml, load_experiment
+    from caitlab.diffusivity import ConstantD, Falloff, SiteEnergyD, TabulatedD
+    from caitlab.experiment import Experiment, OutputOptions, SolverOptions, run
+    from caitlab.materials import Sample, Species
+    from caitlab.mesh import Mesh, MeshSpec
+    from caitlab.results import Result, open_result
+    from caitlab.solver import ConvergenceError
+    from caitlab.stages import Beam, BeamStage, RestStage
+
+#: public name -> the module that defines it, imported on first use (``import caitlab``
+#: itself stays light: a command that needs no simulation does not load numba or pydantic)
+_LAZY = {
+    "ConfigError": "config",
+    "experiment_to_toml": "config",
+    "load_experiment": "config",
+    "ConstantD": "diffusivity",
+    "Falloff": "diffusivity",
+    "SiteEnergyD": "diffusivity",
+    "TabulatedD": "diffusivity",
+    "Experiment": "experiment",
+    "OutputOptions": "experiment",
+    "SolverOptions": "experiment",
+    "run": "experiment",
+    "Sample": "materials",
+    "Species": "materials",
+    "Mesh": "mesh",
+    "MeshSpec": "mesh",
+    "Result": "results",
+    "open_result": "results",
+    "ConvergenceError": "solver",
+    "Beam": "stages",
+    "BeamStage": "stages",
+    "RestStage": "stages",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names on first use; ``caitlab.<module>`` also without importing it first."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"caitlab.{_LAZY[name]}"), name)
+    elif name.startswith("__"):
+        raise AttributeError(f"module 'caitlab' has no attribute {name!r}")
+    else:
+        try:
+            value = importlib.import_module(f"caitlab.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"caitlab.{name}":
+                raise
+            raise AttributeError(f"module 'caitlab' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Beam",

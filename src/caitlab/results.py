@@ -371,20 +371,10 @@ class Result:
         """
         import xarray as xr
 
-        from caitlab._netcdf import describe, result_variables
+        from caitlab._netcdf import describe, global_attributes, result_variables
 
         ds = xr.Dataset(*result_variables(self))
-        ds.attrs = {
-            "Conventions": "CF-1.10",
-            "title": f"caitlab run: {self.experiment.name}",
-            "source": f"caitlab {self.version}",
-            "history": f"{self.created} created by caitlab {self.version}",
-            "caitlab_version": self.version,
-            "created": self.created,
-            "run_id": self.run_id,
-            "experiment_name": self.experiment.name,
-            "config_toml": self.experiment.to_toml(),
-        }
+        ds.attrs = global_attributes(self)
         return describe(ds)
 
     @classmethod
@@ -414,10 +404,11 @@ class Result:
             If the files cannot be written (a full disk, no permission); the folder then
             still holds its previous result, if any.
         """
+        from caitlab._netcdf import write_result
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _recover(directory)
-        ds = self.data
         bad = self.non_finite_fields()
         if bad:
             raise ValueError(
@@ -428,7 +419,7 @@ class Result:
         written: dict[str, str] = {}
         try:
             written[RESULT_FILE] = _write_temporary(
-                directory, RESULT_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")
+                directory, RESULT_FILE, lambda tmp: write_result(self, tmp)
             )
             written[SUMMARY_FILE] = _write_temporary(
                 directory, SUMMARY_FILE, lambda tmp: Path(tmp).write_text(text)

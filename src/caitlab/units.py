@@ -7,6 +7,11 @@ the fix in the message (:func:`caitlab.config.bare_numbers` finds them in a file
 SI floats (energies in eV), so ``Sample(thickness=2.325e-3)`` is read in m. Every value must
 be finite.
 Parsing happens once, when an object is built; everything inside caitlab is a float.
+
+The usual spellings ("2.325 mm", "94.46 h", "5.8e-19 m^2/s") are converted with the factors
+pint computes for them (:data:`caitlab._unit_table.FACTORS`, checked against pint bit for bit
+by the tests), so that most runs never import pint (0.3 s); anything else (another spelling,
+an offset unit such as "50 degC", a wrong unit) goes through pint, loaded on first use.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Annotated, Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pint
 from pydantic import AfterValidator, BeforeValidator
 
-_REGISTRY: pint.UnitRegistry[Any] = pint.UnitRegistry()
+from caitlab._unit_table import FACTORS
+
+if TYPE_CHECKING:
+    import pint
 
 #: canonical unit of each quantity kind: Python floats are read in it
 CANONICAL = {
@@ -65,15 +72,30 @@ def article(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
-@lru_cache(maxsize=256)
-def _parse(text: str) -> pint.Quantity:
-    """``"number unit"`` as a pint quantity; the number is required."""
+@cache
+def _registry() -> pint.UnitRegistry[Any]:
+    """pint's unit registry, made on first use (importing pint and reading its definitions
+    takes ~0.3 s; the usual spellings never need it)."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+def _split(text: str) -> tuple[float, str]:
+    """``"number unit"`` as (number, unit text); the number is required."""
     match = _NUMBER_THEN_UNIT.match(text)
     if match is None:
         raise UnitError(f"{text!r} does not start with a number")
     number, unit = match.groups()
+    return float(number), unit
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str) -> pint.Quantity:
+    """``"number unit"`` as a pint quantity; the number is required."""
+    number, unit = _split(text)
     # number and unit apart, so that offset units such as "50 degC" work
-    return _REGISTRY.Quantity(float(number), unit or "dimensionless")
+    return _registry().Quantity(number, unit or "dimensionless")
 
 
 def bare_number_message(value: Any, kind: str) -> str:
@@ -115,7 +137,8 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
         If the value cannot be read, has no unit where one is needed, has the wrong
         dimension or is not finite; the message names the expected unit.
     """
-    unit = CANONICAL[kind]
+    if kind not in CANONICAL:
+        raise KeyError(kind)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UnitError(f"expected {article(kind)} such as '{EXAMPLES[kind]}', got {value!r}")
     if isinstance(value, (int, float)):
@@ -130,6 +153,28 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
             f"{value!r} is not a finite {kind}: give a number such as '{EXAMPLES[kind]}'"
         )
     try:
+        number, unit_text = _split(value.strip())
+    except UnitError:
+        raise UnitError(
+            f"cannot read {value!r} as {article(kind)}: write a number and a unit, "
+            f"e.g. '{EXAMPLES[kind]}'"
+        ) from None
+    if not unit_text:  # what pint reads as "dimensionless"
+        raise UnitError(bare_number_message(value, kind))
+    known = FACTORS.get(unit_text)
+    if known is not None and known[0] == kind:
+        # pint converts a multiplicative unit as number * factor: the same float
+        return _finite(number * known[1], value, kind)
+    return _pint_to_canonical(value, kind)
+
+
+def _pint_to_canonical(value: str, kind: str) -> float:
+    """:func:`to_canonical` of a unit string by pint (any unit pint knows, and the messages
+    for wrong ones)."""
+    import pint
+
+    unit = CANONICAL[kind]
+    try:
         quantity = _parse(value.strip())
     except UnitError:
         raise UnitError(
@@ -142,7 +187,7 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
         ) from exc
     if quantity.dimensionless and str(quantity.units) == "dimensionless":
         raise UnitError(bare_number_message(value, kind))
-    if kind == "temperature" and quantity.dimensionality == _REGISTRY.kelvin.dimensionality:
+    if kind == "temperature" and quantity.dimensionality == _registry().kelvin.dimensionality:
         return _finite(float(quantity.to("kelvin").magnitude), value, kind)
     try:
         return _finite(float(quantity.to(unit).magnitude), value, kind)

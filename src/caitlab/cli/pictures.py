@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from caitlab.cli._app import app, run_reporting_errors
-from caitlab.results import open_result
 
 
 class PictureError(ValueError):
@@ -190,6 +189,7 @@ def video_command(
     """Video of all normalised densities across all stages, with clock, stage and charge."""
 
     def body() -> None:
+        from caitlab.results import open_result
         from caitlab.video import default_frames, write_video
 
         result = open_result(result_dir)
@@ -241,6 +241,7 @@ def report_command(
 
     def body() -> None:
         from caitlab.report import write_report
+        from caitlab.results import open_result
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
@@ -273,6 +274,7 @@ def figures_command(
     def body() -> None:
         from caitlab.plot import save_figures, standard_figures
         from caitlab.plot.style import paper
+        from caitlab.results import open_result
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from caitlab.cli._app import app, run_reporting_errors
@@ -248,6 +247,8 @@ def _measured(
 
 def _compare_electrometer(result, path: Path, sigma_text: str | None) -> None:
     """Print how the logged current (and the charge at its last time) compare with the run."""
+    import numpy as np
+
     from caitlab.electrometer import read_electrometer
     from caitlab.fit.data import MeasuredTrace
     from caitlab.units import to_canonical
