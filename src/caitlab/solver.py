@@ -919,8 +919,8 @@ class StepControl:
     max_steps: int = MAX_STEPS_PER_STAGE
     max_order: int = MAX_ORDER
     max_newton: int = 12
-    tol_update: float = 1e-7
-    tol_residual: float = 1e-7
+    tol_update: float = 1e-8
+    tol_residual: float = 1e-8
     negative_tolerance: float = 1e-12
 
 
