@@ -55,7 +55,7 @@ class SolverOptions(Frozen):
         steps for a given accuracy, 1 is the most robust).
     """
 
-    tolerance: Length = Field(default=5e-12, gt=0)
+    tolerance: Length = Field(default=2e-11, gt=0)
     first_step: Time = Field(default=1e-6, gt=0)
     max_step: Time = Field(default=1e5, gt=0)
     max_order: int = Field(default=MAX_ORDER, ge=1, le=MAX_ORDER)
