@@ -7,6 +7,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import caitlab
 
 MODULES = sorted(
@@ -138,3 +140,24 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("argv", "collects"), [(["run", "x.toml"], False), (["fit", "f.toml"], True)]
+)
+def test_bounded_commands_run_without_the_cyclic_collector(monkeypatch, argv, collects):
+    import gc
+
+    import caitlab.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(sys, "argv", ["caitlab", *argv])
+    monkeypatch.setattr(cli, "app", lambda: seen.setdefault("enabled", gc.isenabled()))
+    was_enabled = gc.isenabled()
+    try:
+        cli.main()
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+    assert seen["enabled"] is collects
