@@ -1126,9 +1126,9 @@ def integrate_stage(
         weights[: p_order + 1] = _predictor_weights(times, t + dt, p_order)
         history = np.zeros(4)
         history[: order + 1] = c
-        recent = states[::-1] + [states[0]] * (4 - len(states))
+        s0, s1, s2, s3 = (states[-1 - k] if k < len(states) else states[0] for k in range(4))
         predicted = np.empty_like(x0)
-        _prepare_step(predicted, hist, *recent[:4], weights, history, work.block)
+        _prepare_step(predicted, hist, s0, s1, s2, s3, weights, history, work.block)
         x = predicted.copy()
         iters = work.newton(x, states[-1], hist, c[0])
         failed = iters < 0
