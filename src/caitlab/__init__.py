@@ -9,7 +9,7 @@ diffusivity  D(n, T) models: constant, site-energy distribution, tabulated, free
 coupling     Onsager cross-coefficients between species: admissibility, entropy production
 mesh         graded cell-centred meshes
 stages       beam and rest stages
-solver       finite volumes, Scharfetter-Gummel fluxes, Newton, adaptive BDF2
+solver       finite volumes, Scharfetter-Gummel fluxes, Newton, variable-order BDF
 experiment   experiments as data; running their stages in sequence
 results      one Result in memory and on disk: saved states, traces, D(n) tables, summaries
 config       TOML configuration files
@@ -28,9 +28,9 @@ cli          the ``caitlab`` command
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from caitlab._lazy import lazy_attributes
 from caitlab._version import __version__
 
 if TYPE_CHECKING:
@@ -70,27 +70,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names on first use; ``caitlab.<module>`` also without importing it first."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"caitlab.{_LAZY[name]}"), name)
-    elif name.startswith("__"):
-        raise AttributeError(f"module 'caitlab' has no attribute {name!r}")
-    else:
-        try:
-            value = importlib.import_module(f"caitlab.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"caitlab.{name}":
-                raise
-            raise AttributeError(f"module 'caitlab' has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
 __all__ = [
     "Beam",
     "BeamStage",
@@ -115,3 +94,5 @@ __all__ = [
     "open_result",
     "run",
 ]
+
+__getattr__, __dir__ = lazy_attributes("caitlab", _LAZY, globals(), __all__)

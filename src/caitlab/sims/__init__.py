@@ -16,8 +16,9 @@ Simulated profiles are broadened and sampled on the measured grid with
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from caitlab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from caitlab.sims.compare import (
@@ -133,27 +134,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names on first use; ``caitlab.sims.<module>`` also without importing it."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"caitlab.sims.{_LAZY[name]}"), name)
-    elif name.startswith("__"):
-        raise AttributeError(f"module 'caitlab.sims' has no attribute {name!r}")
-    else:
-        try:
-            value = importlib.import_module(f"caitlab.sims.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"caitlab.sims.{name}":
-                raise
-            raise AttributeError(f"module 'caitlab.sims' has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
 __all__ = [
     "DEFAULT_ELEMENTS",
     "DEFAULT_MASS_TOLERANCE",
@@ -207,3 +187,5 @@ __all__ = [
     "write_surfacelab_export",
     "zero_rows",
 ]
+
+__getattr__, __dir__ = lazy_attributes("caitlab.sims", _LAZY, globals(), __all__)
