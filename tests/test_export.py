@@ -35,6 +35,11 @@ def test_export_csv_round_trips_every_number(quick_result, saved, tmp_path):
     final = quick_result.stage("Cs-CAIT").fractions
     np.testing.assert_array_equal(values[:, 0], final["depth"].values)
     np.testing.assert_array_equal(values[:, 1:], final.values.T)  # exact, not 6 digits
+    # and the right numbers, from the raw state rather than the accessor the exporter uses
+    n0 = quick_result.experiment.sample.mobile_ion_density
+    raw = quick_result.stage("Cs-CAIT").density[-1] / n0
+    np.testing.assert_allclose(values[:, 1:], raw.T, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(values[:, 0], quick_result.mesh.centres * 1e9, rtol=1e-15)
     header, rows = read(tmp_path / "csv" / "traces.csv")
     assert header == [
         "time_s",
@@ -47,6 +52,15 @@ def test_export_csv_round_trips_every_number(quick_result, saved, tmp_path):
     traces = quick_result.traces
     np.testing.assert_array_equal([float(r[3]) for r in rows], traces["charge"].values)
     np.testing.assert_array_equal([float(r[0]) for r in rows], traces["time"].values)
+    # the stages' own records: the run's charge is the sum of the stages' charges, and the
+    # stage-2 rows carry its cumulative charge (stage 1's added) at its own times
+    stages = quick_result.stages
+    assert float(rows[-1][3]) == pytest.approx(sum(st.charge_C for st in stages), rel=1e-14)
+    late = [r for r in rows if r[1] == "Cs-CAIT"]
+    np.testing.assert_allclose(
+        [float(r[3]) for r in late], stages[0].charge_C + stages[1].trace_charge, rtol=1e-14
+    )
+    np.testing.assert_allclose([float(r[0]) for r in late], stages[1].trace_time, rtol=1e-15)
     assert {r[1] for r in rows} == {"Rb-CAIT", "Cs-CAIT"}
     assert (tmp_path / "csv" / "fractions_Rb-CAIT.csv").exists()
 
