@@ -451,7 +451,8 @@ def _assemble_coupling(x, sy, wk, jacobian, block):
 
         F_il = κ_il √(D_i,f D_l,f) n_i,f g (B(Δ_l) n_l,j - B(-Δ_l) n_l,k),
 
-    with Δ_l = z_l (u_k - u_j), the arithmetic face mean D_f (as on the diagonal) and the
+    with Δ_l = z_l (u_k - u_j), the arithmetic face mean D_f (the diagonal's own flux
+    weights its face D by the Bernoulli functions; the cross flux keeps the plain mean) and the
     harmonic face mean n_i,f = 2 n_i,j n_i,k / (n_i,j + n_i,k): second order where smooth,
     and zero next to a cell without species i, so no cross flux drains an empty cell. The
     Scharfetter-Gummel core of species l is its discrete -(∇n_l + z_l n_l ∇u): finite as
