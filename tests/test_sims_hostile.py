@@ -144,6 +144,47 @@ def test_chosen_channels_by_name_and_mass():
     assert result.exit_code == 2 and "close matches: '^6Li+'" in result.output
 
 
+def test_the_reader_keeps_what_find_channel_can_choose(tmp_path):
+    """One channel matcher (``match_channel``) serves the reader and ``find_channel``: the
+    reader keeps the channels find_channel could choose on the whole file, or the ones its
+    message names, so the choice and the messages are those of the whole file."""
+    from caitlab.sims import find_channel
+
+    names = ("Li+", "li+", "^6Li+", "Rb+", "X+", "^7Li2+")
+    masses = (7.0155, 7.3, 6.0146, 84.9112, 100.0, 14.031)
+    counts = np.arange(1.0, 19.0).reshape(3, 6)
+    path = write_surfacelab_export(
+        tmp_path / "p.txt",
+        SimsProfile(counts, names, masses, sputter_time_s=[0.0, 1.0, 2.0]),
+    )
+    whole = read_surfacelab(path)
+    specs = ["Li+", "LI+", "6Li+", "84.9118", 84.9118, "7.02", "7.2", 300.0, "#3", "#9", "Rb"]
+    for spec in specs:
+        try:
+            expected = whole.channel_names[find_channel(whole, spec)]
+        except SimsError as exc:
+            expected = exc.message
+        try:
+            some = read_surfacelab(path, channels=[spec])
+            got = some.channel_names[find_channel(some, spec)]
+        except SimsError as exc:
+            got = exc.message
+        assert got == expected, spec
+    # the channels kept are the matches, not everything that looks alike
+    assert read_surfacelab(path, channels=["Li+"]).channel_names == ("Li+",)
+    assert read_surfacelab(path, channels=["7.02", "Rb+"]).channel_names == ("Li+", "Rb+")
+    # a spec that matches nothing: the reader says why, in find_channel's words
+    with pytest.raises(SimsError) as info:
+        read_surfacelab(path, channels=["zzzz"])
+    assert info.value.message == (
+        "none of the channels ['zzzz'] is in the file: channel 'zzzz' is not in the file; "
+        "close matches: none"
+    )
+    # and it checks the tolerance as find_channel does
+    with pytest.raises(SimsError, match="mass tolerance must be a positive number"):
+        read_surfacelab(path, channels=["7.02"], mass_tolerance=-1)
+
+
 @pytest.mark.parametrize(
     ("rows", "message", "line"),
     [

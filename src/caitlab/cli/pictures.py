@@ -40,12 +40,17 @@ def _depth_nm(text: str | None) -> float | None:
 
 
 def load_measured(
-    data: list[Path] | None, stage: list[str] | None, rms: str | None, min_depth: str | None = None
+    data: list[Path] | None,
+    stage: list[str] | None,
+    rms: str | None,
+    min_depth: str | None = None,
+    surface: str | None = None,
 ) -> list[Any]:
     """Measured profiles from ``--data FILE --stage NAME`` pairs, read as FIT.toml's
-    ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table); a
-    ``--data`` that is a TOML file (a FIT.toml) gives all its ``[[profiles]]`` instead,
-    with no ``--stage`` of its own."""
+    ``[[profiles]]`` are (:class:`caitlab.fit.config.ProfileSpec`, a fraction table; ``rms``
+    and ``surface`` are their response and surface treatment); a ``--data`` that is a TOML
+    file (a FIT.toml) gives all its ``[[profiles]]`` instead, each with its own response and
+    ``surface``, and no ``--stage`` of its own."""
     tables = [p for p in data or [] if p.suffix.lower() != ".toml"]
     stage = list(stage or [])
     if len(tables) != len(stage):
@@ -60,6 +65,7 @@ def load_measured(
             "file": str(path),
             "min_depth": min_depth,
             "name": f"{name}-{k + 1}" if stage.count(name) > 1 else None,
+            "surface": surface,
         }
         if rms is not None:
             spec["response"] = {"model": "gaussian", "rms": rms}
@@ -143,6 +149,15 @@ RmsOpt = Annotated[
         "--rms",
         help="Gaussian response of the --data profiles, "
         "e.g. '5 nm' (the model is broadened with it).",
+    ),
+]
+SurfaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--surface",
+        help="How the response of the --data tables treats the surface: reflect "
+        "(default), extend or truncate, as a fit's 'surface'; a FIT.toml's profiles "
+        "bring their own.",
     ),
 ]
 ElectrometerOpt = Annotated[
@@ -235,6 +250,7 @@ def report_command(
     data: DataOpt = None,
     stage: StageOpt = None,
     rms: RmsOpt = None,
+    surface: SurfaceOpt = None,
     electrometer: ElectrometerOpt = None,
 ) -> None:
     """One self-contained HTML page: inputs, summary tables, all figures, the fit."""
@@ -245,7 +261,7 @@ def report_command(
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        measured = load_measured(data, stage, rms)
+        measured = load_measured(data, stage, rms, surface=surface)
         _check_stages(result, measured)
         extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:
@@ -267,6 +283,7 @@ def figures_command(
     data: DataOpt = None,
     stage: StageOpt = None,
     rms: RmsOpt = None,
+    surface: SurfaceOpt = None,
     electrometer: ElectrometerOpt = None,
 ) -> None:
     """Write every figure of a result as PNG into OUT (paper style)."""
@@ -278,7 +295,7 @@ def figures_command(
 
         result = open_result(result_dir)
         charges = [parse_charge(c) for c in charge] if charge else None
-        measured = load_measured(data, stage, rms)
+        measured = load_measured(data, stage, rms, surface=surface)
         _check_stages(result, measured)
         extra: dict[str, Any] = {"measured": measured} if measured else {}
         if electrometer is not None:

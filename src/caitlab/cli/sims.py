@@ -224,10 +224,12 @@ def _measured(
     sputter_rate: str | None,
     mass_tolerance: float,
     fmt: str,
+    surface: str = "reflect",
 ) -> Any:
     """The measured profile: a fractions table as it is (its ``_sigma`` columns are the
-    weights), anything else processed like ``caitlab sims``."""
-    from caitlab.sims.measured import measured_from_table
+    weights), anything else processed like ``caitlab sims``; compared with the response
+    treating the surface as ``surface``."""
+    from caitlab.sims.measured import as_measured_profile, measured_from_table
 
     raw = _read(file, element, mass_tolerance, fmt)
     if (
@@ -236,13 +238,13 @@ def _measured(
         and crater_depth is None
         and sputter_rate is None
     ):
-        table = measured_from_table(raw)
+        table = measured_from_table(raw, surface=surface)
         if table is not None:
             return table
     dataset, _ = _process(
         file, element, crater_depth, sputter_rate, mass_tolerance, fmt, profile=raw
     )
-    return dataset
+    return as_measured_profile(dataset, surface=surface)
 
 
 def _compare_electrometer(result, path: Path, sigma_text: str | None) -> None:
@@ -291,6 +293,14 @@ def compare_command(
     roughness: Annotated[
         str | None, typer.Option("--roughness", help="Gaussian rms broadening, e.g. '5 nm'.")
     ] = None,
+    surface: Annotated[
+        str,
+        typer.Option(
+            "--surface",
+            help="How the broadening treats the surface: reflect, extend or truncate "
+            "(as a fit's 'surface').",
+        ),
+    ] = "reflect",
     crater_depth: CraterOpt = None,
     sputter_rate: RateOpt = None,
     element: ElementOpt = None,
@@ -320,8 +330,10 @@ def compare_command(
     def body() -> None:
         from caitlab.results import open_result
         from caitlab.sims.compare import compare_profiles
-        from caitlab.sims.response import GaussianResponse
+        from caitlab.sims.response import SURFACES, GaussianResponse
 
+        if surface not in SURFACES:
+            raise SimsError(f"--surface must be one of {', '.join(SURFACES)}, got {surface!r}")
         rms = None
         if roughness is not None:
             from caitlab.units import to_canonical
@@ -333,11 +345,17 @@ def compare_command(
             if rms < 0:
                 raise SimsError(f"--roughness must not be negative, got {roughness!r}")
         result = open_result(result_dir)
-        measured = _measured(profile, element, crater_depth, sputter_rate, mass_tolerance, fmt)
+        measured = _measured(
+            profile, element, crater_depth, sputter_rate, mass_tolerance, fmt, surface
+        )
         response = None if rms is None else GaussianResponse(rms)
         comparison = compare_profiles(result, measured, response, stage)
         simulated = result.stage(comparison.stage).fractions
-        broadening = "none" if rms is None else f"Gaussian {rms * 1e9:g} nm rms"
+        broadening = (
+            "none"
+            if rms is None
+            else f"Gaussian {rms * 1e9:g} nm rms, surface: {comparison.surface}"
+        )
         typer.echo(
             f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
             f"broadening: {broadening}"

@@ -160,7 +160,11 @@ class ProfileSpec(Frozen):
     def load_with_notes(self, base_dir: Path) -> tuple[MeasuredProfile, str | None]:
         """The profile, and why its counting uncertainties are estimates (or None)."""
         estimated = None
-        options = {"response": self.response.fields(), "name": self.name or ""}
+        options = {
+            "response": self.response.fields(),
+            "name": self.name or "",
+            "surface": self.surface,
+        }
         if self.sims is not None:
             bare = bare_numbers(self.sims, _sims_model())
             if bare:
@@ -351,15 +355,13 @@ def load_observations(
             problems.append(f"electrometer[{k}]: {exc}")
     if problems:
         raise ConfigError(source, problems)
-    surface = {p.name: spec.surface for p, spec in zip(loaded, profiles)}
     try:
-        return FitProblem(
+        return FitProblem(  # each profile carries its own surface
             config,
             tuple(loaded),
             tuple(c.build() for c in charges),
             tuple(traces),
-            surface,
-            estimated,
+            estimated=estimated,
         )
     except ValueError as exc:
         raise ConfigError(source, [str(exc)]) from None

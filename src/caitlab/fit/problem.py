@@ -14,7 +14,9 @@ The residual of parameter values ``{path: value}`` is computed in three pure ste
 Surface treatment
 -----------------
 The response kernel reaches above the surface (z < 0), where there is no sample. How the
-model fills that gap is a convention of the instrument model, chosen per profile:
+model fills that gap is a convention of the instrument model, chosen per profile (the
+profile's :attr:`~caitlab.sims.MeasuredProfile.surface`, which the figures and
+``caitlab compare`` use too):
 
 ``"reflect"`` (default)
     the method of images: what the kernel moves above the surface is folded back. Keeps
@@ -49,8 +51,6 @@ from caitlab.sims.response import SURFACES, apply_response
 from caitlab.solver import ConvergenceError
 
 RESPONSE_PREFIX = "profiles."
-
-#: how the response treats the surface (see the module docstring)
 
 
 class SimulationFailed(RuntimeError):
@@ -111,7 +111,7 @@ def model_profile(
     result: Result,
     profile: MeasuredProfile,
     response: Mapping[str, Any],
-    surface: str = "reflect",
+    surface: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulated fractions of ``profile``'s species, broadened, at its measured depths.
 
@@ -120,11 +120,11 @@ def model_profile(
     result : caitlab.Result
         The run.
     profile : MeasuredProfile
-        Where (stage, depths) and which species.
+        Where (stage, depths), which species, and how the response treats the surface.
     response : dict
         Instrument response fields (``model``, ``rms`` ... in m).
-    surface : {"reflect", "extend", "truncate"}
-        How the response treats the surface (module docstring).
+    surface : {"reflect", "extend", "truncate"}, optional
+        How the response treats the surface (module docstring); default the profile's.
 
     Returns
     -------
@@ -134,7 +134,11 @@ def model_profile(
     final = result.stage(profile.stage).fractions.sel(species=list(profile.species))
     depth_m = final["depth"].values * 1e-9
     broadened = apply_response(
-        depth_m, final.values, profile.depth_m, build_response(response), surface=surface
+        depth_m,
+        final.values,
+        profile.depth_m,
+        build_response(response),
+        surface=profile.surface if surface is None else surface,
     )
     return dict(zip(profile.species, broadened, strict=True))
 
@@ -153,9 +157,11 @@ class FitProblem:
         Measured transferred charges (optional extra observations).
     traces : tuple of MeasuredTrace
         Electrometer curves I(t) or Q(t), each with its own weight.
-    surface : str or dict
+    surface : str or dict, optional
         Surface treatment of the response (:data:`SURFACES`), one for all profiles or by
-        profile name (default ``"reflect"``).
+        profile name; given, it replaces the profiles' own
+        (:attr:`caitlab.sims.MeasuredProfile.surface`, default ``"reflect"``), which are
+        then the one record of it. After construction: profile name -> surface.
     estimated : dict
         Profile name -> why its counting uncertainties are only estimates; such weights
         are relative, and the covariance is scaled by the reduced chi-square by default.
@@ -166,11 +172,19 @@ class FitProblem:
     profiles: tuple[MeasuredProfile, ...]
     charges: tuple[MeasuredCharge, ...] = field(default=())
     traces: tuple[MeasuredTrace, ...] = field(default=())
-    surface: str | Mapping[str, str] = "reflect"
+    surface: str | Mapping[str, str] | None = None
     estimated: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "profiles", tuple(self.profiles))
+        profiles = tuple(self.profiles)
+        if self.surface is not None:  # given here: it becomes the profiles' own
+            chosen = self.surface
+            profiles = tuple(
+                p.with_surface(chosen if isinstance(chosen, str) else chosen.get(p.name, p.surface))
+                for p in profiles
+            )
+        object.__setattr__(self, "profiles", profiles)
+        object.__setattr__(self, "surface", {p.name: p.surface for p in profiles})
         object.__setattr__(self, "charges", tuple(self.charges))
         object.__setattr__(self, "traces", tuple(self.traces))
         if not self.profiles and not self.charges and not self.traces:
@@ -183,12 +197,6 @@ class FitProblem:
             if not p.sigma_given
         }
         object.__setattr__(self, "estimated", estimated | dict(self.estimated))
-        for p in self.profiles:
-            if self.surface_of(p.name) not in SURFACES:
-                raise ValueError(
-                    f"surface of profile {p.name!r} must be one of {SURFACES}, "
-                    f"got {self.surface_of(p.name)!r}"
-                )
         problems = observation_problems(self.config, self.profiles, self.charges)
         if problems:
             raise ValueError("; ".join(problems))
@@ -203,10 +211,11 @@ class FitProblem:
         )
 
     def surface_of(self, name: str) -> str:
-        """Surface treatment of profile ``name``."""
-        if isinstance(self.surface, str):
-            return self.surface
-        return self.surface.get(name, "reflect")
+        """Surface treatment of profile ``name`` (its :attr:`MeasuredProfile.surface`)."""
+        for p in self.profiles:
+            if p.name == name:
+                return p.surface
+        return "reflect"
 
     def profile(self, name: str) -> MeasuredProfile:
         for p in self.profiles:
@@ -270,10 +279,7 @@ class FitProblem:
     def models(self, result: Result, values: Mapping[str, float]) -> dict[str, dict]:
         """Profile name -> species -> model fractions on the measured depths."""
         responses = self.responses(values)
-        return {
-            p.name: model_profile(result, p, responses[p.name], self.surface_of(p.name))
-            for p in self.profiles
-        }
+        return {p.name: model_profile(result, p, responses[p.name]) for p in self.profiles}
 
     def residual_from(self, result: Result, values: Mapping[str, float]) -> np.ndarray:
         """Weighted residual ``(model - data) / sigma`` of a finished run."""

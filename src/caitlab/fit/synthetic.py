@@ -56,8 +56,10 @@ def synthetic_profile(
         Counting uncertainties from the drawn counts (as from a measurement; biased low
         where counts are few) or from the expected counts (the true variances).
     surface : {"reflect", "extend", "truncate"}
-        How the response treats the surface (:mod:`caitlab.fit.problem`); data made with
-        another convention than the fit's show the fit's surface bias.
+        How the response treats the surface when the data are made
+        (:mod:`caitlab.fit.problem`). The profile returned keeps the default ``surface``
+        (``"reflect"``), the convention a fit of it uses unless told otherwise: data made
+        with another convention than the fit's show the fit's surface bias.
 
     Returns
     -------

@@ -57,7 +57,8 @@ def standard_figures(
     measured : sequence of MeasuredProfile, or mapping of str to profile, optional
         Measured profiles (:class:`caitlab.sims.MeasuredProfile`, or by stage name as
         :func:`profiles` accepts); each gives a ``profiles_<name>`` figure comparing it with
-        the end of its stage, the simulation broadened by the profile's response.
+        the end of its stage, the simulation broadened by the profile's response, with the
+        profile's surface treatment (:attr:`caitlab.sims.MeasuredProfile.surface`).
     rms_nm : float, optional
         Gaussian broadening (nm rms) of the simulation in those comparisons, for profiles
         without a response of their own.

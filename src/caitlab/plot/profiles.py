@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from caitlab.results import Result
+    from caitlab.sims.measured import MeasuredProfile
     from caitlab.sims.response import Response
 
 
@@ -58,7 +59,9 @@ def profiles(
     measured : MeasuredProfile, mapping or xarray object, optional
         A measured profile drawn as markers: a :class:`caitlab.fit.MeasuredProfile`,
         ``{"depth_m": depths (m), "Li": fractions, ...}`` or an xarray object with dims
-        (species, depth) as :mod:`caitlab.sims` makes.
+        (species, depth) as :mod:`caitlab.sims` makes. The response treats the surface as
+        the profile says (:attr:`caitlab.sims.MeasuredProfile.surface`, ``"reflect"`` for
+        the other forms), as a fit of it does.
     rms_nm : float, optional
         Gaussian instrument response (rms roughness/depth resolution, nm) applied to the
         simulated profiles; the unbroadened ones are kept as faint lines.
@@ -80,10 +83,13 @@ def profiles(
     ax = get_ax(ax)
     if rms_nm is not None and response is not None:
         raise ValueError("give rms_nm or response, not both")
+    from caitlab.sims.measured import as_measured_profile
     from caitlab.sims.response import GaussianResponse, apply_response
 
     if rms_nm is not None:
         response = GaussianResponse(rms_nm * 1e-9)
+    profile = None if measured is None else as_measured_profile(measured)
+    surface = "reflect" if profile is None else profile.surface
     names = list(result.species)
     shown = list(species) if species is not None else present_species(result)
     x = np.asarray(result.mesh.centres)
@@ -91,12 +97,12 @@ def profiles(
     indices = time_indices(result, times)
     for k, index in enumerate(indices):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
-        suffix = f", {time_label(result, index)}" if len(indices) > 1 or measured is None else ""
+        suffix = f", {time_label(result, index)}" if len(indices) > 1 or profile is None else ""
         total = np.zeros_like(x)
         rows = [names.index(name) for name in shown]
         raw = frac[index, rows]
         # all species broadened in one call: the response takes (..., n) arrays
-        seen = raw if response is None else apply_response(x, raw, x, response)
+        seen = raw if response is None else apply_response(x, raw, x, response, surface=surface)
         for name, unbroadened, values in zip(shown, raw, seen):
             colour = species_colour(name, names.index(name))
             if response is not None:
@@ -105,8 +111,8 @@ def profiles(
             ax.plot(x * 1e9, values, color=colour, ls=style, label=f"{name}{suffix}")
         if show_sum:
             ax.plot(x * 1e9, total, color="k", ls=style, lw=1.0, label=f"sum{suffix}")
-    if measured is not None:
-        _draw_measured(ax, measured, names, show_sum)
+    if profile is not None:
+        _draw_measured(ax, profile, names, show_sum)
     ax.set_xlim(0, depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9)
     if log:
         ax.set_yscale("log")
@@ -116,14 +122,13 @@ def profiles(
     ax.set_xlabel("depth (nm)")
     ax.set_ylabel("fraction $n_i/n_0$ (1)")
     title = "broadened, " + (f"{rms_nm:g} nm rms" if rms_nm is not None else "instrument response")
+    if surface != "reflect":  # the default goes without saying
+        title += f", surface: {surface}"
     legend_outside(ax, title=title if response is not None else None, title_fontsize="small")
     return ax
 
 
-def _draw_measured(ax: Axes, measured: Any, names: list[str], show_sum: bool) -> None:
-    from caitlab.sims.measured import as_measured_profile
-
-    profile = as_measured_profile(measured)
+def _draw_measured(ax: Axes, profile: MeasuredProfile, names: list[str], show_sum: bool) -> None:
     depth, values = profile.depth_m, profile.fractions
     total = np.zeros_like(depth)
     for name, frac in values.items():

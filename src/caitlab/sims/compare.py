@@ -38,6 +38,9 @@ class Comparison:
         Simulated stage.
     response : GaussianResponse or MRIResponse or None
         Response applied to the simulation.
+    surface : str
+        How the response treated the surface (the measured profile's
+        :attr:`~caitlab.sims.MeasuredProfile.surface`).
     chi2_points : ndarray, shape (n_species, n)
         ``((simulated - measured) / sigma)²`` at each point.
     chi2 : float
@@ -68,6 +71,7 @@ class Comparison:
     weights: str = ""
     renormalised: bool = False
     notes: tuple[str, ...] = ()
+    surface: str = "reflect"
 
     @property
     def n_values(self) -> int:
@@ -116,7 +120,8 @@ def compare_profiles(
     Li, Rb, Cs), each side's fractions are divided by their sum over the common species,
     and the measured sigmas by the same factor, and ``notes`` says so. χ² weighs each
     residual with the measured profile's sigma (counting statistics where the profile
-    carries them, else the fallback of :mod:`caitlab.sims.measured`).
+    carries them, else the fallback of :mod:`caitlab.sims.measured`). The response treats
+    the surface as the measured profile says (its ``surface``, as a fit of it does).
 
     Parameters
     ----------
@@ -124,7 +129,9 @@ def compare_profiles(
         The run (:meth:`caitlab.Experiment.run` or :func:`caitlab.open_result`).
     measured : MeasuredProfile, xarray.Dataset or xarray.DataArray
         A :class:`~caitlab.sims.MeasuredProfile`, or what :func:`as_measured_profile` takes
-        (e.g. a :func:`~caitlab.sims.processing.process_profile` Dataset), depth in m.
+        (e.g. a :func:`~caitlab.sims.processing.process_profile` Dataset), depth in m. Its
+        ``surface`` is the surface treatment of the response (``"reflect"`` unless a
+        MeasuredProfile says otherwise).
     response : GaussianResponse or MRIResponse, optional
         Instrument response applied to the simulation.
     stage : str, optional
@@ -149,7 +156,9 @@ def compare_profiles(
     common, notes = _common_species(sim_species, list(measured.species))
     depth = measured.depth_m
     sim = simulated.sel(species=common)
-    broadened = apply_response(np.asarray(sim["depth"]) * 1e-9, np.asarray(sim), depth, response)
+    broadened = apply_response(
+        np.asarray(sim["depth"]) * 1e-9, np.asarray(sim), depth, response, surface=measured.surface
+    )
     meas = np.array([measured.fractions[s] for s in common])
     sigma = np.array([measured.sigma[s] for s in common])
     renormalised = len(notes) > 1
@@ -184,4 +193,5 @@ def compare_profiles(
         weights=weights,
         renormalised=renormalised,
         notes=tuple(notes),
+        surface=measured.surface,
     )

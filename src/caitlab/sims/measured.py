@@ -2,8 +2,11 @@
 
 :class:`MeasuredProfile` is the one measured-profile type of caitlab, shared by the fit,
 :func:`caitlab.sims.compare_profiles` and the figures: depths (m), the fraction of each species
-there, their standard deviations, the stage after which the sample was measured and the
-instrument response to compare it with. :func:`as_measured_profile` takes the other forms
+there, their standard deviations, the stage after which the sample was measured, and how to
+compare a simulation with it: the instrument response and the surface treatment of that
+response (:func:`caitlab.sims.apply_response`'s ``surface``). Every consumer (the fit, the
+figures, ``caitlab compare``, the report) broadens the simulation with the profile's own
+``surface``. :func:`as_measured_profile` takes the other forms
 (a :func:`caitlab.sims.process_profile` Dataset, a DataArray (species, depth), a mapping
 ``{"depth_m": ..., "Li": ...}``).
 
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from caitlab.sims.response import SURFACES
 
 #: fallback weighting: counts per depth point and absolute floor of sigma (fractions)
 FALLBACK_COUNTS = 1000.0
@@ -76,6 +81,11 @@ class MeasuredProfile:
         Label; default the stage name.
     fallback_counts : float
         Counts per point assumed for species without uncertainties (the fallback).
+    surface : {"reflect", "extend", "truncate"}
+        What the response kernel sees above the surface when a simulation is broadened to
+        compare with this profile (``surface`` of :func:`caitlab.sims.apply_response`):
+        the mirror image (default), the surface value continued, or nothing. The fit, the
+        figures and :func:`caitlab.sims.compare_profiles` all use it.
 
     sigma_given : bool
         Set on construction: True if every species came with its uncertainties, False if
@@ -89,6 +99,7 @@ class MeasuredProfile:
     response: Mapping[str, Any] = field(default_factory=lambda: {"model": "gaussian", "rms": 0.0})
     name: str = ""
     fallback_counts: float = FALLBACK_COUNTS
+    surface: str = "reflect"
     sigma_given: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +127,10 @@ class MeasuredProfile:
                 "parameter path profiles.<name>.<field>); give the profile a 'name'"
             )
         object.__setattr__(self, "response", {"model": "gaussian", **dict(self.response)})
+        if self.surface not in SURFACES:
+            raise ValueError(
+                f"surface of profile {self.name!r} must be one of {SURFACES}, got {self.surface!r}"
+            )
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -130,8 +145,27 @@ class MeasuredProfile:
             self.response,
             self.name,
             self.fallback_counts,
+            self.surface,
         )
         object.__setattr__(out, "sigma_given", self.sigma_given)  # the sigmas are the same
+        return out
+
+    def with_surface(self, surface: str) -> MeasuredProfile:
+        """The same profile, compared with simulations under another surface treatment
+        (``"reflect"``, ``"extend"`` or ``"truncate"``, see :attr:`surface`)."""
+        if surface == self.surface:
+            return self
+        out = MeasuredProfile(
+            self.stage,
+            self.depth_m,
+            self.fractions,
+            self.sigma,
+            self.response,
+            self.name,
+            self.fallback_counts,
+            surface,
+        )
+        object.__setattr__(out, "sigma_given", self.sigma_given)
         return out
 
     def select(self, species: list[str] | tuple[str, ...]) -> MeasuredProfile:
@@ -177,7 +211,7 @@ def profile_from_dataset(dataset: Any, stage: str, **options: Any) -> MeasuredPr
     stage : str
         Stage after which it was measured.
     **options
-        ``response``, ``name`` for :class:`MeasuredProfile`.
+        ``response``, ``name``, ``fallback_counts``, ``surface`` for :class:`MeasuredProfile`.
     """
     depth_dim = (
         "depth"
@@ -214,7 +248,7 @@ def measured_from_table(table: Any, stage: str = "", **options: Any) -> Measured
     stage : str
         Stage after which it was measured.
     **options
-        ``response``, ``name``, ``fallback_counts`` for :class:`MeasuredProfile`.
+        ``response``, ``name``, ``fallback_counts``, ``surface`` for :class:`MeasuredProfile`.
     """
     if table.depth_m is None:
         return None
@@ -239,7 +273,9 @@ def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> Measu
     Accepted besides: a :func:`caitlab.sims.process_profile` Dataset (variables ``fraction``
     and optionally ``fraction_sigma``, dims (species, depth in m)); a DataArray with dims
     (species, depth in m); a Dataset with one variable per species on ``depth``; a mapping
-    ``{"depth_m": depths, "Li": fractions, ...}``.
+    ``{"depth_m": depths, "Li": fractions, ...}``. ``options`` (``response``, ``name``,
+    ``fallback_counts``, ``surface``) are those of :class:`MeasuredProfile`; a
+    MeasuredProfile keeps its own.
     """
     if isinstance(measured, MeasuredProfile):
         return measured

@@ -162,7 +162,12 @@ def plot_comparison(
             if dashed and not comparison.renormalised
             else ""
         )
-        + (" (renormalised over the common species)" if comparison.renormalised else ""),
+        + (" (renormalised over the common species)" if comparison.renormalised else "")
+        + (
+            f" (surface: {comparison.surface})"
+            if comparison.response is not None and comparison.surface != "reflect"
+            else ""
+        ),
         fontsize=9,
     )
     ax.legend(fontsize=7, ncol=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -332,10 +333,109 @@ def _normal(name: str) -> str:
     return name.replace("^", "").replace(" ", "").lower()
 
 
-def _describe(profile: SimsProfile, index: int) -> str:
-    mass = profile.channel_masses[index]
+def _describe_channel(name: str, mass: float) -> str:
     mass_text = "" if not np.isfinite(mass) else f" ({mass:.4f} u)"
-    return f"{profile.channel_names[index]!r}{mass_text}"
+    return f"{name!r}{mass_text}"
+
+
+def _describe(profile: SimsProfile, index: int) -> str:
+    return _describe_channel(profile.channel_names[index], profile.channel_masses[index])
+
+
+@dataclass(frozen=True)
+class ChannelMatch:
+    """What one channel spec matches among a file's channels (:func:`match_channel`).
+
+    Attributes
+    ----------
+    kind : {"index", "name", "mass"}
+        How the spec was read: ``"#k"`` (the channel at index k of the whole file), a name
+        (exact, or case- and ``^``-insensitive when no name is exact and the spec is not a
+        number) or a mass in u (a number that names no channel).
+    hits : tuple of int
+        The matching channels: one is the answer, several are ambiguous (for names, unless
+        the columns are identical), none means not found.
+    near : tuple of int
+        With no hit: the channels the message suggests (the three nearest masses, or the
+        close names).
+    problem : str
+        Why the spec does not pick one channel ("" when it does), for people.
+    """
+
+    kind: str
+    hits: tuple[int, ...]
+    near: tuple[int, ...] = ()
+    problem: str = ""
+
+
+def match_channel(
+    names: Sequence[str], masses: Any, spec: ChannelSpec, mass_tolerance: float
+) -> ChannelMatch:
+    """The channels among ``names`` (masses in u, ``nan`` where unknown) that ``spec``
+    matches, by the rules of :func:`find_channel`.
+
+    This is the one implementation of channel matching: :func:`find_channel` picks a
+    profile's channel with it, and the readers keep the columns that a later
+    :func:`find_channel` could pick (``hits``, or ``near`` for its message).
+    """
+    text = str(spec).strip()
+    if text.startswith("#") and text[1:].isdigit():
+        index = int(text[1:])
+        if index < len(names):
+            return ChannelMatch("index", (index,))
+        return ChannelMatch(
+            "index", (), problem=f"channel {text} does not exist ({len(names)} channels)"
+        )
+    masses = np.asarray(masses, dtype=float)
+    mass = _as_mass(spec)
+    exact = [i for i, name in enumerate(names) if name == text]
+    if not exact and mass is None:
+        low = _normal(text)
+        exact = [i for i, name in enumerate(names) if _normal(name) == low]
+    if exact or mass is None:
+        if len(exact) == 1:
+            return ChannelMatch("name", (exact[0],))
+        if exact:
+            listed = ", ".join(f"#{i} {_describe_channel(names[i], masses[i])}" for i in exact)
+            return ChannelMatch(
+                "name",
+                tuple(exact),
+                problem=f"channel name {text!r} is not unique: {listed}; choose one by mass "
+                "or as '#index'",
+            )
+        low = _normal(text)
+        close = difflib.get_close_matches(text, names, n=5, cutoff=0.4)
+        close += [n for n in names if low in _normal(n) and n not in close][:3]
+        shown = close[:6]
+        return ChannelMatch(
+            "name",
+            (),
+            tuple(i for i, name in enumerate(names) if name in shown),
+            f"channel {text!r} is not in the file; close matches: "
+            + (", ".join(repr(n) for n in shown) or "none"),
+        )
+    diff = np.abs(masses - mass)
+    hits = tuple(int(i) for i in np.flatnonzero(np.isfinite(diff) & (diff <= mass_tolerance)))
+    if len(hits) == 1:
+        return ChannelMatch("mass", hits)
+    if hits:
+        listed = ", ".join(_describe_channel(names[i], masses[i]) for i in hits)
+        return ChannelMatch(
+            "mass",
+            hits,
+            problem=f"mass {mass:g} u matches several channels within {mass_tolerance:g} u: "
+            f"{listed}; give a name or a smaller tolerance",
+        )
+    order = np.argsort(np.where(np.isfinite(diff), diff, np.inf), kind="stable")[:3]
+    near = tuple(int(i) for i in order if np.isfinite(diff[i]))
+    listed = ", ".join(_describe_channel(names[i], masses[i]) for i in near)
+    return ChannelMatch(
+        "mass",
+        (),
+        near,
+        f"no channel at mass {mass:g} u (tolerance {mass_tolerance:g} u); nearest: "
+        + (listed or "none (no masses in file)"),
+    )
 
 
 def find_channel(
@@ -364,62 +464,18 @@ def find_channel(
     SimsError
         No match (the message lists the close matches by name and mass) or several matches.
     """
-    where: dict[str, Any] = {"file": profile.file}
     mass_tolerance = check_mass_tolerance(mass_tolerance)
-    text = str(spec).strip()
-    if text.startswith("#") and text[1:].isdigit():
-        index = int(text[1:])
-        if index >= profile.n_channels:
-            raise SimsError(
-                f"channel {text} does not exist ({profile.n_channels} channels)", **where
-            )
-        return index
-    names = profile.channel_names
-    mass = _as_mass(spec)
-    exact = [i for i, name in enumerate(names) if name == text]
-    if not exact and mass is None:
-        exact = [i for i, name in enumerate(names) if _normal(name) == _normal(text)]
-    if len(exact) == 1:
-        return exact[0]
-    if len(exact) > 1:
-        same = all(
-            np.array_equal(profile.counts[:, exact[0]], profile.counts[:, i], equal_nan=True)
-            for i in exact[1:]
-        )
-        if same:
-            return exact[0]
-        listed = ", ".join(f"#{i} {_describe(profile, i)}" for i in exact)
-        raise SimsError(
-            f"channel name {text!r} is not unique: {listed}; choose one by mass or as '#index'",
-            **where,
-        )
-    if mass is not None:
-        masses = profile.channel_masses
-        diff = np.abs(masses - mass)
-        hits = [int(i) for i in np.flatnonzero(np.isfinite(diff) & (diff <= mass_tolerance))]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            listed = ", ".join(_describe(profile, i) for i in hits)
-            raise SimsError(
-                f"mass {mass:g} u matches several channels within {mass_tolerance:g} u: "
-                f"{listed}; give a name or a smaller tolerance",
-                **where,
-            )
-        near = [
-            int(i)
-            for i in np.argsort(np.where(np.isfinite(diff), diff, np.inf))[:3]
-            if np.isfinite(diff[i])
-        ]
-        listed = ", ".join(_describe(profile, i) for i in near) or "none (no masses in file)"
-        raise SimsError(
-            f"no channel at mass {mass:g} u (tolerance {mass_tolerance:g} u); nearest: {listed}",
-            **where,
-        )
-    close = difflib.get_close_matches(text, names, n=5, cutoff=0.4)
-    close += [n for n in names if _normal(text) in _normal(n) and n not in close][:3]
-    listed = ", ".join(repr(n) for n in close[:6]) or "none"
-    raise SimsError(f"channel {text!r} is not in the file; close matches: {listed}", **where)
+    match = match_channel(profile.channel_names, profile.channel_masses, spec, mass_tolerance)
+    if len(match.hits) == 1:
+        return match.hits[0]
+    if match.kind == "name" and match.hits:  # duplicate names: the same column is no choice
+        first, *others = match.hits
+        if all(
+            np.array_equal(profile.counts[:, first], profile.counts[:, i], equal_nan=True)
+            for i in others
+        ):
+            return first
+    raise SimsError(match.problem, file=profile.file)
 
 
 def resolve_elements(

@@ -13,7 +13,6 @@ the line and column of the problem.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from caitlab.sims.errors import SimsError
+from caitlab.sims.processing import DEFAULT_MASS_TOLERANCE, check_mass_tolerance, match_channel
 from caitlab.sims.profile import SimsMetadata, SimsProfile
 
 PathArg = str | PathLike[str]
@@ -503,10 +503,6 @@ def _refuse_separator(file: Path, content: Sequence[tuple[int, str]]) -> None:
     )
 
 
-def _plain(name: str) -> str:
-    return name.replace("^", "").replace(" ", "").lower()
-
-
 def _select_columns(
     file: Path,
     columns: list[int],
@@ -515,34 +511,19 @@ def _select_columns(
     specs: Sequence[str | float],
     tolerance: float | None,
 ) -> list[int]:
-    """The file columns of every channel that one of ``specs`` could choose."""
-    tol = 0.05 if tolerance is None else float(tolerance)
-    if any(str(s).strip().startswith("#") for s in specs):
+    """The file columns of every channel that one of ``specs`` could choose: what
+    :func:`~caitlab.sims.processing.match_channel` matches on the whole file, or, for a spec
+    matching nothing, the channels its message suggests (so that ``find_channel`` on the
+    columns kept answers, or fails, as on the whole file)."""
+    tol = check_mass_tolerance(DEFAULT_MASS_TOLERANCE if tolerance is None else tolerance)
+    listed = [names[j] for j in columns]
+    matches = [match_channel(listed, masses, spec, tol) for spec in specs]
+    if any(m.kind == "index" for m in matches):
         return list(columns)  # "#k" counts channels of the whole file
-    chosen: set[int] = set()
-    for spec in specs:
-        text = str(spec).strip()
-        mass = _to_float(text) if not isinstance(spec, (int, float)) else float(spec)
-        low = _plain(text)
-        hits = {
-            j
-            for k, j in enumerate(columns)
-            if names[j] == text
-            or _plain(names[j]) == low
-            or (mass is not None and math.isfinite(mass) and abs(masses[k] - mass) <= tol)
-        }
-        if not hits:  # keep what the "not in the file" message will suggest
-            if mass is not None and math.isfinite(mass):
-                gap = np.abs(masses - mass)
-                order = np.argsort(np.where(np.isfinite(gap), gap, np.inf))[:3]
-                hits = {columns[k] for k in order if np.isfinite(gap[k])}
-            else:
-                listed = [names[j] for j in columns]
-                close = set(difflib.get_close_matches(text, listed, n=5, cutoff=0.4))
-                hits = {j for j in columns if names[j] in close or low in _plain(names[j])}
-        chosen |= hits
+    chosen = {columns[k] for m in matches for k in (m.hits or m.near)}
     if not chosen:
-        raise SimsError(f"none of the channels {list(specs)} is in the file", file=file)
+        problems = "; ".join(m.problem for m in matches)
+        raise SimsError(f"none of the channels {list(specs)} is in the file: {problems}", file=file)
     return sorted(chosen)
 
 
