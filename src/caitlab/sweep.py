@@ -42,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
+from caitlab._json import json_safe
 from caitlab._model import Frozen
 from caitlab._version import __version__
 from caitlab.config import ConfigError, experiment_from_dict
@@ -353,7 +354,7 @@ class RunStore:
 
     def save_failure(self, key: str, config: Mapping, values: Mapping, reason: str) -> None:
         record = self._record(key, config, values) | {"reason": reason}
-        text = json.dumps(_finite(record), indent=1, default=str, allow_nan=False)
+        text = json.dumps(json_safe(record), indent=1, default=str, allow_nan=False)
         write_atomic(
             self.directory / "failed" / f"{key}.json", lambda tmp: Path(tmp).write_text(text)
         )
@@ -441,19 +442,8 @@ def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> No
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
     write_atomic(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def verify_stored(keys: Sequence[str], store: RunStore) -> tuple[set[str], dict[str, str]]:
