@@ -130,6 +130,29 @@ def test_quantity_kinds_follow_the_schema():
     assert quantity_kind(data, "sample.species.Li.initial_fraction") is None
 
 
+def test_values_and_kinds_walk_a_path_by_the_same_rule():
+    """get_value and quantity_kind take a list element by index, negative index or name."""
+    from caitlab.params import ParameterPathError, get_value, iter_numeric_paths
+
+    data = experiment_to_dict(load_example("quick-double-cait"))
+    n = len(data["stages"])
+    for path in iter_numeric_paths(data):
+        forms = {path}
+        for k, stage in enumerate(data["stages"]):
+            named = f"stages.{stage['name']}."
+            if path.startswith(named):
+                forms |= {path.replace(named, f"stages.{i}.", 1) for i in (k, k - n)}
+        assert len({get_value(data, f) for f in forms}) == 1, forms
+        assert len({quantity_kind(data, f) for f in forms}) == 1, forms
+    assert quantity_kind(data, "stages.Rb-CAIT.diffusivity.Rb.d") == "diffusivity"
+    # an element without a name is not the element named "None", for either walk
+    del data["stages"][0]["name"]
+    with pytest.raises(ParameterPathError, match="no 'None'"):
+        get_value(data, "stages.None.diffusivity.Rb.d")
+    assert quantity_kind(data, "stages.None.diffusivity.Rb.d") is None
+    assert quantity_kind(data, "stages.0.diffusivity.Rb.d") == "diffusivity"
+
+
 SWEEP = """
 experiment = "{experiment}"
 [[parameters]]

@@ -29,6 +29,44 @@ def test_several_pairs_that_make_L_indefinite_are_refused():
         coupling.check_admissible({"Li-Rb": 3.0, "Rb-Cs": 3.0}, ["Li", "Rb", "Cs"])
 
 
+@pytest.mark.parametrize(("n_species", "step"), [(1, 0.02), (2, 0.02), (3, 0.02), (3, 0.03)])
+def test_simplex_grid_is_every_tick_combination_within_the_simplex(n_species, step):
+    import itertools
+
+    ticks = np.arange(0.0, 1.0 + 1e-12, step)
+    combos = [p for p in itertools.product(ticks, repeat=n_species) if sum(p) <= 1.0 + 1e-12]
+    assert np.array_equal(coupling.simplex_states(n_species, step), np.array(combos).T)
+
+
+def test_the_simplex_grid_is_built_once_and_cannot_be_changed():
+    grid = coupling.simplex_states(3)
+    assert coupling.simplex_states(3) is grid and coupling.simplex_states(3, 0.02) is grid
+    with pytest.raises(ValueError, match="read-only"):
+        grid[0, 0] = 0.5  # shared by every check: a caller cannot spoil it
+
+
+def test_validating_a_coupled_experiment_again_checks_nothing_again(monkeypatch):
+    calls = []
+    checked = coupling.min_eigenvalue
+
+    def counted(kappa, fractions):
+        calls.append(np.shape(fractions))
+        return checked(kappa, fractions)
+
+    monkeypatch.setattr(coupling, "min_eigenvalue", counted)
+    data = experiment_to_dict(load_example("quick-double-cait"))
+    data["stages"][1]["coupling"] = {"Li-Rb": 0.4, "Rb-Cs": 0.3, "Li-Cs": -0.2123}  # new κ
+    experiment_from_dict(data)
+    assert calls == [(3, 23426)]  # the grid of three species, once
+    experiment_from_dict(data)
+    experiment_from_dict(with_values(data, {"stages.Cs-CAIT.duration": 10.0}))
+    assert len(calls) == 1  # the same κ: the check is not repeated
+    with pytest.raises(ValueError, match="not admissible"):  # a refusal is not remembered
+        coupling.check_admissible({"Li-Rb": 3.0, "Rb-Cs": 3.0}, ["Li", "Rb", "Cs"])
+    with pytest.raises(ValueError, match="not admissible"):
+        coupling.check_admissible({"Li-Rb": 3.0, "Rb-Cs": 3.0}, ["Li", "Rb", "Cs"])
+
+
 def test_onsager_matrix_is_symmetric_psd_and_finite_without_one_species():
     rng = np.random.default_rng(0)
     kappa = coupling.coupling_matrix({"Rb-Cs": 0.8, "Li-Rb": -0.4}, ["Li", "Rb", "Cs"])

@@ -316,6 +316,52 @@ def test_confidence_intervals_and_posterior_of_a_linear_model(
     assert saved["sample_names"] == ["slope", "icpt"]  # keyed by name in fit.json
 
 
+def test_fit_json_is_strict_where_an_interval_or_posterior_is_not_finite(
+    config, profiles, monkeypatch, tmp_path
+):
+    """lmfit gives -inf/NaN for an interval limit it cannot find: fit.json writes null."""
+    import dataclasses
+
+    monkeypatch.setattr(LineProblem, "run", lambda self, values: None)
+    free = [
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.fwhm", value=1.0, min=0, name="slope"),
+        FreeParameter("stages.Rb-CAIT.diffusivity.Li.occupancy", value=0.0, name="icpt"),
+    ]
+    result = fit(LineProblem(config, profiles[:1]), free)
+    path = "stages.Rb-CAIT.diffusivity.Li.fwhm"
+    best = result.best_values[path]
+    broken = dataclasses.replace(
+        result,
+        conf_intervals={
+            path: [
+                {"probability": 0.0, "lower": best, "upper": best},
+                {"probability": 0.6827, "lower": -math.inf, "upper": np.float32("nan")},
+            ]
+        },
+        mcmc={
+            "parameters": {path: {"median": np.float64(best), "lower_1sigma": math.nan}},
+            "acceptance_fraction": np.float32(0.25),
+            "sample_names": [path],
+            "samples": np.empty((0, 0)),
+        },
+    )
+    broken.save(tmp_path, figure=False)
+
+    def refuse(constant):
+        raise ValueError(f"non-finite {constant} in fit.json")
+
+    text = (tmp_path / "fit.json").read_text()
+    data = json.loads(text, parse_constant=refuse)
+    one = data["conf_intervals"]["slope"][1]
+    assert one == {"probability": 0.6827, "lower": None, "upper": None}
+    assert data["mcmc"]["parameters"]["slope"] == {"median": best, "lower_1sigma": None}
+    assert data["mcmc"]["acceptance_fraction"] == 0.25
+    assert data["parameters"]["icpt"]["max"] is None  # an infinite bound
+    assert '"min": 0.0,' in text  # an integer bound is written as a float
+    assert "interval slope (eV): p=0.6827 [–, –]" in (tmp_path / "report.txt").read_text()
+    assert broken.to_dict() == {**data, "created": broken.to_dict()["created"]}
+
+
 def test_jacobian_steps_back_where_the_forward_point_fails(config, profiles):
     occupancy = "stages.Cs-CAIT.diffusivity.Rb.occupancy"
     problem = FitProblem(config, profiles[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import matplotlib
 
@@ -284,11 +285,42 @@ def test_corner_plot_shape_and_quantiles():
     assert axes.shape == (3, 3)
     assert not axes[0, 2].axison and axes[2, 0].axison
     assert axes[2, 1].get_xlabel() == "b (nm)" and axes[1, 0].get_ylabel() == "b (nm)"
-    title = axes[0, 0].get_title()  # "a (1) = median +upper -lower"
-    median, upper = float(title.split()[3]), float(title.split()[4])
+    title = axes[0, 0].get_title()  # "a (1) = ${median}_{-lower}^{+upper}$"
+    found = re.search(r"= \$\{(.+)\}_\{-(.+)\}\^\{\+(.+)\}\$$", title)
+    assert title.startswith("a (1) = ") and found, title
+    median, lower, upper = map(float, found.groups())
     assert median == pytest.approx(1.0, abs=0.01) and upper == pytest.approx(0.1, abs=0.01)
+    assert lower == pytest.approx(0.1, abs=0.01)
     with pytest.raises(ValueError, match="names"):
         plot.corner(samples, ["a", "b"])
+
+
+def test_corner_plot_in_display_units_with_a_power_of_ten_and_a_constant_column():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(1)
+    samples = np.column_stack(
+        [rng.normal(3.1e-23, 2e-24, 3000), rng.normal(8e-9, 1e-10, 3000), np.full(3000, 0.5)]
+    )
+    axes = plot.corner(
+        samples,
+        ["D", "L", "c"],
+        units=["m²/s", "nm", ""],
+        factors=[1.0, 1e9, 1.0],
+        truths=[3e-23, 8e-9, 0.5],
+        fig=Figure(),
+    )
+    fig = axes[0, 0].figure
+    FigureCanvasAgg(fig).draw()  # offset texts are set when drawn
+    assert [axes[2, j].get_xlabel() for j in range(3)] == ["D ($10^{-23}$ m²/s)", "L (nm)", "c"]
+    assert all(not ax.xaxis.get_offset_text().get_text() for ax in fig.axes)
+    truth_lines = [line.get_xdata()[0] for line in axes[1, 1].get_lines()]
+    assert any(x == pytest.approx(8.0) for x in truth_lines)  # the truth, in nm
+    lo, hi = axes[2, 2].get_xlim()
+    assert lo < 0.5 < hi  # a constant column is drawn, not refused
+    with pytest.raises(ValueError, match="factors"):
+        plot.corner(samples, ["D", "L", "c"], factors=[1.0])
 
 
 # ------------------------------------------------------------------ all at once

@@ -380,6 +380,28 @@ def test_corner_plot_uses_the_corner_package_without_offset_text(fit_dir):
     assert titles[0].startswith("D_Cs") and "0.00" not in titles[0]  # a readable median
 
 
+def test_the_report_corner_plot_is_the_plot_module_one_in_display_units(fit_dir):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from caitlab.plot import corner
+    from caitlab.report import corner_figure
+
+    fit = load_fit(fit_dir)
+    fit["parameters"]["D_Cs"] |= {"display_unit": "m²/s", "display_factor": 1.0}
+    report = corner_figure(fit)
+    direct = Figure(figsize=report.get_size_inches())
+    corner(fit["samples"], ["D_Cs", "theta_Rb"], units=["m²/s", ""], factors=[1.0, 1.0], fig=direct)
+    pixels = []
+    for fig in (report, direct):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        pixels.append(np.asarray(canvas.buffer_rgba()))
+    assert np.array_equal(*pixels)  # one implementation: the same picture
+    labels = [ax.get_xlabel() for ax in report.axes if ax.get_xlabel()]
+    assert labels == ["D_Cs ($10^{-23}$ m²/s)", "theta_Rb"]
+
+
 def test_cli_report_takes_the_profiles_of_a_fit_file(result_dir, real_fit, tmp_path, few_figures):
     from caitlab.fit import write_fractions_table
 

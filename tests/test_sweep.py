@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -13,11 +14,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from caitlab import sweep
 from caitlab.config import experiment_to_dict, load_experiment
 from caitlab.fit import FitProblem, synthetic_profile
 from caitlab.fit.config import BUILTIN_EXAMPLES
+from caitlab.fit.executors import SerialExecutor
+from caitlab.fit.problem import split_values
 from caitlab.params import with_values
-from caitlab.sweep import SweepParameter, design_points, run_key, run_sweep, run_sweep_config
+from caitlab.sweep import (
+    RunStore,
+    SweepParameter,
+    design_points,
+    run_key,
+    run_sweep,
+    run_sweep_config,
+)
 
 QUICK = BUILTIN_EXAMPLES / "quick-double-cait.toml"
 D_CS = "stages.Cs-CAIT.diffusivity.Cs.d"
@@ -93,6 +104,110 @@ def test_sweep_stores_runs_misfit_and_failures(tmp_path, config):
     assert table.startswith("# caitlab") and table.count("\n") == 6
     again = run_sweep(config, points, tmp_path, problem=problem)
     assert again.n_computed == 0 and again.n_reused == 3  # failed ones are not retried
+
+
+# --------------------------------------------------------------------------- misfit record
+MISFIT_POINTS = [
+    {D_CS: 3.1e-23},
+    {D_CS: 3.1e-23, "profiles.Cs-CAIT.rms": 12e-9},  # the same run, another response
+    {D_CS: 6e-23},
+]
+
+
+class ResultsTravelBack(SerialExecutor):
+    """Runs here, but stored by the sweep, as with workers that do not see the folder."""
+
+    shared_filesystem = False
+
+
+@pytest.fixture(scope="module")
+def measured():
+    truth = load_experiment(QUICK).run()
+    return synthetic_profile(
+        truth, "Cs-CAIT", np.arange(1.0, 150.0) * 1e-9, response={"rms": 5e-9}, counts=3000, rng=4
+    )
+
+
+def _misfits(folder: Path, problem: FitProblem) -> list[float]:
+    """Each point's chi-square computed from its stored run (the truth)."""
+    store = RunStore(folder)
+    keys = [run_key(with_values(dict(problem.config), split_values(p)[0])) for p in MISFIT_POINTS]
+    return [
+        sweep._misfit(problem, store.result(k), p)["chisqr"] for k, p in zip(keys, MISFIT_POINTS)
+    ]
+
+
+@pytest.mark.parametrize(
+    "executor", [SerialExecutor(), ResultsTravelBack()], ids=["runs-store-themselves", "sent-back"]
+)
+def test_a_resumed_table_reads_the_misfit_recorded_with_each_run(
+    tmp_path, config, measured, monkeypatch, executor
+):
+    problem = FitProblem(config, [measured])
+    first = run_sweep(config, MISFIT_POINTS, tmp_path, problem=problem, executor=executor)
+    truth = _misfits(tmp_path, problem)
+    assert [r["chisqr"] for r in first.rows] == truth and truth[0] != truth[1]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/point.json")]
+    assert sorted(len(r["misfit"]) for r in records) == [1, 2]  # one per response of the run
+
+    def never(self, key):
+        raise AssertionError(f"run {key} was opened to read its misfit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RunStore, "result", never)
+        again = run_sweep(config, MISFIT_POINTS, tmp_path, problem=problem)
+    assert again.n_computed == 0 and [r["chisqr"] for r in again.rows] == truth
+    assert [r["chisqr_per_point"] for r in again.rows] == [
+        r["chisqr_per_point"] for r in first.rows
+    ]
+
+
+def test_a_misfit_recorded_against_other_data_or_by_an_older_store_is_computed(
+    tmp_path, config, measured
+):
+    problem = FitProblem(config, [measured])
+    first = run_sweep(config, MISFIT_POINTS, tmp_path, problem=problem)
+    # other data: the same measurement said to be broadened more; nothing recorded fits it
+    broader = FitProblem(config, [dataclasses.replace(measured, response={"rms": 8e-9})])
+    other = run_sweep(config, MISFIT_POINTS, tmp_path, problem=broader)
+    assert other.n_computed == 0
+    assert [r["chisqr"] for r in other.rows] == _misfits(tmp_path, broader)
+    assert other.rows[0]["chisqr"] != first.rows[0]["chisqr"]  # not the recorded one
+    # a store written before misfits were recorded: the runs are opened, as before
+    for path in (tmp_path / "runs").glob("*/point.json"):
+        record = json.loads(path.read_text())
+        del record["misfit"]
+        path.write_text(json.dumps(record, indent=1))
+    older = run_sweep(config, MISFIT_POINTS, tmp_path, problem=problem)
+    assert older.n_computed == 0 and not older.recomputed
+    assert [r["chisqr"] for r in older.rows] == [r["chisqr"] for r in first.rows]
+
+
+def test_the_digest_of_the_data_follows_every_field():
+    from caitlab.fit import MeasuredProfile
+
+    def problem(**changes):
+        fields = {
+            "stage": "Cs-CAIT",
+            "depth_m": np.array([1e-9, 2e-9]),
+            "fractions": {"Cs": np.array([0.5, 0.25])},
+            "sigma": {"Cs": np.array([0.01, 0.01])},
+            "response": {"rms": 5e-9},
+        }
+        config = experiment_to_dict(load_experiment(QUICK))
+        return FitProblem(config, [MeasuredProfile(**(fields | changes))])
+
+    base = sweep.observation_digest(problem())
+    assert base == sweep.observation_digest(problem())
+    for changes in (
+        {"depth_m": np.array([1e-9, 3e-9])},
+        {"fractions": {"Cs": np.array([0.5, 0.26])}},
+        {"sigma": {"Cs": np.array([0.01, 0.02])}},
+        {"response": {"rms": 6e-9}},
+        {"fallback_counts": 10.0},
+    ):
+        assert sweep.observation_digest(problem(**changes)) != base, changes
+    assert sweep.misfit_key(base, {}) != sweep.misfit_key(base, {"profiles.Cs-CAIT.rms": 1e-9})
 
 
 # --------------------------------------------------------------------------- resume

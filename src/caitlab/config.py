@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from caitlab.experiment import Experiment
 from caitlab.mesh import MAX_CELLS
+from caitlab.params import path_step
 from caitlab.solver import MAX_STEPS_PER_STAGE as MAX_FORCED_STEPS
 from caitlab.units import CANONICAL, UnitKind, bare_number_message
 
@@ -117,7 +118,7 @@ def _step(annotation: Any, key: Any, node: Any = None, tagged: bool = True) -> l
         members = [_strip(m)[0] for m in _members(annotation)]
         if tagged:
             return [m for m in members if _tag(m, disc) == key]
-        tag = node.get(disc) if isinstance(node, dict) else None
+        tag = node.get(disc) if isinstance(node, Mapping) else None
         chosen = [m for m in members if tag is None or _tag(m, disc) == tag]
         return [a for m in chosen for a in _step(m, key, node, tagged)]
     found = []
@@ -166,19 +167,10 @@ def quantity_kind(config: dict[str, Any], path: str) -> str | None:
     for part in path.split("."):
         key: Any = int(part) if part.lstrip("-").isdigit() else part
         annotations = [a for ann in annotations for a in _step(ann, key, node, tagged=False)]
-        node = _child(node, part)
+        found = path_step(node, part)
+        node = None if found is None else found[1]
     kinds = {_unit_kind(a) for a in annotations}
     return next(iter(kinds)) if len(kinds) == 1 else None
-
-
-def _child(node: Any, part: str) -> Any:
-    if isinstance(node, dict):
-        return node.get(part)
-    if isinstance(node, list):
-        if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-            return node[int(part)]
-        return next((n for n in node if isinstance(n, dict) and n.get("name") == part), None)
-    return None
 
 
 # --------------------------------------------------------------------------- messages

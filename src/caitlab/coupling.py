@@ -28,7 +28,7 @@ conservative face flux in :func:`caitlab.solver._assemble_coupling`) use the sam
 
 from __future__ import annotations
 
-import itertools
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -97,14 +97,38 @@ def min_eigenvalue(kappa: np.ndarray, fractions: np.ndarray) -> float:
 
 
 def simplex_states(n_species: int, step: float = _SIMPLEX_STEP) -> np.ndarray:
-    """Grid points (S, K) of the simplex x_i ≥ 0, Σx ≤ 1, with its vertices and edges."""
+    """Grid points (S, K) of the simplex x_i ≥ 0, Σx ≤ 1, with its vertices and edges.
+
+    The grid depends only on its arguments: it is built once per ``(n_species, step)`` and
+    shared (read-only), so that validating a coupled experiment again costs no new grid.
+    """
+    return _simplex_states(int(n_species), float(step))
+
+
+@functools.lru_cache(maxsize=16)
+def _simplex_states(n_species: int, step: float) -> np.ndarray:
     ticks = np.arange(0.0, 1.0 + 1e-12, step)
     if n_species > 4:  # the grid grows as (1/step)^S: sample instead
         rng = np.random.default_rng(0)
         points = rng.dirichlet(np.ones(n_species + 1), size=20000)[:, :n_species]
-        return np.vstack([points, np.eye(n_species)]).T
-    grid = [p for p in itertools.product(ticks, repeat=n_species) if sum(p) <= 1.0 + 1e-12]
-    return np.array(grid).T
+        grid = np.vstack([points, np.eye(n_species)]).T
+    else:
+        # the tick indices with Σ ≤ budget, built species by species in the order of
+        # itertools.product (the last fastest); the sum of the ticks themselves decides
+        top = min(ticks.size - 1, int(np.floor((1.0 + 1e-9) / step)))
+        index = np.zeros((1, 0), dtype=np.intp)
+        total = np.zeros(1, dtype=np.intp)
+        for _ in range(n_species):
+            counts = np.minimum(ticks.size - 1, top - total) + 1
+            first = np.repeat(np.cumsum(counts) - counts, counts)
+            added = np.arange(first.size) - first
+            index = np.column_stack([np.repeat(index, counts, axis=0), added])
+            total = np.repeat(total, counts) + added
+        grid = ticks[index.T]
+        grid = grid[:, grid.sum(axis=0) <= 1.0 + 1e-12]
+    grid = np.ascontiguousarray(grid)
+    grid.flags.writeable = False
+    return grid
 
 
 def check_admissible(pairs: Mapping[str, float], names: Sequence[str]) -> float:
@@ -123,7 +147,7 @@ def check_admissible(pairs: Mapping[str, float], names: Sequence[str]) -> float:
     kappa = coupling_matrix(pairs, names)
     if not np.any(kappa):
         return 1.0
-    lowest = min_eigenvalue(kappa, simplex_states(len(names)))
+    lowest = _lowest_on_simplex(tuple(kappa.ravel().tolist()), len(names))
     if lowest < -1e-12:
         raise ValueError(
             f"coupling {dict(pairs)} is not admissible: the Onsager matrix has a negative "
@@ -131,6 +155,14 @@ def check_admissible(pairs: Mapping[str, float], names: Sequence[str]) -> float:
             "i.e. negative entropy production; make the |κ| smaller"
         )
     return lowest
+
+
+@functools.lru_cache(maxsize=256)
+def _lowest_on_simplex(kappa: tuple[float, ...], n_species: int) -> float:
+    """:func:`min_eigenvalue` of κ (flattened) on the simplex grid; a stage validated again
+    (each run of a sweep, each copy of an experiment) costs a look-up."""
+    matrix = np.array(kappa, dtype=float).reshape(n_species, n_species)
+    return min_eigenvalue(matrix, simplex_states(n_species))
 
 
 def entropy_production_rate(

@@ -50,12 +50,19 @@ def _list_index(items: list[Any], part: str) -> int | None:
         index = int(part)
         return index if -len(items) <= index < len(items) else None
     for k, item in enumerate(items):
-        if isinstance(item, Mapping) and str(item.get("name")) == part:
+        if isinstance(item, Mapping) and "name" in item and str(item["name"]) == part:
             return k
     return None
 
 
-def _step(node: Any, part: str) -> tuple[PathKey, Any] | None:
+def path_step(node: Any, part: str) -> tuple[PathKey, Any] | None:
+    """One step of a path: ``(key, child)`` of ``node`` for the path part ``part``.
+
+    A table is entered by key; a list by index (negative counts from the end) or by the
+    ``name`` of its element. None where ``node`` has no such child. The one rule every
+    walk of a config by path follows (:func:`locate`,
+    :func:`caitlab.config.quantity_kind`).
+    """
     if isinstance(node, Mapping):
         return (part, node[part]) if part in node else None
     if isinstance(node, list):
@@ -107,7 +114,7 @@ def locate(data: Any, path: str) -> tuple[Any, PathKey]:
     parent: Any = None
     key: PathKey = ""
     for depth, part in enumerate(split_path(path)):
-        found = _step(node, part)
+        found = path_step(node, part)
         if found is None:
             where = ".".join(split_path(path)[:depth]) or "the top level"
             raise ParameterPathError(path, f"no {part!r} in {where}", close_matches(data, path))
@@ -180,6 +187,7 @@ __all__ = [
     "iter_numeric_paths",
     "locate",
     "parse_quantity",
+    "path_step",
     "safe_name",
     "split_path",
     "with_values",

@@ -393,35 +393,24 @@ def fit_tables(fit: Mapping[str, Any]) -> str:
 
 
 def corner_figure(fit: Mapping[str, Any]) -> Figure:
-    """Corner plot of the MCMC samples with the ``corner`` package, in display units."""
-    import corner as corner_package
+    """Corner plot of the MCMC samples (:func:`caitlab.plot.fitting.corner`), in display
+    units."""
     from matplotlib.figure import Figure
+
+    from caitlab.plot.fitting import corner
 
     samples = np.asarray(fit["samples"], dtype=float)
     names = fit.get("sample_names") or [f"p{i}" for i in range(samples.shape[1])]
     params = fit.get("parameters", {})
-    labels, factors = [], []
-    for k, name in enumerate(names):
-        unit, factor = _unit(params.get(name, {}))
-        median = abs(float(np.median(samples[:, k]))) * factor
-        # a power of ten in the label, not an offset text such as "1e-23" on the axis
-        power = int(np.floor(np.log10(median))) if median > 0 else 0
-        power = power if abs(power) >= 3 else 0
-        scale = f"$10^{{{power}}}$" if power else ""
-        unit_text = " (" + " ".join(t for t in (scale, unit) if t) + ")" if scale or unit else ""
-        labels.append(f"{name}{unit_text}")
-        factors.append(factor * 10.0**-power)
+    shown = [_unit(params.get(name, {})) for name in names]
     k = samples.shape[1]
     fig = Figure(figsize=(2.3 * k + 1.0, 2.3 * k + 1.0))
-    corner_package.corner(
-        samples * np.asarray(factors),
-        labels=labels,
+    corner(
+        samples,
+        names,
+        units=[unit for unit, _ in shown],
+        factors=[factor for _, factor in shown],
         fig=fig,
-        quantiles=[0.16, 0.5, 0.84],
-        show_titles=True,
-        title_fmt=".3g",
-        title_kwargs={"fontsize": 9},
-        label_kwargs={"fontsize": 9},
     )
     return fig
 

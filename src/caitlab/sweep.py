@@ -16,7 +16,11 @@ Runs execute through :func:`caitlab.fit.executors.open_executor` (a local dask c
 processes by default, a running scheduler, or serially). Each finished run is stored at
 once, atomically, under ``DIR/runs/<key>/`` (``result.nc``, ``summary.json``,
 ``point.json``), keyed by a hash of its full experiment input: a
-sweep that is killed and started again recomputes none of the stored runs. Failed runs are
+sweep that is killed and started again recomputes none of the stored runs. With measured
+data, ``point.json`` also records the run's misfit for each response of the design points
+that share the run, under a digest of the data and the response
+(:func:`observation_digest`): a resumed sweep's table reads it there instead of opening
+every run again (a run stored without it, or against other data, is opened). Failed runs are
 kept under ``DIR/failed/<key>.json`` and not retried unless asked. ``DIR/table.csv`` has one
 row per design point; ``DIR/sweep.json`` records the input, counts, version and date.
 """
@@ -24,6 +28,7 @@ row per design point; ``DIR/sweep.json`` records the input, counts, version and 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -42,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
+from caitlab._json import json_safe
 from caitlab._model import Frozen
 from caitlab._version import __version__
 from caitlab.config import ConfigError, experiment_from_dict
@@ -183,16 +189,57 @@ def run_config(config: Mapping[str, Any], _shared: Any = None) -> tuple[str, Any
         return "failed", str(exc) or type(exc).__name__
 
 
-def run_and_store(task: tuple[str, dict, dict], directory: str) -> tuple[str, str | None]:
-    """Run one ``(key, config, values)`` and store it where it runs: ``(status, reason)``.
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where runs are stored and what they are measured against (one object per sweep).
+
+    ``problem`` (the measured data) and ``observed`` (its :func:`observation_digest`) are
+    None without data; then no misfit is recorded.
+    """
+
+    directory: str
+    problem: FitProblem | None = None
+    observed: str | None = None
+
+    def misfit_key(self, values: Mapping[str, float]) -> str | None:
+        """The key of the misfit of a design point ``values`` in ``point.json``."""
+        if self.problem is None or self.observed is None:
+            return None
+        return misfit_key(self.observed, split_values(values)[1])
+
+    def misfits(
+        self, result: Result, responses: Sequence[Mapping[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        """The misfit of a finished run for each of ``responses`` (``profiles.*`` values),
+        by :meth:`misfit_key`; one that cannot be computed or is not finite is left out (the
+        table computes it from the stored run and says why it failed)."""
+        if self.problem is None or self.observed is None:
+            return {}
+        out = {}
+        for response in responses:
+            try:
+                found = _misfit(self.problem, result, response)
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                continue
+            if all(math.isfinite(v) for v in found.values()):
+                out[misfit_key(self.observed, response)] = found
+        return out
+
+
+def run_and_store(task: tuple, target: str | StoreTarget) -> tuple[str, str | None]:
+    """Run one ``(key, config, values[, responses])`` and store it where it runs:
+    ``(status, reason)``.
 
     Used when the workers share the sweep folder's file system: no result travels back.
+    ``target`` is the sweep folder, or a :class:`StoreTarget` that also records the misfit
+    of the run for each of ``responses``.
     """
-    key, config, values = task
+    target = StoreTarget(target) if isinstance(target, str) else target
+    key, config, values, *rest = task
     status, payload = run_config(config)
-    store = RunStore(Path(directory))
+    store = RunStore(Path(target.directory))
     if status == "ok":
-        store.save(key, config, values, payload)
+        store.save(key, config, values, payload, target.misfits(payload, rest[0] if rest else ()))
         return "ok", None
     store.save_failure(key, config, values, payload)
     return "failed", payload
@@ -323,10 +370,18 @@ class RunStore:
             "input": dict(config),
         }
 
-    def save(self, key: str, config: Mapping, values: Mapping, result: Any) -> None:
+    def save(
+        self,
+        key: str,
+        config: Mapping,
+        values: Mapping,
+        result: Any,
+        misfits: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
         """Store a finished run: written in a hidden folder, then renamed (atomic).
 
-        A run whose summary holds a non-finite number is stored as a failure instead.
+        ``misfits`` (:meth:`StoreTarget.misfits`) go into ``point.json`` with the run. A run
+        whose summary holds a non-finite number is stored as a failure instead.
         """
         final = self.run_dir(key)
         tmp = self.directory / "runs" / f".{key}.{_HOST}.{os.getpid()}.tmp"
@@ -342,6 +397,8 @@ class RunStore:
         result.save(tmp)
         files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         record = self._record(key, config, values) | {"files": files}
+        if misfits:
+            record["misfit"] = {k: dict(v) for k, v in misfits.items()}
         (tmp / "point.json").write_text(json.dumps(record, indent=1, allow_nan=False))
         if final.exists() and self.verify(key) is not None:
             self.set_aside(key)
@@ -353,13 +410,25 @@ class RunStore:
 
     def save_failure(self, key: str, config: Mapping, values: Mapping, reason: str) -> None:
         record = self._record(key, config, values) | {"reason": reason}
-        text = json.dumps(_finite(record), indent=1, default=str, allow_nan=False)
+        text = json.dumps(json_safe(record), indent=1, default=str, allow_nan=False)
         write_atomic(
             self.directory / "failed" / f"{key}.json", lambda tmp: Path(tmp).write_text(text)
         )
 
     def summary(self, key: str) -> dict[str, Any]:
         return _strict_json(self.run_dir(key) / "summary.json")
+
+    def misfit(self, key: str, recorded_as: str) -> dict[str, float] | None:
+        """The misfit recorded with the stored run ``key`` under ``recorded_as``
+        (:func:`misfit_key`), or None
+        (not recorded: a run stored without data, against other data, or by an older
+        caitlab)."""
+        try:
+            record = _strict_json(self.run_dir(key) / "point.json")
+            found = record["misfit"][recorded_as]
+            return {name: float(found[name]) for name in ("chisqr", "chisqr_per_point")}
+        except (StoreError, KeyError, TypeError, ValueError):
+            return None
 
     def result(self, key: str) -> Result:
         """The stored run ``key``."""
@@ -399,6 +468,54 @@ def _misfit(problem: FitProblem, result: Result, values: Mapping) -> dict[str, A
     return {"chisqr": chi2, "chisqr_per_point": chi2 / problem.n_data}
 
 
+def observation_digest(problem: FitProblem) -> str | None:
+    """A digest of all a run's misfit depends on besides the run: every field of the
+    measured profiles (depths, fractions, weights, responses), charges and electrometer
+    curves, the surface treatment, and the caitlab version that computes the misfit. None
+    if some field cannot be digested (then no misfit is recorded: the table opens the
+    runs)."""
+    digest = hashlib.sha256(f"caitlab {__version__}".encode())
+    try:
+        _digest_into(digest, (problem.profiles, problem.charges, problem.traces, problem.surface))
+    except TypeError:
+        return None
+    return digest.hexdigest()
+
+
+def misfit_key(observed: str, response: Mapping[str, float]) -> str:
+    """The key of a misfit in ``point.json``: the data's digest and the response values."""
+    text = json.dumps([observed, sorted((k, float(v)) for k, v in response.items())])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _digest_into(digest: Any, value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        digest.update(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+        for item in dataclasses.fields(value):
+            digest.update(f".{item.name}=".encode())
+            _digest_into(digest, getattr(value, item.name))
+    elif isinstance(value, Mapping):
+        digest.update(b"{")
+        for key, item in value.items():
+            _digest_into(digest, key)
+            _digest_into(digest, item)
+        digest.update(b"}")
+    elif isinstance(value, list | tuple):
+        digest.update(b"[")
+        for item in value:
+            _digest_into(digest, item)
+        digest.update(b"]")
+    elif isinstance(value, np.ndarray) and value.dtype != object:
+        digest.update(f"array({value.dtype.str},{value.shape})".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif value is None or isinstance(value, str | int | float | np.number | np.bool_):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, os.PathLike):
+        digest.update(f"path:{os.fspath(value)!r};".encode())
+    else:
+        raise TypeError(f"no digest of a {type(value).__name__}")
+
+
 def _row(
     index: int,
     key: str,
@@ -407,6 +524,7 @@ def _row(
     store: RunStore,
     problem: FitProblem | None,
     note: str = "",
+    recorded_as: str | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"point": index, "key": key, "status": "ok", **values}
     if note:
@@ -417,7 +535,10 @@ def _row(
             for stage in summary["stages"]:
                 row[f"charge_C.{stage['name']}"] = stage["charge_C"]
             row["wall_time_s"] = summary["wall_time_s"]
-            return row if problem is None else row | _misfit(problem, store.result(key), values)
+            if problem is None:
+                return row
+            recorded = store.misfit(key, recorded_as) if recorded_as else None
+            return row | (recorded or _misfit(problem, store.result(key), values))
         except (StoreError, KeyError, TypeError, OSError, ValueError) as exc:
             row["reason"] = f"stored run unreadable: {exc}"
     else:
@@ -441,19 +562,8 @@ def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> No
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
     write_atomic(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def verify_stored(keys: Sequence[str], store: RunStore) -> tuple[set[str], dict[str, str]]:
@@ -475,20 +585,20 @@ def verify_stored(keys: Sequence[str], store: RunStore) -> tuple[set[str], dict[
 
 
 def _execute(
-    executor: Any, tasks: list[tuple[str, dict, dict]], store: RunStore
+    executor: Any, tasks: list[tuple[str, dict, dict, list]], store: RunStore, target: StoreTarget
 ) -> Iterator[tuple[str, str]]:
-    """Run ``(key, config, values)`` tasks, store each as it finishes, yield its key and
-    status."""
+    """Run ``(key, config, values, responses)`` tasks, store each as it finishes (with its
+    misfit for each response), yield its key and status."""
     if getattr(executor, "shared_filesystem", False):  # workers store their own runs
-        found = executor.as_completed(run_and_store, tasks, str(store.directory))
+        found = executor.as_completed(run_and_store, tasks, target)
         for index, (status, _) in found:
             yield tasks[index][0], status
         return
-    configs = [config for _, config, _ in tasks]  # results travel back; stored here
+    configs = [task[1] for task in tasks]  # results travel back; stored here
     for index, (status, payload) in executor.as_completed(run_config, configs, None):
-        key, config, values = tasks[index]
+        key, config, values, responses = tasks[index]
         if status == "ok":
-            store.save(key, config, values, payload)
+            store.save(key, config, values, payload, target.misfits(payload, responses))
         else:
             store.save_failure(key, config, values, payload)
         yield key, status
@@ -546,6 +656,12 @@ def run_sweep(
     unique = list(dict.fromkeys(keys))
     config_of = dict(zip(keys, configs))
     values_of = {k: split_values(p)[0] for k, p in zip(keys, points)}
+    responses_of: dict[str, list[dict[str, float]]] = {k: [] for k in unique}
+    for k, p in zip(keys, points):
+        if problem is not None and split_values(p)[1] not in responses_of[k]:
+            responses_of[k].append(split_values(p)[1])
+    observed = observation_digest(problem) if problem is not None else None
+    target = StoreTarget(str(store.directory), problem, observed)
     good, damaged = verify_stored(unique, store)
     old_failures = {k for k in unique if k not in good and store.failed(k) is not None}
     skipped = set() if retry_failed else old_failures
@@ -554,8 +670,8 @@ def run_sweep(
     done, n_failed = n_reused, len(skipped)
     if progress:
         progress(done, n_failed, len(todo))
-    tasks = [(k, config_of[k], values_of[k]) for k in todo]
-    for key, status in _execute(executor, tasks, store):
+    tasks = [(k, config_of[k], values_of[k], responses_of[k]) for k in todo]
+    for key, status in _execute(executor, tasks, store, target):
         if status == "ok":
             good.add(key)
         n_failed += status != "ok"
@@ -564,7 +680,7 @@ def run_sweep(
             progress(done, n_failed, len(unique) - done)
     notes = {k: f"recomputed: {reason}" for k, reason in damaged.items()}
     rows = [
-        _row(i, k, p, k in good, store, problem, notes.get(k, ""))
+        _row(i, k, p, k in good, store, problem, notes.get(k, ""), target.misfit_key(p))
         for i, (k, p) in enumerate(zip(keys, points))
     ]
     _write_table(store.directory / "table.csv", rows, str((record or {}).get("sweep_file", "")))
@@ -694,11 +810,14 @@ def run_sweep_config(
 
 __all__ = [
     "RunStore",
+    "StoreTarget",
     "SweepConfig",
     "SweepOutcome",
     "SweepParameter",
     "design_points",
     "load_sweep_config",
+    "misfit_key",
+    "observation_digest",
     "run_and_store",
     "run_config",
     "run_key",

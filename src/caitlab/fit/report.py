@@ -18,7 +18,6 @@ lengths; values stay SI in the file).
 from __future__ import annotations
 
 import json
-import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from caitlab._json import json_safe
 from caitlab._version import __version__
 from caitlab.results import write_atomic
 
@@ -33,12 +33,9 @@ if TYPE_CHECKING:
     from caitlab.fit.fitting import FitResult
 
 
-def _number(value: Any) -> float | None:
-    """A JSON-safe float (None for missing or non-finite)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+def _float(value: Any) -> float | None:
+    """``value`` as a float (an integer bound is written ``0.0``), None kept."""
+    return None if value is None else float(value)
 
 
 #: how reports show each kind of quantity: (unit, factor from SI)
@@ -100,11 +97,11 @@ def _parameter_entries(fit: FitResult) -> dict[str, dict[str, Any]]:
             "unit": unit,
             "display_unit": display,
             "display_factor": factor,
-            "value": _number(par.value),
-            "stderr": _number(par.stderr),
-            "initial": _number(fit.initial[spec.path]),
-            "min": _number(spec.min),
-            "max": _number(spec.max),
+            "value": _float(par.value),
+            "stderr": _float(par.stderr),
+            "initial": _float(fit.initial[spec.path]),
+            "min": _float(spec.min),
+            "max": _float(spec.max),
             "log": spec.log,
             "expr": spec.expr,
             "vary": spec.vary and spec.expr is None,
@@ -181,34 +178,36 @@ def _posterior(fit: FitResult) -> dict[str, Any] | None:
 
 
 def fit_to_dict(fit: FitResult) -> dict[str, Any]:
-    """Everything ``fit.json`` holds, JSON-ready."""
+    """Everything ``fit.json`` holds, JSON-ready (non-finite numbers are None)."""
     res = fit.result
     posterior = _posterior(fit)
-    return {
-        "parameters": _parameter_entries(fit),
-        "correlations": _correlations(fit),
-        "redchi": _number(res.redchi),
-        "chisqr": _number(res.chisqr),
-        "n_data": int(res.ndata),
-        "n_varied": int(res.nvarys),
-        "success": bool(res.success) and fit.best_run is not None,
-        "message": str(res.message),
-        "method": str(res.method),
-        "nfev": int(res.nfev),
-        "n_simulations": fit.n_simulations,
-        "n_failed": len(fit.failures),
-        "failures": [{"values": f.values, "reason": f.reason} for f in fit.failures],
-        "wall_time_s": fit.wall_time_s,
-        "covariance_scaled": fit.covariance_scaled,
-        "weights_estimated": dict(fit.problem.estimated),
-        "conf_intervals": _rekeyed(fit, fit.conf_intervals),
-        "mcmc": posterior,
-        "sample_names": None if posterior is None else list(posterior["sample_names"]),
-        **_observations(fit),
-        "caitlab_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "input": fit.input,
-    }
+    return json_safe(
+        {
+            "parameters": _parameter_entries(fit),
+            "correlations": _correlations(fit),
+            "redchi": _float(res.redchi),
+            "chisqr": _float(res.chisqr),
+            "n_data": int(res.ndata),
+            "n_varied": int(res.nvarys),
+            "success": bool(res.success) and fit.best_run is not None,
+            "message": str(res.message),
+            "method": str(res.method),
+            "nfev": int(res.nfev),
+            "n_simulations": fit.n_simulations,
+            "n_failed": len(fit.failures),
+            "failures": [{"values": f.values, "reason": f.reason} for f in fit.failures],
+            "wall_time_s": fit.wall_time_s,
+            "covariance_scaled": fit.covariance_scaled,
+            "weights_estimated": dict(fit.problem.estimated),
+            "conf_intervals": _rekeyed(fit, fit.conf_intervals),
+            "mcmc": posterior,
+            "sample_names": None if posterior is None else list(posterior["sample_names"]),
+            **_observations(fit),
+            "caitlab_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "input": fit.input,
+        }
+    )
 
 
 def fit_report(fit: FitResult) -> str:
@@ -217,7 +216,7 @@ def fit_report(fit: FitResult) -> str:
     lines = [
         f"caitlab {__version__} fit, {data['created']}",
         f"success: {data['success']} ({data['message']})",
-        f"chi-square {data['chisqr']:.6g}, reduced {data['redchi']:.6g}, "
+        f"chi-square {_shown(data['chisqr'], '.6g')}, reduced {_shown(data['redchi'], '.6g')}, "
         f"{data['n_data']} data, {data['n_varied']} varied",
         f"simulations: {data['n_simulations']} ({data['n_failed']} failed), "
         f"wall time {data['wall_time_s']:.1f} s",
@@ -229,7 +228,8 @@ def fit_report(fit: FitResult) -> str:
     for key, rows in data["conf_intervals"].items():
         unit, factor = units.get(key, ("", 1.0))
         ranges = ", ".join(
-            f"p={r['probability']:.4g} [{r['lower'] * factor:.4g}, {r['upper'] * factor:.4g}]"
+            f"p={r['probability']:.4g} "
+            f"[{_shown(r['lower'], '.4g', factor)}, {_shown(r['upper'], '.4g', factor)}]"
             for r in rows[1:]
         )
         lines.append(f"  interval {key} ({unit}): {ranges}")
@@ -240,6 +240,11 @@ def fit_report(fit: FitResult) -> str:
     lines += ["", lmfit.fit_report(fit.result), "", "[[Input]] (also in fit.json)"]
     lines.append(json.dumps(data["input"], indent=1, default=str))
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: float | None, spec: str, factor: float = 1.0) -> str:
+    """``value * factor`` formatted, ``–`` for a number ``fit.json`` could not hold."""
+    return "–" if value is None else format(value * factor, spec)
 
 
 def uncertainty_notes(data: dict[str, Any]) -> list[str]:
@@ -288,7 +293,9 @@ def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     if fit.best_run is not None:
         fit.best_run.save(out / "best")
-    _write_text(out / "fit.json", json.dumps(fit_to_dict(fit), indent=2, default=str))
+    _write_text(
+        out / "fit.json", json.dumps(fit_to_dict(fit), indent=2, default=str, allow_nan=False)
+    )
     if fit.mcmc and np.size(fit.mcmc["samples"]):
         # the flat MCMC chain: caitlab report draws its corner plot
         write_atomic(out / "samples.npy", lambda tmp: np.save(open(tmp, "wb"), fit.mcmc["samples"]))

@@ -22,7 +22,6 @@ The other free parameters of the fit file are fitted with every model.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from caitlab._json import json_safe
 from caitlab._model import Frozen
 from caitlab.landscape.direct import direct_estimate, front_velocity
 from caitlab.landscape.selection import (
@@ -213,20 +213,6 @@ def _weight_alternatives(
     return out
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    return value
-
-
 def table_text(record: dict[str, Any]) -> str:
     """The selection table of one target as aligned text."""
     head = (
@@ -282,7 +268,7 @@ def run_landscape(
         targets = [
             study_target(problem, free, spec, t, executor, **fit_options) for t in spec.targets
         ]
-    data = _json_safe(
+    data = json_safe(
         {
             "targets": targets,
             "wall_time_s": time.perf_counter() - clock,
@@ -293,7 +279,7 @@ def run_landscape(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "landscape.json").write_text(json.dumps(data, indent=1))
+        (out / "landscape.json").write_text(json.dumps(data, indent=1, allow_nan=False))
         (out / "selection.txt").write_text("\n\n".join(table_text(t) for t in targets) + "\n")
         if figures:
             save_figures(data, out)

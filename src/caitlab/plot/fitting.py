@@ -145,81 +145,91 @@ def corner(
     samples: np.ndarray,
     names: Sequence[str],
     *,
+    units: Sequence[str] | None = None,
+    factors: Sequence[float] | None = None,
     truths: Sequence[float] | None = None,
-    bins: int = 30,
+    bins: int = 20,
     fig: Any = None,
 ) -> np.ndarray:
-    """A corner plot of MCMC samples: histograms on the diagonal, 2-D histograms below.
+    """A corner plot of MCMC samples (the ``corner`` package): histograms on the diagonal
+    with the 16/50/84 % quantiles in their titles, 2-D histograms below.
+
+    A column whose values are tiny or huge is shown in a power of ten named in its label
+    (``D_Cs ($10^{-23}$ m²/s)``), never as an offset text on the axis. The report's corner
+    plot (:func:`caitlab.report.corner_figure`) is this one, in the report's display units.
 
     Parameters
     ----------
     samples : ndarray, shape (n, k)
         Posterior samples of k parameters (flattened chains).
     names : sequence of str
-        The k parameter names (with units).
+        The k parameter names.
+    units : sequence of str, optional
+        The unit of each parameter as shown (after ``factors``), put in its label.
+    factors : sequence of float, optional
+        Multiply each column (and its truth) by these before drawing, e.g. SI to display
+        units (1e9 for metres shown in nm).
     truths : sequence of float, optional
-        Values to mark (e.g. the best fit).
+        Values to mark (e.g. the best fit), in the units of ``samples``.
     bins : int
         Histogram bins per parameter.
     fig : matplotlib.figure.Figure, optional
-        Figure to draw in (emptied); default a new one.
+        Figure to draw in (emptied); default a new pyplot figure.
 
     Returns
     -------
     numpy.ndarray of matplotlib.axes.Axes, shape (k, k)
         Axes above the diagonal are switched off.
     """
+    import corner as corner_package
+
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     _n, k = samples.shape
-    if len(names) != k:
-        raise ValueError(f"{k} parameters in samples but {len(names)} names")
+    units = [""] * k if units is None else list(units)
+    scale = np.ones(k) if factors is None else np.asarray(factors, dtype=float)
+    for given, what in ((names, "names"), (units, "units"), (scale, "factors")):
+        if len(given) != k:
+            raise ValueError(f"{k} parameters in samples but {len(given)} {what}")
+    powers = [_power_of_ten(samples[:, i] * scale[i]) for i in range(k)]
+    scale = scale * np.array([10.0**-power for power in powers])  # exact powers of ten
+    shown = samples * scale
+    labels = [_label(name, unit, power) for name, unit, power in zip(names, units, powers)]
     if fig is None:
         import matplotlib.pyplot as plt
 
-        fig = plt.figure(figsize=(2.2 * k + 0.8, 2.2 * k + 0.8), layout="constrained")
+        fig = plt.figure(figsize=(2.3 * k + 1.0, 2.3 * k + 1.0))
     fig.clear()
-    axes = fig.subplots(k, k, squeeze=False)
-    ranges = [_range(samples[:, i]) for i in range(k)]
+    corner_package.corner(
+        shown,
+        labels=labels,
+        fig=fig,
+        bins=bins,
+        range=[_range(shown[:, i]) for i in range(k)],
+        truths=None if truths is None else list(np.asarray(truths, dtype=float) * scale),
+        quantiles=[0.16, 0.5, 0.84],
+        show_titles=True,
+        title_fmt=".3g",
+        title_kwargs={"fontsize": 9},
+        label_kwargs={"fontsize": 9},
+    )
+    axes = np.array(fig.axes).reshape(k, k)
     for i in range(k):
-        for j in range(k):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_axis_off()
-                continue
-            if i == j:
-                ax.hist(samples[:, i], bins=bins, range=ranges[i], histtype="step", color="k")
-                q = np.percentile(samples[:, i], [16, 50, 84])
-                for value in q:
-                    ax.axvline(value, color="k", ls="--", lw=0.8)
-                ax.set_title(
-                    f"{names[i]} = {q[1]:.3g} +{q[2] - q[1]:.2g} -{q[1] - q[0]:.2g}",
-                    fontsize="small",
-                )
-                ax.set_yticks([])
-            else:
-                ax.hist2d(
-                    samples[:, j],
-                    samples[:, i],
-                    bins=bins,
-                    range=[ranges[j], ranges[i]],
-                    cmap="Greys",
-                )
-                ax.set_ylim(ranges[i])
-            ax.set_xlim(ranges[j])
-            if truths is not None:
-                ax.axvline(truths[j], color="tab:blue", lw=1)
-                if i != j:
-                    ax.axhline(truths[i], color="tab:blue", lw=1)
-                    ax.plot(truths[j], truths[i], "s", color="tab:blue", ms=3)
-            if i == k - 1:
-                ax.set_xlabel(names[j])
-            else:
-                ax.set_xticklabels([])
-            if j == 0 and i > 0:
-                ax.set_ylabel(names[i])
-            elif i != j:
-                ax.set_yticklabels([])
+        for j in range(i + 1, k):
+            axes[i, j].set_axis_off()
     return axes
+
+
+def _power_of_ten(values: np.ndarray) -> int:
+    """The power of ten of the median magnitude, 0 unless it is at least 3 (or at most -3)."""
+    median = abs(float(np.median(values)))
+    power = int(np.floor(np.log10(median))) if median > 0 and np.isfinite(median) else 0
+    return power if abs(power) >= 3 else 0
+
+
+def _label(name: str, unit: str, power: int) -> str:
+    scale = f"$10^{{{power}}}$" if power else ""
+    unit_text = " ".join(t for t in (scale, unit) if t)
+    return f"{name} ({unit_text})" if unit_text else name
 
 
 def _range(values: np.ndarray) -> tuple[float, float]:
