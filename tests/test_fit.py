@@ -630,3 +630,21 @@ def test_a_part_of_a_profile_keeps_its_fallback_counts():
     assert profile.within(10e-9).depth_m.min() >= 10e-9
     with pytest.raises(ValueError, match="min_depth and max_depth"):
         profile.within(60e-9)
+
+
+def test_a_fit_without_a_reduced_chi_square_is_shown_not_crashed():
+    """fit.json holds null for a NaN reduced χ² (no degrees of freedom): every display
+    of it shows a dash instead of failing on the format."""
+    from caitlab._html import fit_html
+    from caitlab.fit.report import shown
+
+    class Stub:
+        def to_dict(self):
+            return {
+                "parameters": {"x": {"value": 1.0, "stderr": None, "initial": 0.5}},
+                "success": True,
+                "redchi": None,
+            }
+
+    assert shown(None, ".4g") == "–" and shown(2.0, ".4g") == "2"
+    assert "reduced χ² = –" in fit_html(Stub())

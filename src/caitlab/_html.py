@@ -77,6 +77,8 @@ def result_html(result: Any) -> str:
 
 def fit_html(fit: Any) -> str:
     """Parameter values (SI, by path) and standard errors of a fit."""
+    from caitlab.fit.report import shown
+
     data = fit.to_dict()
     rows = [
         [
@@ -89,7 +91,7 @@ def fit_html(fit: Any) -> str:
     ]
     state = "converged" if data["success"] else "NOT converged"
     return table(
-        f"Fit: reduced χ² = {data['redchi']:.4g}, {state}",
+        f"Fit: reduced χ² = {shown(data['redchi'], '.4g')}, {state}",
         ["parameter (SI)", "value", "std. error", "initial"],
         rows,
     )

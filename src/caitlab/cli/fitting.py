@@ -52,7 +52,7 @@ def fit_command(
 
     def body() -> None:
         from caitlab.fit.config import load_fit_config, run_fit_config
-        from caitlab.fit.report import parameter_lines, uncertainty_notes
+        from caitlab.fit.report import parameter_lines, shown, uncertainty_notes
 
         load_fit_config(config)  # refuse a bad file before any progress display
         typer.echo(f"fitting {config} ...", err=True)
@@ -73,8 +73,9 @@ def fit_command(
         for line in uncertainty_notes(data):
             typer.echo(line, err=True)
         typer.echo(
-            f"reduced chi-square {data['redchi']:.4g}; {data['n_simulations']} simulations "
-            f"({data['n_failed']} failed) in {data['wall_time_s']:.1f} s; wrote {out}"
+            f"reduced chi-square {shown(data['redchi'], '.4g')}; "
+            f"{data['n_simulations']} simulations ({data['n_failed']} failed) "
+            f"in {data['wall_time_s']:.1f} s; wrote {out}"
         )
         if not data["success"]:
             typer.echo(f"warning: the fit did not converge: {data['message']}", err=True)

@@ -216,7 +216,7 @@ def fit_report(fit: FitResult) -> str:
     lines = [
         f"caitlab {__version__} fit, {data['created']}",
         f"success: {data['success']} ({data['message']})",
-        f"chi-square {_shown(data['chisqr'], '.6g')}, reduced {_shown(data['redchi'], '.6g')}, "
+        f"chi-square {shown(data['chisqr'], '.6g')}, reduced {shown(data['redchi'], '.6g')}, "
         f"{data['n_data']} data, {data['n_varied']} varied",
         f"simulations: {data['n_simulations']} ({data['n_failed']} failed), "
         f"wall time {data['wall_time_s']:.1f} s",
@@ -229,7 +229,7 @@ def fit_report(fit: FitResult) -> str:
         unit, factor = units.get(key, ("", 1.0))
         ranges = ", ".join(
             f"p={r['probability']:.4g} "
-            f"[{_shown(r['lower'], '.4g', factor)}, {_shown(r['upper'], '.4g', factor)}]"
+            f"[{shown(r['lower'], '.4g', factor)}, {shown(r['upper'], '.4g', factor)}]"
             for r in rows[1:]
         )
         lines.append(f"  interval {key} ({unit}): {ranges}")
@@ -242,7 +242,7 @@ def fit_report(fit: FitResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _shown(value: float | None, spec: str, factor: float = 1.0) -> str:
+def shown(value: float | None, spec: str, factor: float = 1.0) -> str:
     """``value * factor`` formatted, ``–`` for a number ``fit.json`` could not hold."""
     return "–" if value is None else format(value * factor, spec)
 
