@@ -26,7 +26,7 @@ from caitlab.landscape import (
     weight_curve,
 )
 from caitlab.landscape.regularise import RegularisedProblem
-from caitlab.landscape.study import LandscapeSpec, TargetSpec, study_target
+from caitlab.landscape.study import LandscapeSpec, TargetSpec, recovery_truth, study_target
 from caitlab.params import get_value, with_values
 
 T, N0 = 323.0, 1.4e28
@@ -223,18 +223,7 @@ def test_weight_curve_of_a_linear_problem():
 
 # ------------------------------------------------------------------ synthetic recovery
 def _truth(shape: str, theta: float = 0.65) -> dict:
-    config = experiment_to_dict(load_example("quick-double-cait"))
-    rb = config["stages"][1]["diffusivity"]["Rb"]
-    rb["occupancy"] = theta
-    if shape == "gaussian":
-        rb["shape"] = "gaussian"
-    elif shape == "constant":
-        config["stages"][1]["diffusivity"]["Rb"] = {
-            "model": "constant",
-            "d": rb["d_ref"],
-            "falloff": rb["falloff"],
-        }
-    return config
+    return recovery_truth(shape, theta)
 
 
 def _profiles(config: dict, counts: float) -> list:

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parents[1] / "docs" / "landscape"
 sys.path.insert(0, str(HERE))
 
-from make_landscape_data import synthetic_profiles, truth_config  # noqa: E402
+from make_landscape_data import synthetic_profiles  # noqa: E402
 
 from caitlab.config import experiment_from_dict  # noqa: E402
 from caitlab.fit import FitProblem, FreeParameter  # noqa: E402
@@ -36,7 +36,13 @@ from caitlab.landscape import (  # noqa: E402
     front_velocity,
     smooth_log_d,
 )
-from caitlab.landscape.study import LandscapeSpec, TargetSpec, save_figures, study_target  # noqa: E402
+from caitlab.landscape.study import (  # noqa: E402
+    LandscapeSpec,
+    TargetSpec,
+    recovery_truth,
+    save_figures,
+    study_target,
+)
 from caitlab.plot._common import new_figure  # noqa: E402
 
 T, N0 = 323.0, 1.4e28
@@ -160,9 +166,9 @@ def recovery() -> list[dict]:
         ("sin2", 1e5, 6),
         ("constant", 1e4, 6),
     ]:
-        truth = truth_config(shape, 0.65)
+        truth = recovery_truth(shape, 0.65)
         problem = FitProblem(
-            truth_config("sin2", 0.65), synthetic_profiles(shape, counts, occupancy=0.65)
+            recovery_truth("sin2", 0.65), synthetic_profiles(shape, counts, occupancy=0.65)
         )
         spec = LandscapeSpec(
             targets=[TargetSpec(stage="Cs-CAIT", species="Rb")],
@@ -216,7 +222,7 @@ def _compact(numbers: dict) -> dict:
 def main() -> None:
     logging.getLogger("caitlab.fit").setLevel(logging.ERROR)
     DOCS.mkdir(parents=True, exist_ok=True)
-    problem = FitProblem(truth_config("sin2"), synthetic_profiles("sin2"))
+    problem = FitProblem(recovery_truth("sin2"), synthetic_profiles("sin2"))
     free = [FreeParameter("profiles.Cs-CAIT.rms", min=0.5e-9, max=20e-9)]
     clock = time.perf_counter()
     numbers = {"selection": selection(problem, free)}

@@ -15,27 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from caitlab.config import experiment_from_dict, experiment_to_dict
-from caitlab.examples import load_example
+from caitlab.config import experiment_from_dict
 from caitlab.fit import synthetic_profile, write_fractions_table
+from caitlab.landscape.study import recovery_truth
 
 HERE = Path(__file__).parent
-
-
-def truth_config(shape: str = "sin2", occupancy: float = 0.8) -> dict:
-    """The quick example with stage 2's Rb law of ``shape`` and ``occupancy``."""
-    config = experiment_to_dict(load_example("quick-double-cait"))
-    rb = config["stages"][1]["diffusivity"]["Rb"]
-    rb["occupancy"] = occupancy
-    if shape == "gaussian":
-        rb["shape"] = "gaussian"
-    elif shape == "constant":
-        config["stages"][1]["diffusivity"]["Rb"] = {
-            "model": "constant",
-            "d": rb["d_ref"],
-            "falloff": rb["falloff"],
-        }
-    return config
 
 
 def synthetic_profiles(
@@ -45,7 +29,7 @@ def synthetic_profiles(
 
     The weights come from the expected counts (no Neyman bias, see docs/fitting.md).
     """
-    config = truth_config(shape, occupancy)
+    config = recovery_truth(shape, occupancy)
     sim = experiment_from_dict(config, "truth").run()
     options = {"response": {"rms": rms}, "counts": counts, "sigma_from": "expected"}
     return [

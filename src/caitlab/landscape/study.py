@@ -286,6 +286,26 @@ def run_landscape(
     return data
 
 
+def recovery_truth(shape: str = "sin2", occupancy: float = 0.8) -> dict[str, Any]:
+    """The config of a synthetic-recovery truth: the quick example with stage 2's Rb law of
+    ``shape`` (``"sin2"``, ``"gaussian"`` or ``"constant"``) and ``occupancy`` (θ)."""
+    from caitlab.config import experiment_to_dict
+    from caitlab.examples import load_example
+
+    config = experiment_to_dict(load_example("quick-double-cait"))
+    rb = config["stages"][1]["diffusivity"]["Rb"]
+    rb["occupancy"] = occupancy
+    if shape == "gaussian":
+        rb["shape"] = "gaussian"
+    elif shape == "constant":
+        config["stages"][1]["diffusivity"]["Rb"] = {
+            "model": "constant",
+            "d": rb["d_ref"],
+            "falloff": rb["falloff"],
+        }
+    return config
+
+
 def save_figures(data: dict[str, Any], out: Path) -> None:
     """``dn.png``, ``psed.png`` and ``weight.png`` of a landscape record."""
     from caitlab.plot import landscape as plots
@@ -299,4 +319,11 @@ def save_figures(data: dict[str, Any], out: Path) -> None:
         fig.savefig(out / f"{name}.png", dpi=110)
 
 
-__all__ = ["LandscapeSpec", "TargetSpec", "run_landscape", "study_target", "table_text"]
+__all__ = [
+    "LandscapeSpec",
+    "TargetSpec",
+    "recovery_truth",
+    "run_landscape",
+    "study_target",
+    "table_text",
+]
