@@ -19,35 +19,15 @@ import argparse
 import math
 import time
 
-import numpy as np
-
 from caitlab.examples import load_example
+from caitlab.results import falling_crossing, half_point
 
 N0 = 1.4e28
 
 
-def crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
-    idx = np.where((values[:-1] >= level) & (values[1:] < level))[0]
-    if idx.size == 0:
-        return float("nan")
-    i = idx[-1]
-    return float(x[i] + (level - values[i]) * (x[i + 1] - x[i]) / (values[i + 1] - values[i]))
-
-
-def half_point(x: np.ndarray, fraction: np.ndarray) -> float:
-    """The 50 % point of a foreign species (nm): the deepest crossing of half its typical
-    level, the median of the fraction where it exceeds a tenth of its maximum (not half the
-    maximum: a thin surface layer would move that level with the mesh)."""
-    peak = float(fraction.max())
-    if peak <= 1e-3:
-        return float("nan")
-    level = 0.5 * float(np.median(fraction[fraction > 0.1 * peak]))
-    return crossing(x, fraction, level)
-
-
 def observables(result) -> list[dict]:
     """Per stage: charge, the Li 50 % point (Li at half its bulk value), the Rb and Cs 50 %
-    points (half their maximum), and the cost."""
+    points (:func:`caitlab.results.half_point`), and the cost."""
     x = result.mesh.centres * 1e9
     rows = []
     for stage in result.stages:
@@ -56,7 +36,7 @@ def observables(result) -> list[dict]:
             {
                 "stage": stage.name,
                 "charge_mC": stage.charge_C * 1e3,
-                "li_front_nm": crossing(x, 1 - li, 0.5),
+                "li_front_nm": falling_crossing(x, 1 - li, 0.5),
                 "rb_front_nm": half_point(x, rb),
                 "cs_front_nm": half_point(x, cs),
                 "steps": stage.n_steps,

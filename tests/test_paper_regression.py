@@ -14,6 +14,7 @@ import pytest
 
 from caitlab.constants import BOLTZMANN, ELEMENTARY_CHARGE
 from caitlab.examples import load_example
+from caitlab.results import falling_crossing, half_point
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +23,6 @@ pytestmark = pytest.mark.slow
 def paper():
     experiment = load_example("double-cait")
     return experiment, experiment.run()
-
-
-def crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
-    """Deepest depth where ``values`` falls through ``level``."""
-    above = np.where((values[:-1] >= level) & (values[1:] < level))[0][-1]
-    x0, x1, v0, v1 = x[above], x[above + 1], values[above], values[above + 1]
-    return float(x0 + (level - v0) * (x1 - x0) / (v1 - v0))
 
 
 def test_bulk_limited_charge_of_stage_one(paper):
@@ -47,7 +41,7 @@ def test_stage_one_replacement_zone(paper):
     experiment, result = paper
     x = result.mesh.centres * 1e9
     li, rb, cs = result.stages[0].density[-1] / experiment.sample.mobile_ion_density
-    front = crossing(x, rb, 0.5)
+    front = falling_crossing(x, rb, 0.5)
     assert 47.0 < front < 51.0  # nm; full replacement of 2.83 mC would be 44.6 nm
     zone = x < 0.5 * front
     assert 0.07 < li[zone].mean() < 0.12  # trapped Li below the 10 % fall-off
@@ -64,8 +58,8 @@ def test_stage_two_composition_and_fronts(paper):
     experiment, result = paper
     x = result.mesh.centres * 1e9
     li, rb, cs = result.stages[1].density[-1] / experiment.sample.mobile_ion_density
-    li_front = crossing(x, 1 - li, 0.5)
-    cs_front = crossing(x, cs, 0.5)
+    li_front = falling_crossing(x, 1 - li, 0.5)
+    cs_front = falling_crossing(x, cs, 0.5)
     assert 104.0 < li_front < 110.0
     assert 10.0 < li_front - cs_front < 22.0  # the Rb front runs ahead of the Cs front
     zone = x < 0.5 * cs_front
@@ -87,20 +81,13 @@ def test_paper_run_conserves_ions(paper):
         assert stage.conservation_rel_error < 1e-10
 
 
-def half_point(x: np.ndarray, fraction: np.ndarray) -> float:
-    """Deepest crossing of half the typical level of a foreign species (the median where it
-    exceeds a tenth of its maximum: half the maximum would follow a thin surface layer)."""
-    level = 0.5 * float(np.median(fraction[fraction > 0.1 * fraction.max()]))
-    return crossing(x, fraction, level)
-
-
 def observables(result, n0: float) -> dict[str, float]:
     values = {}
     x = result.mesh.centres * 1e9
     for k, stage in enumerate(result.stages):
         li, rb, cs = stage.density[-1] / n0
         values[f"charge {k}"] = stage.charge_C
-        values[f"Li {k}"] = crossing(x, 1 - li, 0.5)
+        values[f"Li {k}"] = falling_crossing(x, 1 - li, 0.5)
         values[f"Rb {k}"] = half_point(x, rb)
         if cs.max() > 0:
             values[f"Cs {k}"] = half_point(x, cs)

@@ -43,3 +43,16 @@ def test_traces_cover_every_step_and_charge_is_cumulative(quick_result):
     assert ds["charge"].values[-1] == pytest.approx(total, rel=1e-12)
     steps = sum(s.n_steps for s in quick_result.stages)
     assert ds.sizes["trace_time"] == steps + len(quick_result.stages)
+
+
+def test_front_positions_from_profiles():
+    from caitlab.results import falling_crossing, half_point
+
+    x = np.linspace(0.0, 10.0, 11)
+    front = np.clip(6.5 - x, 0.0, 1.0)  # 1 down to 0 between x = 5.5 and 6.5
+    assert falling_crossing(x, front, 0.5) == pytest.approx(6.0)
+    assert np.isnan(falling_crossing(x, front, 2.0))
+    # a thin surface layer does not move the 50 % point of a plateau at 0.6
+    layer = np.where(x < 0.5, 0.95, 0.6 * front)
+    assert half_point(x, layer) == pytest.approx(6.0)
+    assert np.isnan(half_point(x, np.zeros_like(x)))

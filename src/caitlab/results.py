@@ -216,6 +216,28 @@ class StageRecord:
         return float(self.charge[-1])
 
 
+def falling_crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
+    """The deepest ``x`` where ``values`` falls through ``level`` (linear between points),
+    NaN if it never does: where a front reaches a level."""
+    idx = np.flatnonzero((values[:-1] >= level) & (values[1:] < level))
+    if idx.size == 0:
+        return float("nan")
+    i = idx[-1]
+    return float(x[i] + (level - values[i]) * (x[i + 1] - x[i]) / (values[i + 1] - values[i]))
+
+
+def half_point(x: np.ndarray, fraction: np.ndarray) -> float:
+    """The 50 % point of a species entering from the front: the deepest crossing of half
+    its typical level, the median of ``fraction`` where it exceeds a tenth of its maximum
+    (not half the maximum, which a thin surface layer moves with the mesh). NaN where the
+    species is (almost) absent."""
+    peak = float(np.max(fraction))
+    if not peak > 1e-3:
+        return float("nan")
+    level = 0.5 * float(np.median(fraction[fraction > 0.1 * peak]))
+    return falling_crossing(x, fraction, level)
+
+
 def diffusivity_tables(stage: Any, sample: Sample) -> np.ndarray:
     """D (m^2/s) of every species of ``sample`` in ``stage`` on :data:`D_GRID`; NaN: no model."""
     table = np.full((len(sample.species), D_GRID.size), np.nan)
@@ -544,4 +566,12 @@ def open_result(path: str | os.PathLike) -> Result:
     return Result.from_xarray(ds)
 
 
-__all__ = ["Result", "ResultWriteError", "StageRecord", "open_result", "write_atomic"]
+__all__ = [
+    "Result",
+    "ResultWriteError",
+    "StageRecord",
+    "falling_crossing",
+    "half_point",
+    "open_result",
+    "write_atomic",
+]

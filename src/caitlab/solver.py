@@ -68,11 +68,12 @@ _BACK_SMOOTHING = 1e-6  # width (in V_T) of the rounded cut-off of the back-elec
 _FB_SMOOTHING = 1e-12
 _BALANCE_RTOL = 1e-12
 _BALANCE_INVENTORY_RTOL = 2e-16
-_CHORD_CONTRACTION = 0.2
+_CHORD_CONTRACTION = 0.2  # refactor the Jacobian when an update shrinks less than this
 #: the highest order of the variable-order BDF (BDF3 is stable for the parabolic spectra
-#: here, A(86°)); the largest step ratio of each order, for zero-stability
+#: here, A(86°)); :func:`_prepare_step` combines its MAX_ORDER + 1 = 4 states
 MAX_ORDER = 3
-_MAX_STEP_RATIO = {2: 2.0, 3: 1.6}  # refactor the Jacobian when an update shrinks less than this
+#: the largest step ratio of each order, for zero-stability
+_MAX_STEP_RATIO = {2: 2.0, 3: 1.6}
 
 
 class ConvergenceError(RuntimeError):
@@ -179,7 +180,7 @@ class Workspace(NamedTuple):
     Attributes
     ----------
     res, scale : ndarray
-        Residual, and 1 / the L1 norm of each row of the last assembled Jacobian (the
+        Residual, and 1 / the L1 norm of each row of the step's first Jacobian (the
         scaled convergence test).
     blk : ndarray (N, m, 3m)
         Jacobian blocks: row ``a`` of cell ``j`` against cells ``j-1 | j | j+1``.
@@ -1113,7 +1114,7 @@ def integrate_stage(
     was_landing = _beam_landing(system, x0)
     hist = np.zeros_like(x0)
     while t < duration:
-        order = min(len(times), control.max_order)  # one order more after each step
+        order = min(len(times), control.max_order, MAX_ORDER)  # one more after each step
         dt_try = min(dt_wanted, control.max_step)
         if order >= 2:
             dt_try = min(dt_try, _MAX_STEP_RATIO[order] * (times[-1] - times[-2]))
@@ -1123,9 +1124,9 @@ def integrate_stage(
         # of the large bulk densities, so the ion balance closes to round-off
         # (BDF1 after a restart: no history term)
         p_order = min(order, len(states) - 1)
-        weights = np.zeros(4)
+        weights = np.zeros(MAX_ORDER + 1)
         weights[: p_order + 1] = _predictor_weights(times, t + dt, p_order)
-        history = np.zeros(4)
+        history = np.zeros(MAX_ORDER + 1)
         history[: order + 1] = c
         s0, s1, s2, s3 = (states[-1 - k] if k < len(states) else states[0] for k in range(4))
         predicted = np.empty_like(x0)
