@@ -3,7 +3,7 @@
 Every variable and coordinate carries ``units`` and ``long_name`` (:data:`DESCRIPTIONS`);
 stage facts are variables over the ``stage`` dimension.
 
-:func:`write_result` writes the file with h5netcdf alone, the same file that
+:func:`write_result` writes the file with h5py alone, the same file that
 ``result.to_xarray().to_netcdf(path, engine="h5netcdf")`` writes (the same HDF5 objects,
 attributes and their order), without importing xarray, pandas and dask (0.5-0.8 s, longer than
 a run of the paper's experiment); ``tests/test_result_io.py`` compares the two files.
@@ -184,9 +184,6 @@ def write_result(result: Result, path: str | os.PathLike) -> None:
     variables: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for name, (dims, values) in [*data.items(), *coords.items()]:
         variables[name] = ((dims,) if isinstance(dims, str) else tuple(dims), np.asarray(values))
-    if any(0 in values.shape for _, values in variables.values()):  # never: every stage
-        result.to_xarray().to_netcdf(path, engine="h5netcdf")  # saves states and steps
-        return
     attributes = {name: dict(zip(("units", "long_name"), DESCRIPTIONS[name])) for name in variables}
     for name, text in _coordinates_attributes(variables, coords).items():
         attributes[name]["coordinates"] = text
