@@ -164,7 +164,8 @@ def _print_summary(summary: dict, out: Path) -> None:
         )
     console = Console()
     console.print(table)
-    console.print(f"wrote {out / 'result.nc'} and {out / 'summary.json'} (run {summary['run_id']})")
+    # not through rich: the line is never wrapped (scripts read the run id off it)
+    typer.echo(f"wrote {out / 'result.nc'} and {out / 'summary.json'} (run {summary['run_id']})")
 
 
 def _draw(result, out_dir: Path) -> list[Path]:
