@@ -195,3 +195,32 @@ def test_derived_files_of_another_run_are_pruned(tmp_path):
     assert prune_derived(tmp_path, "newer") == [tmp_path / "figures/b.png"]
     assert not (tmp_path / DERIVED_FILE).exists()
     assert (tmp_path / "figures" / "mine.png").exists()  # a file caitlab did not write
+
+
+def test_another_thread_is_another_writer(tmp_path):
+    import threading
+
+    seen: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with folder_lock(tmp_path):
+                pass
+        except FolderBusyError as exc:
+            seen.append(exc)
+
+    with folder_lock(tmp_path):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    assert len(seen) == 1 and f"pid {os.getpid()}" in str(seen[0])
+
+
+def test_the_derived_list_never_reaches_outside_its_folder(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    (folder / DERIVED_FILE).write_text(json.dumps({"../precious.txt": "old", str(outside): "old"}))
+    assert prune_derived(folder, "new") == []
+    assert outside.read_text() == "keep"

@@ -5,9 +5,9 @@ the derived files of a result, and ``--out`` checked before any computation.
   ``os.open(O_CREAT | O_EXCL)`` and writes the owner into it (host, pid, the process's start
   time, what it does). A second writer fails at once with :class:`FolderBusyError` naming the
   folder and the owner; a lock whose owner is gone (same host, pid not running or running a
-  newer process) is stale and taken over. The lock is re-entrant within a process (a command
-  holding it may call :meth:`caitlab.Result.save` on the same folder) and released on exit,
-  exceptions and Ctrl-C alike.
+  newer process) is stale and taken over. The lock is re-entrant within a thread (a command
+  holding it may call :meth:`caitlab.Result.save` on the same folder; another thread is
+  another writer) and released on exit, exceptions and Ctrl-C alike.
 * **Temporaries per process.** :func:`temporary_path` names ``.NAME.<host>.<pid>.<random>.tmp``;
   :func:`clean_temporaries` removes only those whose process is gone (and those of older
   caitlab versions, which carry no owner), so one save never deletes another's files.
@@ -46,7 +46,7 @@ DERIVED_FILE = ".caitlab-files.json"
 HOST = socket.gethostname().replace(".", "_") or "localhost"
 #: an empty lock file older than this (s) was left by a writer killed while taking it
 _EMPTY_LOCK_AGE_S = 30.0
-_HELD: dict[tuple[int, str], int] = {}  # (pid, folder) -> depth of this process's locks
+_HELD: dict[tuple[int, int, str], int] = {}  # (pid, thread, folder) -> depth of the locks
 _HELD_GUARD = threading.Lock()
 
 
@@ -328,7 +328,7 @@ def folder_lock(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputPathError(f"cannot make the folder {directory}: {exc.strerror or exc}") from exc
-    key = (os.getpid(), str(directory.resolve()))
+    key = _key(directory)
     with _HELD_GUARD:
         nested = key in _HELD
         if nested:
@@ -384,10 +384,15 @@ def folder_lock(
                 directory.rmdir()  # only if nothing was written into it
 
 
+def _key(directory: Path) -> tuple[int, int, str]:
+    """Who holds a lock here: this process and thread (another thread is another writer)."""
+    return os.getpid(), threading.get_ident(), str(Path(directory).resolve())
+
+
 def holds_lock(directory: str | os.PathLike) -> bool:
-    """Whether this process holds the lock of ``directory``."""
+    """Whether this process (this thread of it) holds the lock of ``directory``."""
     with _HELD_GUARD:
-        return (os.getpid(), str(Path(directory).resolve())) in _HELD
+        return _key(Path(directory)) in _HELD
 
 
 def lock_owner(directory: str | os.PathLike) -> dict[str, Any] | None:
@@ -477,7 +482,11 @@ def prune_derived(folder: str | os.PathLike, run_id: str) -> list[Path]:
     (and the folders they leave empty); returns the removed files."""
     folder = Path(folder)
     found = _read_derived(folder)
-    stale = {name for name, owner in found.items() if owner != run_id}
+    stale = {
+        name
+        for name, owner in found.items()
+        if owner != run_id and not Path(name).is_absolute() and ".." not in Path(name).parts
+    }  # never a file outside the folder, whatever the list says
     if not stale:
         return []
     removed = []
@@ -493,7 +502,7 @@ def prune_derived(folder: str | os.PathLike, run_id: str) -> list[Path]:
                 parent.rmdir()
             except OSError:
                 break
-    kept = {name: owner for name, owner in found.items() if name not in stale}
+    kept = {name: owner for name, owner in found.items() if owner == run_id}
     if kept:
         text = json.dumps(kept, indent=1)
         write_atomic(folder / DERIVED_FILE, lambda tmp: tmp.write_text(text))
