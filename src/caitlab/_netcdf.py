@@ -163,7 +163,15 @@ def global_attributes(result: Result) -> dict[str, str]:
 
 
 def write_result(result: Result, path: str | os.PathLike) -> None:
-    """Write ``result.nc`` of ``result`` to ``path``: the file that
+    """Write ``result.nc`` of ``result`` to ``path`` (:func:`result_image`, written with
+    checked system calls: a full disk is an ``OSError``)."""
+    from caitlab.storage import write_bytes
+
+    write_bytes(path, result_image(result))
+
+
+def result_image(result: Result) -> bytes:
+    """The bytes of ``result.nc`` of ``result``: the file that
     ``result.to_xarray().to_netcdf(path, engine="h5netcdf")`` writes, made with h5py alone.
 
     xarray (with pandas and dask) takes ~0.5 s to import and h5netcdf's bookkeeping ~0.07 s
@@ -177,7 +185,13 @@ def write_result(result: Result, path: str | os.PathLike) -> None:
     h5netcdf 1.8 and h5py 3.16 the two files differ in the ``_NCProperties`` text alone
     (which names caitlab, not h5netcdf), byte for byte; ``tests/test_result_io.py``
     compares their HDF5 objects.
+
+    The file is made in memory (HDF5's core driver, no backing store) and its image returned:
+    h5py never writes to disk, so no HDF5 object is left half-written by a full disk (which
+    made h5py print a traceback per object and crash the interpreter at exit).
     """
+    import uuid
+
     import h5py
 
     data, coords = result_variables(result)
@@ -187,7 +201,8 @@ def write_result(result: Result, path: str | os.PathLike) -> None:
     attributes = {name: dict(zip(("units", "long_name"), DESCRIPTIONS[name])) for name in variables}
     for name, text in _coordinates_attributes(variables, coords).items():
         attributes[name]["coordinates"] = text
-    with h5py.File(path, "w", track_order=True) as f:
+    name = f"caitlab-{uuid.uuid4().hex}.nc"  # no file: only HDF5's name of the image
+    with h5py.File(name, "w", driver="core", backing_store=False, track_order=True) as f:
         for key, value in global_attributes(result).items():
             f.attrs[key] = value
         dimension_ids: dict[str, int] = {}
@@ -200,6 +215,8 @@ def write_result(result: Result, path: str | os.PathLike) -> None:
             _write_variable(f, name, dims, values, dimension_ids, attributes[name])
         text = _provenance(result)
         f.attrs["_NCProperties"] = np.array(text, dtype=h5py.string_dtype("ascii", len(text)))
+        f.flush()
+        return bytes(f.id.get_file_image())
 
 
 def _provenance(result: Result) -> str:
@@ -352,6 +369,7 @@ __all__ = [
     "describe",
     "global_attributes",
     "records_from_dataset",
+    "result_image",
     "result_variables",
     "write_result",
 ]

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from caitlab.plot._common import SECONDS_PER_HOUR, new_figure
+from caitlab.storage import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -636,7 +637,8 @@ def write_report(
     fit_dir: str | os.PathLike | None = None,
     **options: Any,
 ) -> Path:
-    """Write :func:`build_report` to ``out`` (UTF-8); ``fit_dir`` is read with :func:`load_fit`.
+    """Write :func:`build_report` to ``out`` (UTF-8, atomically: a failed write leaves the
+    previous file); ``fit_dir`` is read with :func:`load_fit`.
 
     Returns
     -------
@@ -646,7 +648,8 @@ def write_report(
     fit = load_fit(fit_dir) if fit_dir is not None else None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(result, fit=fit, **options), encoding="utf-8")
+    text = build_report(result, fit=fit, **options)
+    write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out
 
 

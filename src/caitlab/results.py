@@ -7,11 +7,16 @@ states, boundary traces, the D(n) tables used, statistics). :meth:`Result.save` 
 rebuilt once from the input stored in the file. Every file records the full input as TOML, the
 caitlab version and the creation date.
 
-The pair is committed with a journal: both files are written under temporary names, then a
-small ``.commit.json`` naming them is written atomically (the commit point), then the files are
-renamed into place and the journal removed. A run killed before the journal leaves the old pair
-(and temporary files, removed by the next write); one killed after it is completed by the next
-:func:`open_result` or :meth:`Result.save`. Both files carry the same ``run_id``.
+The pair is committed with a journal, with the folder's lock held (one writer per folder,
+:func:`caitlab.storage.folder_lock`): ``result.nc`` is made in memory (h5py never writes to
+disk, so a full disk is a plain ``OSError`` of the checked write, never an HDF5 failure), both
+files are written under temporary names of this process (``.result.nc.<host>.<pid>.<random>.tmp``),
+then a small ``.commit.json`` naming them and the ``run_id`` is written atomically (the commit
+point), then the files are renamed into place and the journal removed. A run killed before the
+journal leaves the old pair (and temporary files, removed by the next write once their process
+is gone); one killed after it is completed by the next :func:`open_result` or
+:meth:`Result.save`. Both files carry the same ``run_id``: :func:`open_result` refuses a
+``result.nc`` beside a ``summary.json`` of another run.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +37,13 @@ import numpy as np
 from caitlab._version import __version__
 from caitlab.constants import ELEMENTARY_CHARGE
 from caitlab.solver import LENGTH_UNIT, TIME_UNIT
+from caitlab.storage import (
+    OutputWriteError,
+    clean_temporaries,
+    write_atomic,
+    write_bytes,
+    write_temporary,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -422,17 +434,25 @@ class Result:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``result.nc`` and ``summary.json`` into ``directory`` as one unit.
 
+        The folder's lock (:func:`caitlab.storage.folder_lock`) is held while the pair is
+        written: a second writer of the folder fails at once with
+        :class:`~caitlab.storage.FolderBusyError`. Both files are written under temporary
+        names of this process and committed by a journal (see the module's docstring);
+        afterwards the files drawn from an earlier result into the folder (figures, CSV, the
+        video; :func:`caitlab.storage.record_derived`) are removed.
+
         Raises
         ------
         ResultWriteError
             If the files cannot be written (a full disk, no permission); the folder then
-            still holds its previous result, if any.
+            still holds its previous result, if any, and no temporary file.
+        FolderBusyError
+            If another process writes into the folder.
         """
-        from caitlab._netcdf import write_result
+        from caitlab._netcdf import result_image
+        from caitlab.storage import folder_lock, prune_derived
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        _recover(directory)
         bad = self.non_finite_fields()
         if bad:
             raise ValueError(
@@ -440,26 +460,22 @@ class Result:
                 "summary.json must stay strict JSON"
             )
         text = json.dumps(self._summary, indent=2, allow_nan=False)
-        written: dict[str, str] = {}
         try:
-            written[RESULT_FILE] = _write_temporary(
-                directory, RESULT_FILE, lambda tmp: write_result(self, tmp)
-            )
-            written[SUMMARY_FILE] = _write_temporary(
-                directory, SUMMARY_FILE, lambda tmp: Path(tmp).write_text(text)
-            )
-            write_atomic(
-                directory / JOURNAL_FILE, lambda tmp: Path(tmp).write_text(json.dumps(written))
-            )
-        except BaseException as exc:
-            for name in written.values():
-                (directory / name).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise ResultWriteError(directory, exc) from exc
-            if "No space left" in str(exc):  # HDF5 errors of other types
+            image = result_image(self)  # in memory: h5py never meets a full disk
+        except OSError as exc:
+            raise ResultWriteError(directory, exc) from exc
+        except RuntimeError as exc:
+            if "No space left" in str(exc):
                 raise ResultWriteError(directory, OSError(errno.ENOSPC, str(exc))) from exc
             raise
-        _recover(directory)
+        with folder_lock(directory, "saving a result"):
+            _recover(directory)
+            _commit(
+                directory,
+                self.run_id,
+                {RESULT_FILE: lambda tmp: write_bytes(tmp, image), SUMMARY_FILE: text.encode()},
+            )
+            prune_derived(directory, self.run_id)
         return directory
 
     def _repr_html_(self) -> str:
@@ -468,17 +484,17 @@ class Result:
         return result_html(self)
 
 
-class ResultWriteError(OSError):
-    """A result could not be written; the message says where and why."""
+class ResultWriteError(OutputWriteError):
+    """A result could not be written; the message says where and why (``errno`` kept)."""
 
     def __init__(self, directory: Path, cause: OSError) -> None:
         reason = (
             "the disk is full" if cause.errno == errno.ENOSPC else (cause.strerror or str(cause))
         )
         super().__init__(
-            cause.errno,
             f"cannot write the result into {directory}: {reason}; "
             "the folder keeps its previous result",
+            cause,
         )
 
 
@@ -486,72 +502,101 @@ def _attrs(units: str, long_name: str) -> dict[str, str]:
     return {"units": units, "long_name": long_name}
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _commit(directory: Path, run_id: str, files: dict[str, Any]) -> None:
+    """Write ``files`` (name -> bytes, or a function of the temporary path) under this
+    process's temporary names, then the journal (the commit point), then rename them."""
+    written: dict[str, str] = {}
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temporary(directory: Path, name: str, write: Any) -> str:
-    """Call ``write(path)`` on a new hidden ``.NAME.*.tmp`` in ``directory``; its file name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        _fsync(Path(tmp))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for name, content in files.items():
+            write = content if callable(content) else partial(write_bytes, data=content)
+            written[name] = write_temporary(directory / name, write).name
+        journal = json.dumps({"run_id": run_id, "files": written})
+        write_atomic(directory / JOURNAL_FILE, lambda tmp: tmp.write_text(journal))
+    except BaseException as exc:
+        for temporary in written.values():
+            (directory / temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            raise ResultWriteError(directory, cause) from exc
         raise
-    return Path(tmp).name
-
-
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename into ``path``: no half-written file survives."""
-    path = Path(path)
-    name = _write_temporary(path.parent, path.name, write)
-    os.replace(path.parent / name, path)
+    _recover(directory)
 
 
 def _recover(directory: Path) -> None:
-    """Finish a committed write (its journal) and remove temporaries of uncommitted ones."""
+    """Finish a committed write (its journal) and remove temporaries of uncommitted ones
+    whose process is gone. Called with the folder's lock held."""
     journal = directory / JOURNAL_FILE
     if journal.exists():
         try:
             pending = json.loads(journal.read_text())
         except ValueError:  # never: the journal is renamed into place whole
             pending = {}
-        for target, name in pending.items():
-            if (directory / name).exists():
+        files = pending.get("files", pending) if isinstance(pending, dict) else {}
+        for target, name in files.items():
+            if isinstance(name, str) and (directory / name).exists():
                 os.replace(directory / name, directory / target)
-        journal.unlink()
-    for stale in directory.glob(".*.tmp"):
-        if any(stale.name.startswith(f".{n}.") for n in (RESULT_FILE, SUMMARY_FILE, JOURNAL_FILE)):
-            stale.unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+    clean_temporaries(directory, (RESULT_FILE, SUMMARY_FILE, JOURNAL_FILE))
+
+
+def _recover_for_reader(folder: Path, wait_s: float = 10.0) -> None:
+    """Complete a committed write left in ``folder`` before it is read: under the folder's
+    lock, or after the writer that holds it finished its commit (up to ``wait_s``)."""
+    from caitlab.storage import FolderBusyError, OutputPathError, folder_lock, holds_lock
+
+    deadline = time.monotonic() + wait_s
+    while (folder / JOURNAL_FILE).exists():
+        if holds_lock(folder):
+            _recover(folder)
+            return
+        try:
+            with folder_lock(folder, "completing a saved result"):
+                _recover(folder)
+            return
+        except FolderBusyError:
+            if time.monotonic() > deadline:
+                return  # the pair check of open_result says what is wrong, if anything
+            time.sleep(0.02)
+        except (OutputPathError, OSError):  # a folder this process cannot write in
+            return
+
+
+def _check_pair(folder: Path, nc_path: Path, run_id: str) -> None:
+    """Refuse a ``result.nc`` beside a ``summary.json`` of another run."""
+    summary_path = folder / SUMMARY_FILE
+    if nc_path.name != RESULT_FILE or not summary_path.exists():
+        return
+    try:
+        summary_id = json.loads(summary_path.read_text()).get("run_id")
+    except (ValueError, AttributeError, OSError):
+        summary_id = "(unreadable)"
+    if summary_id != run_id:
+        raise ValueError(
+            f"{folder}: result.nc (run {run_id[:12]}) and summary.json (run "
+            f"{str(summary_id)[:12]}) belong to different runs, so the folder cannot be "
+            "trusted (written by two processes at once?): run the experiment again"
+        )
 
 
 def open_result(path: str | os.PathLike) -> Result:
     """Read a saved :class:`Result`: a folder written by :meth:`Result.save` or its ``.nc``.
 
-    A write interrupted after its commit point is completed first.
+    A write interrupted after its commit point is completed first (waiting for a writer
+    that is committing it now).
 
     Raises
     ------
     FileNotFoundError
         If there is no result there.
     ValueError
-        If the file is not a caitlab result.
+        If the file is not a caitlab result, or its ``summary.json`` belongs to another run.
     """
     import xarray as xr
 
     path = Path(path)
     folder = path.parent if path.suffix == ".nc" else path
     if (folder / JOURNAL_FILE).exists():
-        _recover(folder)
+        _recover_for_reader(folder)
     if path.suffix != ".nc":
         path = path / RESULT_FILE
     if not path.exists():
@@ -565,6 +610,7 @@ def open_result(path: str | os.PathLike) -> Result:
             f"{path} is not a caitlab result, or one written before stages were a "
             "dimension of the file: run its experiment again"
         )
+    _check_pair(folder, path, str(ds.attrs.get("run_id", "")))
     return Result.from_xarray(ds)
 
 

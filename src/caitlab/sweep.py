@@ -36,7 +36,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ from caitlab.fit.config import (
 from caitlab.fit.problem import FitProblem, split_values
 from caitlab.params import ParameterPathError, get_value, with_values
 from caitlab.results import Result, open_result, write_atomic
+from caitlab.storage import HOST, process_alive
 
 
 # --------------------------------------------------------------------------- config
@@ -270,17 +270,8 @@ def file_digest(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-_HOST = socket.gethostname().replace(".", "_")
+_HOST = HOST
+_process_alive = process_alive
 
 
 @dataclass
@@ -761,6 +752,12 @@ def load_sweep_config(
     return cfg, config, points, problem, record
 
 
+def default_sweep_folder(path: str | os.PathLike) -> Path:
+    """The output folder of the sweep file ``path`` when none is given: ``<stem>-sweep``
+    beside the file."""
+    return Path(path).with_name(Path(path).stem + "-sweep")
+
+
 def run_sweep_config(
     path: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -791,7 +788,7 @@ def run_sweep_config(
     from caitlab.fit.executors import open_executor
 
     cfg, config, points, problem, record = load_sweep_config(path)
-    out = Path(out) if out is not None else Path(path).with_name(Path(path).stem + "-sweep")
+    out = Path(out) if out is not None else default_sweep_folder(path)
     workers = cfg.workers if workers is None else workers
     with open_executor(
         scheduler or cfg.scheduler, workers, False, shared_filesystem, announce
@@ -814,6 +811,7 @@ __all__ = [
     "SweepConfig",
     "SweepOutcome",
     "SweepParameter",
+    "default_sweep_folder",
     "design_points",
     "load_sweep_config",
     "misfit_key",

@@ -10,15 +10,24 @@ snapshots are interpolated linearly in that coordinate. A resampled video starts
 initial state and then at the last snapshot before the profiles visibly change: the first
 microseconds of a log axis, where nothing moves yet, would otherwise fill the first frames.
 
-MP4 is written with imageio-ffmpeg (H.264); a ``.gif`` name, or a failing ffmpeg, gives an
-animated GIF (Pillow).
+MP4 is written with the ffmpeg of imageio-ffmpeg (H.264), GIF with Pillow; a ``.gif`` name,
+or an ffmpeg that cannot be used, gives an animated GIF. The file is written under a temporary
+name and renamed into place once ffmpeg has finished without error and the MP4 has its index:
+a failed write (a full disk) raises :class:`caitlab.storage.OutputWriteError` and leaves no
+partial file. A result saved without frames (only the stage ends) is best shown by
+:func:`rerun_with_frames`, which runs its stored experiment again with snapshots.
 """
 
 from __future__ import annotations
 
+import errno
+import subprocess
+import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +41,7 @@ from caitlab.plot._common import (
     zone_depth,
 )
 from caitlab.plot.profiles import present_species
+from caitlab.storage import write_atomic, write_error
 
 if TYPE_CHECKING:
     from caitlab.results import Result
@@ -40,6 +50,8 @@ if TYPE_CHECKING:
 MACRO_BLOCK = 16
 #: fewest frames of a video by default (a run with fewer snapshots is resampled)
 MIN_FRAMES = 60
+#: a rerun's stage ends that differ from the stored ones by more (n/n0) are reported
+RERUN_TOLERANCE = 0.05
 #: a change of a fraction smaller than this is not visible in a frame
 _VISIBLE = 2e-3
 _TICKS = (
@@ -354,7 +366,14 @@ def write_video(
     Returns
     -------
     Path
-        The file written: ``out``, or ``out`` with suffix ``.gif`` when ffmpeg failed.
+        The file written: ``out``, or ``out`` with suffix ``.gif`` when ffmpeg cannot be
+        used (with a ``RuntimeWarning``).
+
+    Raises
+    ------
+    caitlab.storage.OutputWriteError
+        If the file cannot be written (a full disk, ffmpeg failing to write): no partial
+        file is left, a previous file of that name is unchanged.
     """
     out = Path(out)
     if fps <= 0:
@@ -374,9 +393,8 @@ def write_video(
     if out.suffix.lower() == ".gif":
         return _write_gif(out, images, fps)
     try:
-        _write_mp4(out, images, fps)
-    except Exception as exc:  # imageio-ffmpeg missing or ffmpeg failing: fall back
-        out.unlink(missing_ok=True)
+        write_atomic(out, lambda tmp: _write_mp4(tmp, images, fps), keep_suffix=True)
+    except RuntimeError as exc:  # no usable ffmpeg (FfmpegUnavailable): fall back
         gif = out.with_suffix(".gif")
         warnings.warn(
             f"writing {out} with ffmpeg failed ({exc}); writing {gif} instead",
@@ -392,39 +410,162 @@ def default_frames(result: Result) -> int | None:
     return None if result.data.sizes["time"] >= MIN_FRAMES else MIN_FRAMES
 
 
-def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
-    import imageio.v2 as imageio
+def has_frames(result: Result) -> bool:
+    """Whether ``result`` saved states besides the stage ends (``output.frames`` or
+    ``output.times``)."""
+    output = result.experiment.output
+    return output.frames > 0 or len(output.times) > 0
 
-    # the writer itself: its __enter__ is typed as the base class's
-    writer = imageio.get_writer(
-        out,
-        format="FFMPEG",
-        mode="I",
-        fps=fps,
-        codec="libx264",
-        pixelformat="yuv420p",
-        macro_block_size=MACRO_BLOCK,
-        ffmpeg_log_level="error",
+
+def rerun_with_frames(result: Result, frames: int = MIN_FRAMES) -> tuple[Result, str]:
+    """The stored experiment of ``result`` run again, saving ``frames`` snapshots per stage.
+
+    A result saved without frames holds the stage ends alone: a video of it would fade from
+    one stage end to the next, with fronts at the wrong depth in every frame between. The
+    run takes about a second.
+
+    Returns
+    -------
+    Result
+        The new run (its own ``run_id``).
+    str
+        A one-line note for the user: what was run and how long it took; and by how much the
+        new stage ends differ from the stored ones where that exceeds
+        :data:`RERUN_TOLERANCE` (another caitlab version). Saved frames change the time
+        steps, so the stage ends differ within the time-step tolerance (the quick example's
+        fronts by ~0.01 nm, a steep front's densities by ~1e-2 n0).
+    """
+    from caitlab.experiment import OutputOptions
+
+    output = OutputOptions(times=result.experiment.output.times, frames=frames)
+    started = time.perf_counter()
+    rerun = result.experiment.with_(output=output).run()
+    seconds = time.perf_counter() - started
+    note = (
+        f"the result saved no frames (only the stage ends): ran its experiment again with "
+        f"{frames} frames per stage ({seconds:.1f} s)"
     )
-    with writer:
-        for image in images:
-            writer.append_data(image)
+    differs = max(
+        float(np.max(np.abs(new.density[-1] - old.density[-1]))) / old.n0
+        for new, old in zip(rerun.stages, result.stages)
+    )
+    if differs > RERUN_TOLERANCE:
+        note += (
+            f"; its stage ends differ from the stored ones by up to {differs:.2g} n0 "
+            f"(stored by caitlab {result.version})"
+        )
+    return rerun, note
+
+
+class FfmpegUnavailable(RuntimeError):
+    """ffmpeg cannot be used here (not installed, no H.264 encoder): a GIF is written."""
+
+
+#: H.264 quality as imageio writes it (its quality 5 of 10)
+_CRF = 25
+
+
+def _write_mp4(out: Path, images: list[np.ndarray], fps: float) -> None:
+    """Encode ``images`` (h, w, 3 uint8, all one size) as H.264 MP4 into ``out`` with
+    imageio-ffmpeg's ffmpeg; ffmpeg's exit status and the file's index are checked.
+
+    Raises
+    ------
+    FfmpegUnavailable
+        If there is no ffmpeg, or it fails for a reason other than writing the file.
+    OSError
+        If the file cannot be written (``ENOSPC`` for a full disk).
+    """
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        raise FfmpegUnavailable(str(exc)) from exc
+    height, width = images[0].shape[:2]
+    command = [
+        exe, "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
+        "-pix_fmt", "rgb24", "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+        "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(_CRF), "-v", "error",
+        "-f", "mp4", str(out),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=log)
+        except OSError as exc:
+            raise FfmpegUnavailable(f"cannot start ffmpeg: {exc}") from exc
+        assert process.stdin is not None
+        try:
+            for image in images:
+                process.stdin.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg stopped: its status and log say why
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        status = process.wait()
+        log.seek(0)
+        said = log.read().decode(errors="replace").strip()
+    if "No space left" in said:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    if status != 0:
+        last = said.splitlines()[-1] if said else f"exit status {status}"
+        raise FfmpegUnavailable(f"ffmpeg failed: {last}")
+    problem = mp4_problem(out)
+    if problem:
+        raise OSError(errno.EIO, f"ffmpeg wrote no playable MP4 ({problem})")
+
+
+def mp4_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a complete MP4 (its top-level boxes must fill the file and
+    include ``ftyp``, ``mdat`` and the index ``moov``), or None if it is."""
+    data = Path(path).read_bytes()
+    boxes, at = set(), 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8].decode("latin-1")
+        if size == 1 and at + 16 <= len(data):
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+        elif size == 0:
+            size = len(data) - at
+        if size < 8:
+            return f"a broken box at byte {at}"
+        boxes.add(kind)
+        at += size
+    if at != len(data):
+        return f"truncated: {len(data)} bytes, the boxes claim {at}"
+    missing = [kind for kind in ("ftyp", "mdat", "moov") if kind not in boxes]
+    if missing:
+        return f"no {', '.join(missing)} box" + (" (no index)" if "moov" in missing else "")
+    return None
 
 
 def _write_gif(out: Path, images: list[np.ndarray], fps: float) -> Path:
     import imageio.v3 as iio
 
-    iio.imwrite(
-        out, np.stack(images), plugin="pillow", extension=".gif", duration=1000.0 / fps, loop=0
-    )
+    stack = np.stack(images)
+
+    def write(tmp: Path) -> None:
+        iio.imwrite(tmp, stack, plugin="pillow", extension=".gif", duration=1000.0 / fps, loop=0)
+
+    try:
+        write_atomic(out, write)
+    except ValueError as exc:  # Pillow reports some write failures so
+        raise write_error(out, OSError(errno.EIO, str(exc))) from exc
     return out
 
 
 __all__ = [
     "MIN_FRAMES",
+    "FfmpegUnavailable",
     "StageClock",
     "default_frames",
     "frame_states",
+    "has_frames",
+    "mp4_problem",
     "render_frames",
+    "rerun_with_frames",
     "write_video",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -69,13 +71,19 @@ def fail(message: object, code: int = 2) -> NoReturn:
 
 def run_reporting_errors(action: Callable[[], Any]) -> Any:
     """Run a command body: bad input (ValueError, OSError, KeyError) becomes one message on
-    stderr and exit code 2; a numeric failure (ZeroDivisionError, OverflowError,
-    FloatingPointError, MemoryError) or a damaged file (BadZipFile) one message and exit
-    code 3. caitlab's own input errors (ConfigError, SimsError, ...) are ValueErrors that
-    name the field, file, line or column and what to do.
+    stderr and exit code 2; an output that could not be written (a full disk:
+    :class:`caitlab.storage.OutputWriteError`) one message and exit code 1; a numeric
+    failure (ZeroDivisionError, OverflowError, FloatingPointError, MemoryError) or a
+    damaged file (BadZipFile) one message and exit code 3. caitlab's own input errors
+    (ConfigError, SimsError, ...) are ValueErrors that name the field, file, line or
+    column and what to do.
     """
+    from caitlab.storage import OutputWriteError
+
     try:
         return action()
+    except OutputWriteError as exc:
+        fail(exc, code=1)
     except KeyError as exc:
         fail(exc.args[0] if exc.args else exc)
     except NUMERIC_ERRORS as exc:
@@ -84,3 +92,37 @@ def run_reporting_errors(action: Callable[[], Any]) -> Any:
         fail(f"{exc}: a file is not UTF-8 text; save it as UTF-8")
     except (ValueError, OSError) as exc:
         fail(exc)
+
+
+@contextlib.contextmanager
+def writing(
+    path: Path,
+    command: str,
+    *,
+    kind: Literal["folder", "file"] = "folder",
+    option: str = "--out",
+    result_dir: Path | None = None,
+) -> Iterator[Path]:
+    """Check an output path, then hold its folder: the one writer there.
+
+    Every command that writes calls this before it reads or computes anything: the path is
+    checked (:func:`caitlab.storage.check_output`: a file where a folder is asked, a folder
+    that cannot be written) and the lock of the output folder (a file's own folder) taken
+    (:func:`caitlab.storage.folder_lock`); a second writer fails at once, naming the owner.
+    Where the output lies inside ``result_dir`` (pictures drawn into a result's folder),
+    that folder is held too: its list of derived files is written by this command.
+    """
+    from caitlab.storage import check_output, folder_lock
+
+    check_output(path, kind=kind, option=option)
+    folder = path if kind == "folder" else (path.parent if str(path.parent) else Path("."))
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(folder_lock(folder, command))
+        if result_dir is not None and result_dir.is_dir() and _inside(folder, result_dir):
+            stack.enter_context(folder_lock(result_dir, command))
+        yield path
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents

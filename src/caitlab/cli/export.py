@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from caitlab.cli._app import app, fail, run_reporting_errors
+from caitlab.cli._app import app, fail, run_reporting_errors, writing
 
 
 @app.command("export")
@@ -23,10 +23,15 @@ def export_command(
         fail("give --csv DIR (the folder for the CSV files)")
 
     def body() -> None:
+        from caitlab.cli.pictures import _derived, result_folder
         from caitlab.export import export_csv
         from caitlab.results import open_result
 
-        for path in export_csv(open_result(result_dir), csv):
+        with writing(csv, "caitlab export", option="--csv", result_dir=result_folder(result_dir)):
+            result = open_result(result_dir)
+            paths = export_csv(result, csv)
+            _derived(result_dir, result, paths)
+        for path in paths:
             typer.echo(f"wrote {path}")
 
     run_reporting_errors(body)

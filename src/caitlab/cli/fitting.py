@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from caitlab.cli._app import app, run_reporting_errors
+from caitlab.cli._app import app, run_reporting_errors, writing
 
 SchedulerOpt = Annotated[
     str | None,
@@ -51,6 +51,10 @@ def fit_command(
     """Fit experiment parameters to measured profiles (writes fit.json, report.txt, best/)."""
 
     def body() -> None:
+        with writing(out, "caitlab fit"):
+            fit_into()
+
+    def fit_into() -> None:
         from caitlab.fit.config import load_fit_config, run_fit_config
         from caitlab.fit.report import parameter_lines, shown, uncertainty_notes
 
@@ -152,6 +156,13 @@ def sweep_command(
     """Run a grid, random or Latin-hypercube design of runs; resumable."""
 
     def body() -> None:
+        from caitlab.sweep import default_sweep_folder
+
+        target = out if out is not None else default_sweep_folder(config)
+        with writing(target, "caitlab sweep"):
+            sweep_into(target)
+
+    def sweep_into(out: Path) -> None:
         from caitlab.sweep import load_sweep_config, run_sweep_config
 
         load_sweep_config(config)  # refuse a bad file before any progress bar

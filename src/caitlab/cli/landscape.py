@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from caitlab.cli._app import app, run_reporting_errors
+from caitlab.cli._app import app, run_reporting_errors, writing
 
 
 @app.command("landscape")
@@ -29,8 +29,9 @@ def landscape_command(
     def body() -> None:
         from caitlab.landscape.study import run_landscape, table_text
 
-        typer.echo(f"reading the landscape off {config} ...", err=True)
-        data = run_landscape(config, out, workers=workers, figures=figures)
+        with writing(out, "caitlab landscape"):
+            typer.echo(f"reading the landscape off {config} ...", err=True)
+            data = run_landscape(config, out, workers=workers, figures=figures)
         for target in data["targets"]:
             typer.echo(table_text(target))
         typer.echo(f"{data['wall_time_s']:.1f} s; wrote {out}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from caitlab.cli._app import app, run_reporting_errors
+from caitlab.cli._app import app, run_reporting_errors, writing
 
 
 class PictureError(ValueError):
@@ -126,6 +126,32 @@ def _run(action: Callable[[], Any]) -> Any:
     return run_reporting_errors(action)
 
 
+def _run_writing(
+    action: Callable[[], Any], out: Path, command: str, result_dir: Path, kind: Any = "folder"
+) -> Any:
+    """:func:`_run` with ``out`` checked and its folder held first (before the result is
+    read or anything drawn); the result's folder too where ``out`` lies in it."""
+
+    def held() -> Any:
+        with writing(out, command, kind=kind, result_dir=result_folder(result_dir)):
+            return action()
+
+    return _run(held)
+
+
+def result_folder(path: Path) -> Path:
+    """The folder of a result argument (a folder, or its ``.nc`` file)."""
+    return path.parent if path.suffix == ".nc" else path
+
+
+def _derived(result_dir: Path, result: Any, paths: list[Path]) -> None:
+    """List ``paths`` (those inside the result's folder) as drawn from ``result``: the
+    next result saved there removes them."""
+    from caitlab.storage import record_derived
+
+    record_derived(result_folder(result_dir), result.run_id, paths)
+
+
 ResultArg = Annotated[Path, typer.Argument(help="Result folder (with result.nc) or a .nc file.")]
 DepthOpt = Annotated[
     str | None, typer.Option("--depth-max", help="Right end of the depth axis, e.g. '100 nm'.")
@@ -205,12 +231,15 @@ def video_command(
 
     def body() -> None:
         from caitlab.results import open_result
-        from caitlab.video import default_frames, write_video
+        from caitlab.video import default_frames, has_frames, rerun_with_frames, write_video
 
-        result = open_result(result_dir)
+        stored = result = open_result(result_dir)
         measured = load_measured(data, stage, rms)
         _check_stages(result, measured)
         log_data = load_electrometer(electrometer)
+        if not has_frames(result):
+            result, note = rerun_with_frames(result)
+            typer.echo(f"note: {note}", err=True)
         n_frames = frames or default_frames(result)
         if n_frames is not None and frames is None:
             typer.echo(
@@ -229,10 +258,11 @@ def video_command(
             measured=measured,
             electrometer=log_data,
         )
+        _derived(result_dir, stored, [written])
         shown = n_frames or result.data.sizes["time"]
         typer.echo(f"wrote {written} ({shown} frames at {fps:g} fps)")
 
-    _run(body)
+    _run_writing(body, out, "caitlab video", result_dir, kind="file")
 
 
 @app.command("report")
@@ -267,9 +297,10 @@ def report_command(
         if electrometer is not None:
             extra["electrometer"] = load_electrometer(electrometer)
         written = write_report(result, out, fit_dir=fit, measured_charges=charges, dpi=dpi, **extra)
+        _derived(result_dir, result, [written])
         typer.echo(f"wrote {written}")
 
-    _run(body)
+    _run_writing(body, out, "caitlab report", result_dir, kind="file")
 
 
 @app.command("figures")
@@ -302,10 +333,12 @@ def figures_command(
             extra["electrometer"] = load_electrometer(electrometer)
         with paper():
             figures = standard_figures(result, measured_charges=charges, **extra)
-            for path in save_figures(figures, out, dpi=dpi):
-                typer.echo(f"wrote {path}")
+            paths = save_figures(figures, out, dpi=dpi)
+        _derived(result_dir, result, paths)
+        for path in paths:
+            typer.echo(f"wrote {path}")
 
-    _run(body)
+    _run_writing(body, out, "caitlab figures", result_dir)
 
 
 __all__ = ["figures_command", "parse_charge", "report_command", "video_command"]

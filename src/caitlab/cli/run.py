@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from caitlab.cli._app import app, fail, run_reporting_errors
+from caitlab.cli._app import app, fail, run_reporting_errors, writing
 from caitlab.examples import example_names, example_path
 
 
@@ -60,7 +60,10 @@ def example(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text)
+        from caitlab.storage import write_atomic
+
+        with writing(out, "caitlab example", kind="file"):
+            write_atomic(out, lambda tmp: tmp.write_text(text))
         typer.echo(f"wrote {out}")
 
 
@@ -81,7 +84,19 @@ def run(
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Run an experiment; write OUT/result.nc and OUT/summary.json atomically."""
+    """Run an experiment; write OUT/result.nc and OUT/summary.json atomically.
+
+    OUT is checked and locked before the run (one caitlab writer per folder: a second one
+    fails at once); files drawn from an earlier result in OUT (figures, overview.png, CSV,
+    the video) are removed when the new result is saved.
+    """
+    with writing(out, "caitlab run"):
+        _run_into(config, out, frames, plots, video, quiet)
+
+
+def _run_into(
+    config: str, out: Path, frames: int | None, plots: bool, video: bool, quiet: bool
+) -> None:
     from caitlab._progress import progress_bars
     from caitlab.experiment import OutputOptions
     from caitlab.solver import ConvergenceError
@@ -104,19 +119,28 @@ def run(
     run_reporting_errors(lambda: result.save(out))
     _print_summary(result.summary(), out)
     if plots:
-        _draw(result, out)
+        _derived(out, result, _draw(result, out))
         _draw_all(result, out / "figures")
     if video:
         from caitlab.video import write_video
 
-        path = write_video(result, out / "evolution.mp4")
+        path = run_reporting_errors(lambda: write_video(result, out / "evolution.mp4"))
+        _derived(out, result, [path])
         typer.echo(f"wrote {path}")
+
+
+def _derived(folder: Path, result, paths: list[Path]) -> None:
+    """List ``paths`` as drawn from ``result`` in its folder (removed by the next run)."""
+    from caitlab.storage import record_derived
+
+    record_derived(folder, result.run_id, paths)
 
 
 def _draw_all(result, out_dir: Path) -> None:
     from caitlab import plot
 
     paths = plot.save_figures(plot.standard_figures(result), out_dir)
+    _derived(out_dir.parent, result, paths)
     typer.echo(f"wrote {len(paths)} figures to {out_dir}")
 
 
@@ -140,7 +164,8 @@ def _print_summary(summary: dict, out: Path) -> None:
         )
     console = Console()
     console.print(table)
-    console.print(f"wrote {out / 'result.nc'} and {out / 'summary.json'}")
+    # not through rich: the line is never wrapped (scripts read the run id off it)
+    typer.echo(f"wrote {out / 'result.nc'} and {out / 'summary.json'} (run {summary['run_id']})")
 
 
 def _draw(result, out_dir: Path) -> list[Path]:
@@ -150,13 +175,14 @@ def _draw(result, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from caitlab import plot
+    from caitlab.storage import write_atomic
 
     written = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     plot.profiles(result, ax=axes[0])
     plot.current_charge(result, ax=axes[1])
     path = Path(out_dir) / "overview.png"
-    fig.savefig(path, dpi=150)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=150, format="png"))
     plt.close(fig)
     written.append(path)
     typer.echo(f"wrote {path}")
@@ -171,9 +197,10 @@ def plot_command(
     ] = None,
 ) -> None:
     """Draw the profiles at the end of each stage and current/charge vs time to PNG."""
+    from caitlab.cli.pictures import result_folder
     from caitlab.results import open_result
 
-    result = run_reporting_errors(lambda: open_result(result_dir))
-    target = out or result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    _draw(result, target)
+    target = out or result_folder(result_dir)
+    with writing(target, "caitlab plot", result_dir=result_folder(result_dir)):
+        result = run_reporting_errors(lambda: open_result(result_dir))
+        _derived(result_folder(result_dir), result, _draw(result, target))

@@ -191,6 +191,11 @@ def sims_command(
     """Normalise a ToF-SIMS depth profile: fractions per element (eq. 1) versus depth."""
 
     def body() -> None:
+        from caitlab.storage import check_output
+
+        for path, option in ((out, "--out"), (plot, "--plot")):
+            if path is not None:
+                check_output(path, kind="file", option=option)
         dataset, calibrated = _process(
             file, element, crater_depth, sputter_rate, mass_tolerance, fmt, poisson
         )
@@ -331,7 +336,10 @@ def compare_command(
         from caitlab.results import open_result
         from caitlab.sims.compare import compare_profiles
         from caitlab.sims.response import SURFACES, GaussianResponse
+        from caitlab.storage import check_output
 
+        if out is not None:
+            check_output(out, kind="file")
         if surface not in SURFACES:
             raise SimsError(f"--surface must be one of {', '.join(SURFACES)}, got {surface!r}")
         rms = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,8 +273,17 @@ def _write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``.npy`` into ``path`` (whatever its suffix), closed and checked."""
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+
+
 def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = True) -> Path:
     """Write ``fit.json``, ``report.txt``, ``best/`` and (optionally) ``fit.png``.
+
+    A rerun into the same folder removes ``samples.npy`` and ``fit.png`` of an earlier fit
+    that this one does not write.
 
     Parameters
     ----------
@@ -298,7 +308,9 @@ def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = Tru
     )
     if fit.mcmc and np.size(fit.mcmc["samples"]):
         # the flat MCMC chain: caitlab report draws its corner plot
-        write_atomic(out / "samples.npy", lambda tmp: np.save(open(tmp, "wb"), fit.mcmc["samples"]))
+        write_atomic(out / "samples.npy", partial(_save_array, array=fit.mcmc["samples"]))
+    else:  # never a chain of an earlier fit beside this one
+        (out / "samples.npy").unlink(missing_ok=True)
     _write_text(out / "report.txt", fit_report(fit))
     if figure and fit.best_run is not None:
         from caitlab.plot.style import paper
@@ -314,6 +326,8 @@ def save_fit(fit: FitResult, directory: str | os.PathLike, *, figure: bool = Tru
                 out / "fit.png",
                 lambda tmp: canvas.savefig(tmp, format="png", dpi=120, metadata=metadata),
             )
+    else:  # never the figure of an earlier fit beside this one
+        (out / "fit.png").unlink(missing_ok=True)
     return out
 
 

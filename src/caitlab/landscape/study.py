@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ from caitlab.landscape.selection import (
     fit_candidate,
     widened,
 )
+from caitlab.storage import write_atomic
 
 
 class DirectSpec(Frozen):
@@ -279,10 +281,15 @@ def run_landscape(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "landscape.json").write_text(json.dumps(data, indent=1, allow_nan=False))
-        (out / "selection.txt").write_text("\n\n".join(table_text(t) for t in targets) + "\n")
+        record_text = json.dumps(data, indent=1, allow_nan=False)
+        write_atomic(out / "landscape.json", lambda tmp: tmp.write_text(record_text))
+        selection = "\n\n".join(table_text(t) for t in targets) + "\n"
+        write_atomic(out / "selection.txt", lambda tmp: tmp.write_text(selection))
         if figures:
             save_figures(data, out)
+        else:  # never the figures of an earlier study beside this one
+            for name in FIGURES:
+                (out / f"{name}.png").unlink(missing_ok=True)
     return data
 
 
@@ -306,17 +313,26 @@ def recovery_truth(shape: str = "sin2", occupancy: float = 0.8) -> dict[str, Any
     return config
 
 
+#: the figures of a study (``<name>.png``)
+FIGURES = ("dn", "psed", "weight")
+
+
 def save_figures(data: dict[str, Any], out: Path) -> None:
     """``dn.png``, ``psed.png`` and ``weight.png`` of a landscape record."""
     from caitlab.plot import landscape as plots
 
-    for name, draw in (
-        ("dn", plots.dn_bands),
-        ("psed", plots.psed_figure),
-        ("weight", plots.weight_curves),
-    ):
-        fig = draw(data["targets"])
-        fig.savefig(out / f"{name}.png", dpi=110)
+    draws: dict[str, Any] = {
+        "dn": plots.dn_bands,
+        "psed": plots.psed_figure,
+        "weight": plots.weight_curves,
+    }
+    for name in FIGURES:
+        fig = draws[name](data["targets"])
+        write_atomic(out / f"{name}.png", partial(_save_png, figure=fig))
+
+
+def _save_png(path: Path, figure: Any) -> None:
+    figure.savefig(path, format="png", dpi=110)
 
 
 __all__ = [

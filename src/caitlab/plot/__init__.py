@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,15 +160,24 @@ def _measured_profiles(measured: Any) -> list[Any]:
 def save_figures(
     figures: Mapping[str, Figure], directory: str | Path, dpi: int = 150
 ) -> list[Path]:
-    """Write each figure as ``directory/<name>.png``; returns the paths."""
+    """Write each figure as ``directory/<name>.png`` (each atomically: a failed write, e.g.
+    a full disk, raises :class:`caitlab.storage.OutputWriteError` and leaves the previous
+    file); returns the paths."""
+    from caitlab.storage import write_atomic
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in figures.items():
         path = directory / f"{name}.png"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)  # nothing clipped
+        write_atomic(path, partial(_save_png, figure=fig, dpi=dpi))
         paths.append(path)
     return paths
+
+
+def _save_png(path: Path, figure: Figure, dpi: int) -> None:
+    """``figure`` as PNG into ``path``: nothing clipped."""
+    figure.savefig(path, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
 
 
 def _slug(text: str) -> str:
