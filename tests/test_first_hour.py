@@ -50,3 +50,78 @@ def test_fractions_table_tolerance_follows_the_written_digits(tmp_path):
     assert measured_from_table(read_table(counts)) is None
     with pytest.raises(ValueError, match="sum to 1"):
         read_fractions_table(counts, "s")
+
+
+# ------------------------------------------------- 2. examples reproduce their docs
+def _doc_selection(doc: Path) -> tuple[str, dict[str, float]]:
+    """The selected model and each model's chi2 from the first selection table of a page."""
+    text = doc.read_text(encoding="utf-8")
+    block = text[text.index("Rb in Cs-CAIT: selected") :].split("```")[0]
+    lines = block.strip().splitlines()
+    selected = lines[0].split("selected ")[1].split()[0]
+    chi2 = {row.split()[0]: float(row.split()[1]) for row in lines[2:]}
+    return selected, chi2
+
+
+def test_landscape_quick_example_reproduces_its_docs_page(tmp_path):
+    """``caitlab landscape examples/landscape/landscape-quick.toml`` prints what
+    docs/landscape.md quotes (selected model, every model's chi2)."""
+    import json
+
+    out = tmp_path / "landscape-out"
+    toml = ROOT / "examples" / "landscape" / "landscape-quick.toml"
+    result = invoke("landscape", toml, "--out", out, "--no-figures")
+    assert result.exit_code == 0, result.output
+    target = json.loads((out / "landscape.json").read_text())["targets"][0]
+    selected, chi2 = _doc_selection(ROOT / "docs" / "landscape.md")
+    assert target["selected"] == selected
+    computed = {row["model"]: row["chi2"] for row in target["table"]}
+    assert computed.keys() == chi2.keys()
+    for model, value in chi2.items():  # the free-form curve is the least reproducible
+        assert computed[model] == pytest.approx(value, rel=0.05 if model == "free-form" else 0.01)
+
+
+def _load_script(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _same_numbers(made: Path, shipped: Path) -> None:
+    from caitlab.sims import read_profile
+
+    a, b = read_profile(made), read_profile(shipped)
+    assert a.channel_names == b.channel_names
+    np.testing.assert_allclose(a.counts, b.counts, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("script", "shipped"),
+    [
+        ("examples/make_synthetic_fit_data.py", "examples/data"),
+        ("examples/make_synthetic_sims.py", "src/caitlab/examples"),
+    ],
+)
+def test_shipped_example_data_are_what_their_scripts_write(tmp_path, monkeypatch, script, shipped):
+    """Every shipped data file is regenerated, to the digits written, by its script."""
+    module = _load_script(ROOT / script)
+    monkeypatch.setattr(module, "OUT", tmp_path)
+    module.main()
+    made = sorted(tmp_path.iterdir())
+    assert made
+    for path in made:
+        _same_numbers(path, ROOT / shipped / path.name)
+
+
+def test_shipped_landscape_data_are_what_their_script_writes(tmp_path):
+    from caitlab.fit import write_fractions_table
+
+    module = _load_script(ROOT / "examples" / "landscape" / "make_landscape_data.py")
+    for profile in module.synthetic_profiles("sin2"):
+        name = f"sin2-{profile.stage}.csv"
+        write_fractions_table(tmp_path / name, profile)
+        _same_numbers(tmp_path / name, ROOT / "examples" / "landscape" / "data" / name)
