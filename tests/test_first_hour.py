@@ -125,3 +125,88 @@ def test_shipped_landscape_data_are_what_their_script_writes(tmp_path):
         name = f"sin2-{profile.stage}.csv"
         write_fractions_table(tmp_path / name, profile)
         _same_numbers(tmp_path / name, ROOT / "examples" / "landscape" / "data" / name)
+
+
+# ------------------------------------------------------------- 3. numbers with units
+def test_check_show_spells_numbers_in_natural_units_and_reads_back_equal():
+    from caitlab import load_experiment
+    from caitlab.config import experiment_from_text, experiment_to_toml
+
+    result = invoke("check", "double-cait", "--show")
+    assert result.exit_code == 0, result.output
+    assert 'thickness = "2.325 mm"' in result.output
+    assert 'duration = "94.46 h"' in result.output
+    assert 'temperature = "323 K"' in result.output
+    assert "0.0023250000000000002" not in result.output
+    experiment = load_experiment("double-cait")
+    assert experiment_from_text(experiment_to_toml(experiment)) == experiment
+
+
+def test_spelled_reads_back_exactly():
+    from caitlab.units import spelled, to_canonical
+
+    for value, kind in [
+        (0.1 + 0.2, "length"),
+        (1e-6, "time"),
+        (2.52e-3, "charge"),
+        (0.225, "energy"),
+        (1.4e28, "density"),
+        (123456.789, "time"),
+    ]:
+        assert to_canonical(spelled(value, kind), kind) == value
+    assert spelled(0.225, "energy") in ("0.225 eV", "225 meV")
+
+
+def test_short_reprs(quick_experiment, quick_result):
+    assert len(repr(quick_experiment)) < 200
+    assert "23.615 h" in repr(quick_experiment)
+    assert len(repr(quick_result)) < 300 and "mC" in repr(quick_result)
+    assert len(repr(quick_result.stages[0])) < 200
+
+
+@pytest.fixture(scope="module")
+def small_fit(quick_result):
+    from caitlab.config import experiment_to_dict
+    from caitlab.fit import FitProblem, FreeParameter, fit, synthetic_profile
+
+    profile = synthetic_profile(
+        quick_result,
+        "Cs-CAIT",
+        np.arange(1.0, 120.0) * 1e-9,
+        response={"rms": 8e-9},
+        counts=3000,
+        rng=3,
+    )
+    free = [
+        FreeParameter(
+            "stages.Cs-CAIT.diffusivity.Cs.d",
+            value=4e-23,
+            min=1e-24,
+            max=1e-21,
+            log=True,
+            name="D_Cs",
+        ),
+        FreeParameter("profiles.Cs-CAIT.rms", value=6e-9, min=1e-9, max=2e-8),
+    ]
+    config = experiment_to_dict(quick_result.experiment)
+    return fit(FitProblem(config, [profile]), free, tolerance=1e-3)
+
+
+def test_fit_html_in_display_units_and_report_without_mangled_names(small_fit):
+    import re
+
+    html = small_fit._repr_html_()
+    assert "<td>nm</td>" in html
+    rms = re.search(r"profiles\.Cs-CAIT\.rms</td><td>([0-9.e+-]+)</td>", html)
+    assert rms is not None and 4 < float(rms.group(1)) < 12  # nm, not 8e-09 m
+    text = small_fit.report()
+    assert "profiles_Cs_CAIT_rms" not in text and "profiles.Cs-CAIT.rms:" in text
+
+
+# ------------------------------------------------------------- 7. lmfit-style access
+def test_fit_result_params_and_fit_report(small_fit):
+    assert small_fit.params["D_Cs"].stderr > 0
+    assert small_fit.params["D_Cs"].value == pytest.approx(3.1e-23, rel=0.2)
+    report = small_fit.fit_report()
+    assert "[[Variables]]" in report and "D_Cs" in report
+    assert "profiles.Cs-CAIT.rms" in report

@@ -215,6 +215,11 @@ class StageRecord:
         """Charge through the back electrode during the stage, C."""
         return float(self.charge[-1])
 
+    def __repr__(self) -> str:
+        from caitlab._html import stage_record_repr
+
+        return stage_record_repr(self)
+
 
 def falling_crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
     """The deepest ``x`` where ``values`` falls through ``level`` (linear between points),
@@ -464,6 +469,11 @@ class Result:
         from caitlab._html import result_html
 
         return result_html(self)
+
+    def __repr__(self) -> str:
+        from caitlab._html import result_repr
+
+        return result_repr(self)
 
 
 class ResultWriteError(OSError):
