@@ -210,3 +210,90 @@ def test_fit_result_params_and_fit_report(small_fit):
     report = small_fit.fit_report()
     assert "[[Variables]]" in report and "D_Cs" in report
     assert "profiles.Cs-CAIT.rms" in report
+
+
+# ------------------------------------------------------------------------ 4. figures
+def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_frame(
+    quick_result,
+):
+    from caitlab import plot
+
+    axes = plot.traces(quick_result)
+    top, bottom = axes
+    assert bottom.get_xscale() == "linear" and bottom.get_xlim() == top.get_xlim()
+    line = bottom.get_lines()[0]
+    assert max(line.get_ydata()) < 0.95 * bottom.get_ylim()[1]  # not on the top frame
+    names = {t.get_text() for t in bottom.texts}
+    assert set(quick_result.stage_names) <= names  # stage labels on the potential panel
+
+
+def test_potential_profile_is_not_stretched_by_the_space_charge(quick_result):
+    from caitlab import plot
+
+    ax = plot.potential_profile(quick_result)
+    assert ax.get_ylim()[0] >= 0.0  # φ ≥ 0 in this run: no empty negative range
+    assert ax.get_xlim()[0] < 0.0  # the surface layer's space charge is off the frame
+    below = ax.figure.axes[1]
+    rho = np.concatenate([line.get_ydata() for line in below.get_lines()[:-1]])
+    low, high = below.get_ylim()
+    assert low <= rho.min() and rho.max() <= high
+
+
+def test_sims_figure_labels_and_colours(tmp_path):
+    from caitlab.plot.style import SPECIES_COLOURS
+    from caitlab.sims.plotting import channel_elements, ion_label
+
+    assert ion_label("^6Li+") == "⁶Li⁺" and ion_label("^87Rb+") == "⁸⁷Rb⁺"
+    assert ion_label("Cs+") == "Cs⁺"
+    text = "Li: '^6Li+' (6.0146 u), 'Li+' (7.0155 u); Cs: 'Cs+' (132.9 u)"
+    assert channel_elements(text) == {"^6Li+": "Li", "Li+": "Li", "Cs+": "Cs"}
+    from caitlab.sims import example_export_path
+
+    png = tmp_path / "f.png"
+    result = invoke(
+        "sims",
+        example_export_path(),
+        "-e",
+        "Li=^6Li+,Li+",
+        "-e",
+        "Cs=Cs+",
+        "-e",
+        "Rb=Rb+",
+        "--crater-depth",
+        "310 nm",
+        "--plot",
+        png,
+    )
+    assert result.exit_code == 0, result.output
+    assert SPECIES_COLOURS["Li"]  # the raw channels use these (checked by eye in pictures.md)
+
+
+def test_compare_residual_is_model_minus_data_over_sigma(tmp_path, quick_result, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from caitlab.fit import read_fractions_table
+    from caitlab.sims import compare_profiles
+    from caitlab.sims.plotting import plot_comparison
+
+    drawn = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(
+        Figure, "savefig", lambda self, *a, **k: drawn.append(self) or savefig(self, *a, **k)
+    )
+    measured = read_fractions_table(DATA / "double-cait-stage2.csv", "Cs-CAIT")
+    comparison = compare_profiles(quick_result, measured)
+    plot_comparison(tmp_path / "c.png", comparison)
+    residual = drawn[0].axes[1]
+    assert residual.get_ylabel() == "(model − data)/σ"
+    expected = (comparison.simulated[0] - comparison.measured[0]) / comparison.sigma[0]
+    np.testing.assert_allclose(residual.get_lines()[0].get_ydata(), expected)
+
+
+def test_energy_landscape_panels_share_their_density_ticks(quick_result):
+    from caitlab import plot
+
+    axes = plot.energy_landscapes(quick_result)
+    ticks = [tuple(ax.get_xticks()) for ax in axes]
+    assert len(set(ticks)) == 1 and len({ax.get_xlim() for ax in axes}) == 1
+    assert "depth" in axes[0].figure.get_suptitle()
+    assert all("(1)" not in ax.get_xlabel() for ax in axes)

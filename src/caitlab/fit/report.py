@@ -425,9 +425,9 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
                 depth_nm, (models[p.name][s] - p.fractions[s]) / p.sigma[s], ".", color=colour, ms=3
             )
         top.set_title(p.name if p.name == p.stage else f"{p.name} (after {p.stage})")
-        top.set_ylabel("fraction $n_i/n_0$ (1)")
+        top.set_ylabel("fraction $n_i/n_0$")
         bottom.set_xlabel("depth (nm)")
-        bottom.set_ylabel("(model − data)/σ (1)")
+        bottom.set_ylabel("(model − data)/σ")
     for k, t in enumerate(fit.problem.traces, start=len(profiles)):
         top, bottom = axes[0, k], axes[1, k]
         scale, unit = (1e9, "nA") if t.quantity == "current" else (1e3, "mC")
@@ -445,7 +445,7 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
         top.set_title(f"{t.name}: {t.quantity}")
         top.set_ylabel(f"{t.quantity} ({unit})")
         bottom.set_xlabel("time (h)")
-        bottom.set_ylabel("(model − data)/σ (1)")
+        bottom.set_ylabel("(model − data)/σ")
     for k in range(n):
         axes[1, k].axhline(0.0, color="0.5", lw=0.8)
         legend_outside(axes[0, k])
