@@ -297,3 +297,15 @@ def test_energy_landscape_panels_share_their_density_ticks(quick_result):
     assert len(set(ticks)) == 1 and len({ax.get_xlim() for ax in axes}) == 1
     assert "depth" in axes[0].figure.get_suptitle()
     assert all("(1)" not in ax.get_xlabel() for ax in axes)
+
+
+# ----------------------------------------------------------- 6. scripts and notebooks
+def test_a_fit_folder_points_to_its_best_run_and_a_corrupt_result_is_named(tmp_path):
+    from caitlab.results import open_result
+
+    (tmp_path / "fit-out" / "best").mkdir(parents=True)
+    (tmp_path / "fit-out" / "best" / "result.nc").write_bytes(b"not a result")
+    with pytest.raises(FileNotFoundError, match="fit-out/best"):
+        open_result(tmp_path / "fit-out")
+    with pytest.raises(ValueError, match="not a readable caitlab result"):
+        open_result(tmp_path / "fit-out" / "best")

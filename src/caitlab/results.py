@@ -563,11 +563,22 @@ def open_result(path: str | os.PathLike) -> Result:
     if path.suffix != ".nc":
         path = path / RESULT_FILE
     if not path.exists():
+        if (folder / "best" / RESULT_FILE).exists():
+            raise FileNotFoundError(
+                f"no result at {path}: {folder} is a fit's folder; its best-fit run is "
+                f"{folder / 'best'}"
+            )
         raise FileNotFoundError(
             f"no result at {path}: run `caitlab run CONFIG --out {folder}` first"
         )
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        ds = ds.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except OSError as exc:
+        raise ValueError(
+            f"{path} is not a readable caitlab result (damaged, or not a NetCDF file: {exc}); "
+            "run the simulation again to rewrite it"
+        ) from None
     if "config_toml" not in ds.attrs or "stage" not in ds.dims:
         raise ValueError(
             f"{path} is not a caitlab result, or one written before stages were a "
