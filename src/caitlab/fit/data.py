@@ -31,8 +31,8 @@ def read_fractions_table(
 
     The one reader of a fractions table for every command (``fit``, ``compare``, the
     figures' ``--data``): what a table of fractions is, is
-    :func:`caitlab.sims.measured.fractions_table_problem` (columns in [0, 1] summing to 1
-    at every depth within the rounding of the digits written). Columns named
+    :func:`caitlab.sims.measured.fractions_table_problem` (columns in [0, 1] within the
+    rounding of the digits written; counts are refused). Columns named
     ``<species>_sigma`` (or ``sigma_<species>``) hold standard deviations; without them
     the fallback of the module docstring is used, with ``counts``.
 
