@@ -116,7 +116,7 @@ def test_dictionaries_from_python_keep_si_numbers():
 def test_written_toml_carries_units_and_reads_back():
     experiment = load_example("quick-double-cait")
     text = experiment_to_toml(experiment)
-    assert 'thickness = "0.0023250000000000002 m"' in text and 'fwhm = "0.25 eV"' in text
+    assert 'thickness = "2.325 mm"' in text and 'fwhm = "0.25 eV"' in text
     assert "relative_permittivity = 7.0" in text  # dimensionless: a plain number
     assert experiment_from_text(text) == experiment
 

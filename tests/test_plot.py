@@ -208,7 +208,7 @@ def test_electrometer_log_overlaid_on_the_traces(result, tmp_path):
         time[-1] / 3600
     )
     assert labelled(twin, "charge (electrometer)") is not None
-    assert axes[1].get_xscale() == "log"  # potential versus log time by default
+    assert axes[1].get_xscale() == "linear"  # one time axis for both panels
 
 
 def test_surface_potential_and_traces(result):
@@ -360,4 +360,5 @@ def test_standard_profiles_are_one_panel_per_stage(result):
     panels = [ax for ax in figures["profiles"].axes]
     assert [ax.get_title() for ax in panels] == [f"after {s}" for s in result.stage_names]
     assert panels[0].get_legend() is None and panels[-1].get_legend() is not None
-    assert all("(nm)" in ax.get_xlabel() for ax in panels) and "(1)" in panels[0].get_ylabel()
+    assert all("(nm)" in ax.get_xlabel() for ax in panels) and "fraction" in panels[0].get_ylabel()
+    assert "(1)" not in panels[0].get_ylabel()  # a fraction has no unit to name

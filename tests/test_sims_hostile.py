@@ -437,7 +437,7 @@ def test_compare_cli_prints_chi2_and_weights(tmp_path):
     result = invoke("compare", folder, csv, "--roughness", "20 nm", "--out", png)
     assert result.exit_code == 0, result.output
     assert "species compared: Li, Rb, Cs" in result.output
-    assert "weights: sigma from the counting statistics" in result.output
+    assert "weights: sigma given with the measured profile" in result.output
     assert "chi2 total:" in result.output and "per value" in result.output
     assert png.stat().st_size > 1000
     raw = invoke(

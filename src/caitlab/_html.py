@@ -76,25 +76,77 @@ def result_html(result: Any) -> str:
 
 
 def fit_html(fit: Any) -> str:
-    """Parameter values (SI, by path) and standard errors of a fit."""
+    """Parameter values and standard errors of a fit, in the units the reports use (nm for
+    lengths; ``display_unit`` in ``fit.json``)."""
     from caitlab.fit.report import shown
 
     data = fit.to_dict()
+
+    def scaled(value: Any, factor: float) -> Any:
+        return "–" if value is None else value * factor
+
     rows = [
         [
             name if name == p.get("path", name) else f"{name} ({p['path']})",
-            p.get("value"),
-            p.get("stderr") if p.get("stderr") is not None else "–",
-            p.get("initial"),
+            scaled(p.get("value"), p.get("display_factor", 1.0)),
+            scaled(p.get("stderr"), p.get("display_factor", 1.0)),
+            scaled(p.get("initial"), p.get("display_factor", 1.0)),
+            p.get("display_unit") or "–",
         ]
         for name, p in data["parameters"].items()
     ]
     state = "converged" if data["success"] else "NOT converged"
     return table(
         f"Fit: reduced χ² = {shown(data['redchi'], '.4g')}, {state}",
-        ["parameter (SI)", "value", "std. error", "initial"],
+        ["parameter", "value", "std. error", "initial", "unit"],
         rows,
     )
 
 
-__all__ = ["experiment_html", "fit_html", "result_html", "table"]
+def experiment_repr(experiment: Any) -> str:
+    """One line: ``<Experiment 'double-cait': Li, Rb, Cs in 2.325 mm; Rb-CAIT 94.46 h,
+    Cs-CAIT 203.12 h>``."""
+    from caitlab.units import spelled
+
+    sample = experiment.sample
+    species = ", ".join(s.name for s in sample.species)
+    stages = ", ".join(f"{s.name} {spelled(s.duration, 'time')}" for s in experiment.stages)
+    return (
+        f"<Experiment {experiment.name!r}: {species} in {spelled(sample.thickness, 'length')}; "
+        f"{stages}>"
+    )
+
+
+def result_repr(result: Any) -> str:
+    """One line: the experiment, the stages with their charges, the mesh and wall time."""
+    from caitlab.units import spelled
+
+    stages = ", ".join(
+        f"{r.name} {spelled(r.duration, 'time')} ({r.charge_C * 1e3:.4g} mC)" for r in result.stages
+    )
+    return (
+        f"<Result of {result.experiment.name!r}: {stages}; {result.mesh.n_cells} cells, "
+        f"species {', '.join(result.species)}, {result.wall_time_s:.3g} s>"
+    )
+
+
+def stage_record_repr(record: Any) -> str:
+    """One line for a stage's record."""
+    from caitlab.units import spelled
+
+    return (
+        f"<StageRecord {record.name!r}: {spelled(record.duration, 'time')} at "
+        f"{record.temperature:g} K, {len(record.time)} saved states, {record.n_steps} steps, "
+        f"charge {record.charge_C * 1e3:.4g} mC>"
+    )
+
+
+__all__ = [
+    "experiment_html",
+    "experiment_repr",
+    "fit_html",
+    "result_html",
+    "result_repr",
+    "stage_record_repr",
+    "table",
+]

@@ -28,7 +28,7 @@ from caitlab.experiment import Experiment
 from caitlab.mesh import MAX_CELLS
 from caitlab.params import path_step
 from caitlab.solver import MAX_STEPS_PER_STAGE as MAX_FORCED_STEPS
-from caitlab.units import CANONICAL, UnitKind, bare_number_message
+from caitlab.units import UnitKind, bare_number_message, spelled
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -533,13 +533,14 @@ def _with_units(node: Any, annotations: list[Any]) -> Any:
             for k, v in enumerate(node)
         ]
     if kind is not None and isinstance(node, float | int) and not isinstance(node, bool):
-        return f"{float(node)!r} {CANONICAL[kind]}"
+        return spelled(node, kind)
     return node
 
 
 def experiment_to_toml(experiment: Experiment) -> str:
-    """The full config as TOML text (SI units written out); reading it back gives an equal
-    experiment."""
+    """The full config as TOML text, every number with its unit, in the unit that spells it
+    shortest (``"2.325 mm"``, ``"94.46 h"``, :func:`caitlab.units.spelled`); reading it
+    back gives an equal experiment."""
     return tomli_w.dumps(_with_units(experiment_to_dict(experiment), [Experiment]))
 
 

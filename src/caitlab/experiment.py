@@ -199,6 +199,11 @@ class Experiment(Frozen):
 
         return experiment_html(self)
 
+    def __repr__(self) -> str:
+        from caitlab._html import experiment_repr
+
+        return experiment_repr(self)
+
 
 def _check_coupling(stage: AnyStage, declared: set[str], where: str) -> None:
     """The stage's coupling pairs name declared species and keep L admissible."""

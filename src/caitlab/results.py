@@ -228,6 +228,11 @@ class StageRecord:
         """Charge through the back electrode during the stage, C."""
         return float(self.charge[-1])
 
+    def __repr__(self) -> str:
+        from caitlab._html import stage_record_repr
+
+        return stage_record_repr(self)
+
 
 def falling_crossing(x: np.ndarray, values: np.ndarray, level: float) -> float:
     """The deepest ``x`` where ``values`` falls through ``level`` (linear between points),
@@ -483,6 +488,11 @@ class Result:
 
         return result_html(self)
 
+    def __repr__(self) -> str:
+        from caitlab._html import result_repr
+
+        return result_repr(self)
+
 
 class ResultWriteError(OutputWriteError):
     """A result could not be written; the message says where and why (``errno`` kept)."""
@@ -600,11 +610,22 @@ def open_result(path: str | os.PathLike) -> Result:
     if path.suffix != ".nc":
         path = path / RESULT_FILE
     if not path.exists():
+        if (folder / "best" / RESULT_FILE).exists():
+            raise FileNotFoundError(
+                f"no result at {path}: {folder} is a fit's folder; its best-fit run is "
+                f"{folder / 'best'}"
+            )
         raise FileNotFoundError(
             f"no result at {path}: run `caitlab run CONFIG --out {folder}` first"
         )
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        ds = ds.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except OSError as exc:
+        raise ValueError(
+            f"{path} is not a readable caitlab result (damaged, or not a NetCDF file: {exc}); "
+            "run the simulation again to rewrite it"
+        ) from None
     if "config_toml" not in ds.attrs or "stage" not in ds.dims:
         raise ValueError(
             f"{path} is not a caitlab result, or one written before stages were a "

@@ -59,6 +59,22 @@ EXAMPLES = {
     "charge": "2.52 mC",
 }
 
+#: the units a value of each kind may be shown in, most natural first (all in FACTORS)
+DISPLAY_UNITS = {
+    "length": ("m", "mm", "um", "nm"),
+    "area": ("m^2", "mm^2", "cm^2"),
+    "time": ("s", "h", "min", "d", "ms"),
+    "temperature": ("K",),
+    "voltage": ("V", "mV", "kV"),
+    "energy": ("eV", "meV"),
+    "diffusivity": ("m^2/s",),
+    "density": ("m^-3",),
+    "current": ("A", "mA", "uA", "nA", "pA"),
+    "rate": ("m/s", "nm/s", "nm/min"),
+    "charge": ("C", "mC", "uC", "nC"),
+}
+
+
 _NUMBER_THEN_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 _NOT_FINITE = re.compile(r"^\s*[-+]?(inf(inity)?|nan)\b", re.IGNORECASE)
 
@@ -166,6 +182,44 @@ def to_canonical(value: Any, kind: str, units_required: bool = False) -> float:
         # pint converts a multiplicative unit as number * factor: the same float
         return _finite(number * known[1], value, kind)
     return _pint_to_canonical(value, kind)
+
+
+def spelled(value: float, kind: str) -> str:
+    """The shortest ``"number unit"`` text that reads back (:func:`to_canonical`) as exactly
+    ``value``, in the unit of :data:`DISPLAY_UNITS` that needs the fewest characters.
+
+    ``spelled(0.0023250000000000002, "length")`` is ``"2.325 mm"`` and
+    ``spelled(340056.0, "time")`` is ``"94.46 h"``; a value no unit spells shorter keeps
+    its canonical unit (``"1.4e+28 m^-3"``).
+
+    Parameters
+    ----------
+    value : float
+        The value in the canonical unit of ``kind`` (:data:`CANONICAL`).
+    kind : str
+        One of the keys of :data:`CANONICAL`.
+    """
+    value = float(value)
+    best = f"{value!r} {CANONICAL[kind]}"
+    if not math.isfinite(value) or value == 0:
+        return best
+
+    def cost(text: str, number: float) -> int:  # numbers of 0.1 to 999 read easiest
+        return len(text) + (0 if 0.1 <= abs(number) < 1000 else 2)
+
+    best_cost = cost(best, value)
+    for unit in DISPLAY_UNITS.get(kind, (CANONICAL[kind],)):
+        number = value / FACTORS[unit][1]
+        for digits in range(1, 18):
+            shown = f"{number:.{digits}g}"
+            if "e+" in shown and abs(number) < 1e6:  # "100", not "1e+02"
+                shown = f"{float(shown):.0f}"
+            text = f"{shown} {unit}"
+            if to_canonical(text, kind) == value:
+                if cost(text, number) < best_cost:
+                    best, best_cost = text, cost(text, number)
+                break
+    return best
 
 
 def _pint_to_canonical(value: str, kind: str) -> float:

@@ -212,7 +212,7 @@ class _Canvas:
             top.set_yscale("log")
         top.set_ylim(*((1e-4, 20.0) if log else (0.0, 1.25)))
         top.set_xlabel("depth (nm)")
-        top.set_ylabel("fraction $n_i/n_0$ (1)")
+        top.set_ylabel("fraction $n_i/n_0$")
         top.legend(loc="upper right", fontsize="small", ncols=len(self.lines) + 1)
         self.label = top.text(
             0.01,

@@ -30,7 +30,11 @@ def _load(config: str):
 def check(
     config: Annotated[str, typer.Argument(help="Experiment TOML file.")],
     show: Annotated[
-        bool, typer.Option(help="Print the full config, every default spelled out (SI units).")
+        bool,
+        typer.Option(
+            help="Print the full config, every default spelled out, each number with its "
+            "unit (e.g. '2.325 mm', '94.46 h')."
+        ),
     ] = False,
 ) -> None:
     """Validate CONFIG and explain every problem."""

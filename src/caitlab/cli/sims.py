@@ -231,10 +231,15 @@ def _measured(
     fmt: str,
     surface: str = "reflect",
 ) -> Any:
-    """The measured profile: a fractions table as it is (its ``_sigma`` columns are the
-    weights), anything else processed like ``caitlab sims``; compared with the response
-    treating the surface as ``surface``."""
-    from caitlab.sims.measured import as_measured_profile, measured_from_table
+    """The measured profile: a fractions table read as ``caitlab fit`` reads one (the one
+    rule of :func:`caitlab.sims.measured.fractions_table_problem`; its ``_sigma`` columns
+    are the weights), anything else processed like ``caitlab sims``; compared with the
+    response treating the surface as ``surface``."""
+    from caitlab.sims.measured import (
+        as_measured_profile,
+        fractions_table_problem,
+        measured_from_table,
+    )
 
     raw = _read(file, element, mass_tolerance, fmt)
     if (
@@ -246,6 +251,7 @@ def _measured(
         table = measured_from_table(raw, surface=surface)
         if table is not None:
             return table
+        typer.echo(f"note: {file.name} read as counts: {fractions_table_problem(raw)}")
     dataset, _ = _process(
         file, element, crater_depth, sputter_rate, mass_tolerance, fmt, profile=raw
     )

@@ -29,8 +29,12 @@ def read_fractions_table(
 ) -> MeasuredProfile:
     """Read a CSV/TSV of fractions: ``depth_nm``, one column per species, optional sigmas.
 
-    Columns named ``<species>_sigma`` (or ``sigma_<species>``) hold standard deviations;
-    without them the fallback of the module docstring is used, with ``counts``.
+    The one reader of a fractions table for every command (``fit``, ``compare``, the
+    figures' ``--data``): what a table of fractions is, is
+    :func:`caitlab.sims.measured.fractions_table_problem` (columns in [0, 1] within the
+    rounding of the digits written; counts are refused). Columns named
+    ``<species>_sigma`` (or ``sigma_<species>``) hold standard deviations; without them
+    the fallback of the module docstring is used, with ``counts``.
 
     Parameters
     ----------
@@ -41,23 +45,25 @@ def read_fractions_table(
     counts : float, optional
         Counts per point for the fallback weights.
     **options
-        ``response``, ``name`` for :class:`MeasuredProfile`.
+        ``response``, ``name``, ``surface`` for :class:`MeasuredProfile`.
+
+    Raises
+    ------
+    ValueError
+        The table is not one of fractions (the reason is given).
     """
     from caitlab.sims import read_table
+    from caitlab.sims.measured import fractions_table_problem, measured_from_table
 
     table = read_table(path)
-    if table.depth_m is None:
-        raise ValueError(f"{path}: the table needs a depth column such as 'depth_nm'")
-    columns = {name: table.channel(k) for k, name in enumerate(table.channel_names)}
-    sigma_of = {}
-    for name in list(columns):
-        for base in (name.removesuffix("_sigma"), name.removeprefix("sigma_")):
-            if base != name:
-                sigma_of[base] = columns.pop(name)
-                break
+    problem = fractions_table_problem(table)
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}")
     if counts is not None:
         options["fallback_counts"] = counts
-    return MeasuredProfile(stage, np.asarray(table.depth_m), columns, sigma_of, **options)
+    profile = measured_from_table(table, stage, **options)
+    assert profile is not None
+    return profile
 
 
 def write_fractions_table(path: str | os.PathLike, profile: MeasuredProfile) -> None:

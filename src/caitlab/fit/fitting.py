@@ -213,6 +213,23 @@ class FitResult:
 
         return fit_report(self)
 
+    @property
+    def params(self) -> lmfit.Parameters:
+        """lmfit's best-fit Parameters, as lmfit users reach for them:
+        ``fit.params["D_Cs"].value``, ``.stderr`` (SI; a parameter declared without a
+        ``name`` is under its path made an identifier, e.g.
+        ``stages_Cs_CAIT_diffusivity_Cs_d``)."""
+        return self.result.params
+
+    def fit_report(self, **options: Any) -> str:
+        """lmfit's fit report of the fit (:func:`lmfit.fit_report`), each parameter under
+        its name or path (:func:`caitlab.fit.report.lmfit_report`); ``options`` as
+        lmfit's (``show_correl``, ``min_correl``, ``sort_pars``). :meth:`report` is the
+        whole ``report.txt``."""
+        from caitlab.fit.report import lmfit_report
+
+        return lmfit_report(self, **options)
+
     def save(self, directory: Any, figure: bool = True) -> Any:
         from caitlab.fit.report import save_fit
 

@@ -236,11 +236,43 @@ def fit_report(fit: FitResult) -> str:
         lines.append(f"  interval {key} ({unit}): {ranges}")
     for failure in data["failures"]:
         lines.append(f"  failed simulation at {failure['values']}: {failure['reason']}")
-    import lmfit
-
-    lines += ["", lmfit.fit_report(fit.result), "", "[[Input]] (also in fit.json)"]
+    lines += ["", lmfit_report(fit), "", "[[Input]] (also in fit.json)"]
     lines.append(json.dumps(data["input"], indent=1, default=str))
     return "\n".join(lines) + "\n"
+
+
+def lmfit_report(fit: FitResult, **options: Any) -> str:
+    """lmfit's fit report (:func:`lmfit.fit_report`) with each parameter under its
+    ``fit.json`` key: the path where no name was given (``stages.Rb-CAIT.diffusivity.Rb.d``,
+    not lmfit's ``stages_Rb_CAIT_diffusivity_Rb_d``; a log parameter's varied value is
+    ``log10_<key>``). Values are lmfit's, in SI (log10 of SI for a log parameter).
+
+    Parameters
+    ----------
+    fit : FitResult
+        The finished fit.
+    **options
+        Passed to :func:`lmfit.fit_report` (``show_correl``, ``min_correl``, ``sort_pars``).
+    """
+    import re
+
+    import lmfit
+
+    from caitlab.fit.parameters import LOG_PREFIX
+
+    text = lmfit.fit_report(fit.result, **options)
+    renames: dict[str, str] = {}
+    for spec in fit.free:
+        key, name = parameter_key(spec), str(spec.name)
+        if key != name:
+            renames[name] = key
+            renames[LOG_PREFIX + name] = LOG_PREFIX + key
+    if not renames:
+        return text
+    # the path has the length of its lmfit name, so lmfit's columns stay aligned
+    names = "|".join(map(re.escape, sorted(renames, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<![\w.])({names})(?!\w)")
+    return pattern.sub(lambda m: renames[m.group(1)], text)
 
 
 def shown(value: float | None, spec: str, factor: float = 1.0) -> str:
@@ -407,9 +439,9 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
                 depth_nm, (models[p.name][s] - p.fractions[s]) / p.sigma[s], ".", color=colour, ms=3
             )
         top.set_title(p.name if p.name == p.stage else f"{p.name} (after {p.stage})")
-        top.set_ylabel("fraction $n_i/n_0$ (1)")
+        top.set_ylabel("fraction $n_i/n_0$")
         bottom.set_xlabel("depth (nm)")
-        bottom.set_ylabel("(model − data)/σ (1)")
+        bottom.set_ylabel("(model − data)/σ")
     for k, t in enumerate(fit.problem.traces, start=len(profiles)):
         top, bottom = axes[0, k], axes[1, k]
         scale, unit = (1e9, "nA") if t.quantity == "current" else (1e3, "mC")
@@ -427,7 +459,7 @@ def plot_fit(fit: FitResult, axes: Any = None) -> Any:
         top.set_title(f"{t.name}: {t.quantity}")
         top.set_ylabel(f"{t.quantity} ({unit})")
         bottom.set_xlabel("time (h)")
-        bottom.set_ylabel("(model − data)/σ (1)")
+        bottom.set_ylabel("(model − data)/σ")
     for k in range(n):
         axes[1, k].axhline(0.0, color="0.5", lw=0.8)
         legend_outside(axes[0, k])
@@ -448,6 +480,7 @@ __all__ = [
     "fit_report",
     "fit_to_dict",
     "format_value",
+    "lmfit_report",
     "parameter_key",
     "parameter_lines",
     "plot_fit",

@@ -106,9 +106,10 @@ def standard_figures(
         result,
         measured_charges=measured_charges,
         electrometer=electrometer,
-        axes=fig.subplots(2, 1),
+        axes=fig.subplots(2, 1, sharex=True),
     )
-    potential_profile(result, ax=panel("potential"))
+    fig = figures["potential"] = new_figure((6.4, 5.2))
+    potential_profile(result, axes=fig.subplots(2, 1, sharex=True, height_ratios=(3, 2)))
     return figures
 
 

@@ -103,7 +103,7 @@ def diffusivities(
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(n_min, 1.2)
-    ax.set_xlabel("density $n_i/n_0$ (1)")
+    ax.set_xlabel("density $n_i/n_0$")
     ax.set_ylabel("diffusion coefficient $D_i$ (m$^2$/s)")
     handles, labels = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
@@ -367,12 +367,33 @@ def energy_landscapes(
 
         fig = plt.figure(figsize=(4.2 * len(times), 5.0), layout="constrained")
         axes = fig.subplots(1, len(times), sharey=True, squeeze=False)[0]
+    chosen = depth_nm is None
     depth_nm = default_depth_nm(result) if depth_nm is None else depth_nm
     for ax, time in zip(axes, times):
         energy_landscape(result, time, depth_nm, ax=ax)
-    for ax in list(axes)[1:]:
-        ax.set_ylabel("")
+        ax.set_title(ax.get_title().removesuffix(f", {depth_nm:.3g} nm deep"), fontsize="medium")
+    right = max(ax.get_xlim()[1] for ax in axes)  # one density scale for every panel
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = np.asarray(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]).tick_values(0, right))
+    for k, ax in enumerate(axes):  # the same density ticks on every panel
+        ax.set_xticks(ticks[(ticks >= 0) & (ticks <= right)])
+        ax.set_xlim(0, right)
+        if k:
+            ax.set_ylabel("")
+    axes[0].figure.suptitle(_depth_note(result, depth_nm, chosen), fontsize="medium")
     return np.asarray(axes)
+
+
+def _depth_note(result: Result, depth_nm: float, chosen: bool) -> str:
+    """Where the distributions are drawn, and why there (the default depth)."""
+    if not chosen:
+        return f"site-energy distributions at {depth_nm:.3g} nm depth"
+    native = max(result.experiment.sample.species, key=lambda s: s.initial_fraction).name
+    return (
+        f"site-energy distributions at {depth_nm:.3g} nm depth: half the depth where "
+        f"{native} fell below n₀/2 after {result.stage_names[0]} (inside the replacement zone)"
+    )
 
 
 __all__ = [

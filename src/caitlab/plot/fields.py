@@ -10,12 +10,11 @@ import numpy as np
 from caitlab.plot._common import (
     STAGE_STYLES,
     fractions,
-    get_ax,
     time_indices,
     time_label,
     zone_depth,
 )
-from caitlab.plot.style import align_zero, legend_outside
+from caitlab.plot.style import legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,9 +41,14 @@ def potential_profile(
     times: Sequence[float | str] | float | str | None = None,
     *,
     depth_max_nm: float | None = None,
-    ax: Axes | None = None,
+    axes: Sequence[Axes] | None = None,
 ) -> Axes:
-    """Potential (V, left axis) and space charge (‰ of e n0, right axis) versus depth.
+    """Potential (V, top panel) and space charge (‰ of e n0, bottom panel) versus depth.
+
+    Two panels sharing the depth axis, each scaled to its own data: a twin axis aligned at
+    zero would stretch the potential to negative values it never takes. The depth axis
+    starts a little above the surface, so the surface layer's space charge is not hidden
+    by the frame.
 
     Parameters
     ----------
@@ -54,44 +58,41 @@ def potential_profile(
         Stage names (their ends) or times in s; default the end of each stage.
     depth_max_nm : float, optional
         Right end of the depth axis, nm; default the replacement zone with a margin.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure. The space charge goes on ``ax.twinx()``.
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Where to draw (potential, space charge); default a new figure.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The potential axes.
+        The potential panel (the space-charge panel is ``ax.figure.axes[1]``).
     """
-    ax = get_ax(ax)
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(6.4, 5.2), layout="constrained")
+        axes = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    ax, below = axes[0], axes[1]
     x_nm = np.asarray(result.mesh.centres) * 1e9
     depth_max_nm = depth_max_nm if depth_max_nm is not None else zone_depth(result) * 1e9
     near = x_nm <= depth_max_nm * 1.05
     potential = np.asarray(result.data["potential"].transpose("time", "x").values)
     rho = space_charge_fraction(result) * 1e3
-    twin = ax.twinx()
     for k, index in enumerate(time_indices(result, times)):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
         label = time_label(result, index)
-        ax.plot(
-            x_nm[near], potential[index, near], color="k", ls=style, label=f"potential, {label}"
+        ax.plot(x_nm[near], potential[index, near], color="k", ls=style, label=label)
+        below.plot(
+            x_nm[near], rho[index, near], color=SPACE_CHARGE_COLOUR, ls=style, lw=1, label=label
         )
-        twin.plot(
-            x_nm[near],
-            rho[index, near],
-            color=SPACE_CHARGE_COLOUR,
-            ls=style,
-            lw=1,
-            label=f"space charge, {label}",
-        )
-    twin.axhline(0, color=SPACE_CHARGE_COLOUR, lw=0.5, alpha=0.5)
-    ax.set_xlim(0, depth_max_nm)
-    ax.set_xlabel("depth (nm)")
+    below.axhline(0, color="0.5", lw=0.5)
+    ax.set_xlim(-0.015 * depth_max_nm, depth_max_nm)
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(0.0, low), high)
+    below.set_xlabel("depth (nm)")
     ax.set_ylabel("potential $\\varphi$ (V)")
-    twin.set_ylabel("space charge $\\rho/(e n_0)$ (‰)", color=SPACE_CHARGE_COLOUR)
-    twin.tick_params(axis="y", colors=SPACE_CHARGE_COLOUR)
-    align_zero(ax, twin)
-    lines, more = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
-    legend_outside(twin, lines[0] + more[0], lines[1] + more[1], bbox_to_anchor=(1.15, 1.0))
+    below.set_ylabel("space charge\n$\\rho/(e n_0)$ (‰)")
+    ax.tick_params(labelbottom=False)
+    legend_outside(ax, *ax.get_legend_handles_labels())
     return ax
 
 

@@ -120,7 +120,7 @@ def profiles(
     else:
         ax.set_ylim(0, 1.1)
     ax.set_xlabel("depth (nm)")
-    ax.set_ylabel("fraction $n_i/n_0$ (1)")
+    ax.set_ylabel("fraction $n_i/n_0$")
     title = "broadened, " + (f"{rms_nm:g} nm rms" if rms_nm is not None else "instrument response")
     if surface != "reflect":  # the default goes without saying
         title += f", surface: {surface}"

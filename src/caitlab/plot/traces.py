@@ -158,8 +158,9 @@ def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None 
         color="k",
         label="surface potential",
     )
-    ax.set_ylabel("surface potential $\\varphi(0)$ (V)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("surface potential $\\varphi_s$ (V)")
+    top = float(np.nanmax(np.abs(result.traces["surface_potential"].values)))
+    ax.set_ylim(0, 1.1 * top if top > 0 else 1.0)  # a constant line clear of the frame
     if log_time:
         ax.set_xscale("log")
     else:
@@ -167,8 +168,27 @@ def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None 
     if log_time:  # from 1 ms: the first microseconds of a step carry no information
         ax.set_xlim(left=max(float(hours[keep].min()), 1e-3 / SECONDS_PER_HOUR))
     mark_stages(ax, result, scale=SECONDS_PER_HOUR, label=not log_time)
+    if log_time:  # stage names at the middle of each stage on the log axis
+        _log_stage_labels(ax, result)
     ax.set_xlabel("time (h)")
     return ax
+
+
+def _log_stage_labels(ax: Axes, result: Result) -> None:
+    """Each stage's name at the geometric middle of its span on a log time axis."""
+    left = ax.get_xlim()[0]
+    for name, start, end in result.stage_bounds:
+        low, high = max(start / SECONDS_PER_HOUR, left), end / SECONDS_PER_HOUR
+        ax.text(
+            float(np.sqrt(low * high)),
+            0.98,
+            name,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize="small",
+            color="0.3",
+        )
 
 
 def traces(
@@ -178,7 +198,8 @@ def traces(
     electrometer: Any = None,
     axes: Sequence[Axes] | None = None,
 ) -> np.ndarray:
-    """Current and charge (top, linear time) and surface potential (bottom, log time).
+    """Current and charge (top) and surface potential (bottom), on one linear time axis
+    (hours, shared), each panel with the stage names.
 
     ``electrometer`` (an :class:`caitlab.electrometer.ElectrometerLog`) is overlaid on the
     current and charge.
@@ -192,9 +213,10 @@ def traces(
         import matplotlib.pyplot as plt
 
         fig = plt.figure(figsize=(7.4, 6.0), layout="constrained")
-        axes = fig.subplots(2, 1)
+        axes = fig.subplots(2, 1, sharex=True)
     current_charge(result, measured_charges=measured_charges, electrometer=electrometer, ax=axes[0])
-    surface_potential(result, log_time=True, ax=axes[1])
+    surface_potential(result, log_time=False, ax=axes[1])
+    axes[0].set_xlabel("")  # the shared time axis is labelled once, below
     return np.asarray(axes)
 
 

@@ -172,7 +172,8 @@ def compare_profiles(
     diff = broadened - meas
     chi2_points = (diff / sigma) ** 2
     weights = (
-        "sigma from the counting statistics of the measured profile"
+        "sigma given with the measured profile (a table's <species>_sigma columns, or the "
+        "counting statistics of a processed export)"
         if measured.sigma_given
         else f"fallback sigma: binomial with {measured.fallback_counts:g} counts per point "
         f"plus a floor of {FALLBACK_FLOOR:g}"

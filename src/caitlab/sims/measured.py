@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -233,13 +234,98 @@ def profile_from_dataset(dataset: Any, stage: str, **options: Any) -> MeasuredPr
     )
 
 
+def written_tolerance(values: np.ndarray) -> np.ndarray:
+    """How far each row of a table of fractions may miss a sum of 1 by the rounding of the
+    digits it was written with.
+
+    A column's precision is the most significant digits any of its values needs (the
+    shortest repr that reads back as the same float: 8 for a table written with ``%.8g``,
+    17 for one written exactly); each value may be off by half a unit in its last such
+    digit, and a row's tolerance is the sum over its columns (plus a few float epsilons).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_columns, n_rows)
+        The fractions as read, dimensionless.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        The largest deviation of each row's sum from 1 that rounding explains.
+    """
+    values = np.asarray(values, dtype=float)
+    magnitude = np.floor(np.log10(np.where(values != 0, np.abs(values), 1.0)))
+    digits = np.array([[_significant_digits(v) for v in column] for column in values])
+    per_column = digits.max(axis=1, initial=1)[:, None] if digits.size else digits
+    half_unit = np.where(values != 0, 0.5 * 10.0 ** (magnitude - per_column + 1), 0.0)
+    return half_unit.sum(axis=0) + 8 * np.finfo(float).eps * values.shape[0]
+
+
+def _column_resolution(values: np.ndarray) -> np.ndarray:
+    """Half a unit in the last digit written of each column's largest value (a column
+    written with 8 significant digits and values up to 1: 5e-9), shape (n_columns,)."""
+    largest = np.abs(values).max(axis=1)
+    digits = np.array(
+        [max((_significant_digits(v) for v in column), default=1) for column in values]
+    )
+    magnitude = np.floor(np.log10(np.where(largest > 0, largest, 1.0)))
+    return 0.5 * 10.0 ** (magnitude - np.maximum(digits, 1) + 1) + 8 * np.finfo(float).eps
+
+
+def _significant_digits(value: float) -> int:
+    """Significant digits of the shortest text that reads back as ``value`` (0 for 0)."""
+    if value == 0 or not np.isfinite(value):
+        return 0
+    return len(Decimal(repr(float(value))).normalize().as_tuple().digits)
+
+
+def split_sigma_columns(
+    columns: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A table's columns as (fractions, sigmas): ``<species>_sigma`` or ``sigma_<species>``
+    columns are the standard deviations of ``<species>``."""
+    values, sigma = dict(columns), {}
+    for name in list(values):
+        for base in (name.removesuffix("_sigma"), name.removeprefix("sigma_")):
+            if base != name:
+                sigma[base] = values.pop(name)
+                break
+    return values, sigma
+
+
+def fractions_table_problem(table: Any) -> str | None:
+    """Why a table read by :func:`caitlab.sims.read_table` is not one of fractions, or None.
+
+    A table of fractions has a depth axis and at least two columns other than the sigma
+    columns (:func:`split_sigma_columns`), all finite and in [0, 1] within the rounding of
+    the digits written (:func:`written_tolerance`): the CSV of ``caitlab sims --out``
+    (exact digits) and :func:`caitlab.fit.write_fractions_table` (8 significant digits)
+    both are. Its rows need not sum to 1: a broadened profile, or one of some species
+    only, does not; counts (intensities above 1) are refused.
+    """
+    if table.depth_m is None:
+        return "the table needs a depth column such as 'depth_nm'"
+    columns = {name: np.asarray(table.channel(k)) for k, name in enumerate(table.channel_names)}
+    columns, _ = split_sigma_columns(columns)
+    if len(columns) < 2:
+        return f"a table of fractions needs at least two species columns, got {list(columns)}"
+    values = np.array(list(columns.values()), dtype=float)
+    if not np.all(np.isfinite(values)):
+        return "a fraction is not a finite number"
+    tolerance = _column_resolution(values)[:, None]
+    if (values < -tolerance).any() or (values > 1 + tolerance).any():
+        return "its values are not fractions in [0, 1] (counts?)"
+    return None
+
+
 def measured_from_table(table: Any, stage: str = "", **options: Any) -> MeasuredProfile | None:
     """A fractions table read by :func:`caitlab.sims.read_table` as a profile, or ``None``.
 
-    The table is one of fractions when it has a depth axis and its columns other than
-    ``<species>_sigma`` are in [0, 1] and sum to 1 at every depth (to 1e-9), as the CSV that
-    ``caitlab sims --out`` writes; its ``<species>_sigma`` columns are the weights (the
-    fallback of the module docstring for species without one).
+    The one rule for what a table of fractions is, for every command
+    (:func:`fractions_table_problem`: a depth axis, columns in [0, 1] within the rounding
+    of the digits written); its ``<species>_sigma`` (or
+    ``sigma_<species>``) columns are the weights (the fallback of the module docstring
+    for species without one).
 
     Parameters
     ----------
@@ -250,21 +336,12 @@ def measured_from_table(table: Any, stage: str = "", **options: Any) -> Measured
     **options
         ``response``, ``name``, ``fallback_counts``, ``surface`` for :class:`MeasuredProfile`.
     """
-    if table.depth_m is None:
+    if fractions_table_problem(table) is not None:
         return None
     columns = {name: np.asarray(table.channel(k)) for k, name in enumerate(table.channel_names)}
-    sigma = {
-        name.removesuffix("_sigma"): columns.pop(name)
-        for name in list(columns)
-        if name.endswith("_sigma")
-    }
-    if len(columns) < 2 or any(not np.all(np.isfinite(v)) for v in columns.values()):
-        return None
-    values = np.array(list(columns.values()))
-    if (values < 0).any() or (values > 1).any() or np.abs(values.sum(axis=0) - 1).max() > 1e-9:
-        return None
-    sigma = {k: v for k, v in sigma.items() if k in columns}
-    return MeasuredProfile(stage, np.asarray(table.depth_m), columns, sigma, **options)
+    fractions, sigma = split_sigma_columns(columns)
+    sigma = {k: v for k, v in sigma.items() if k in fractions}
+    return MeasuredProfile(stage, np.asarray(table.depth_m), fractions, sigma, **options)
 
 
 def as_measured_profile(measured: Any, stage: str = "", **options: Any) -> MeasuredProfile:
@@ -304,6 +381,9 @@ __all__ = [
     "MeasuredProfile",
     "as_measured_profile",
     "fallback_sigma",
+    "fractions_table_problem",
     "measured_from_table",
     "profile_from_dataset",
+    "split_sigma_columns",
+    "written_tolerance",
 ]

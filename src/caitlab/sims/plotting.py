@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,29 @@ import numpy as np
 from caitlab.plot.style import SPECIES_COLOURS as _COLOURS
 from caitlab.sims.compare import Comparison
 from caitlab.sims.profile import SimsProfile
+
+_SUPERSCRIPT = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
+_ISOTOPE = re.compile(r"\^(\d+)")
+_CHARGE = re.compile(r"([+-]+)$")
+_LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def ion_label(name: str) -> str:
+    """A channel name as an ion is printed: ``"^6Li+"`` -> ``"⁶Li⁺"``, ``"Cs+"`` -> ``"Cs⁺"``
+    (SurfaceLab writes the mass number after a caret and the charge as a trailing sign)."""
+    text = _ISOTOPE.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), name.strip())
+    return _CHARGE.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+
+
+def channel_elements(channels: str) -> dict[str, str]:
+    """Channel name -> element, from the ``channels`` attribute of a processed profile
+    (``"Li: '^6Li+' (6.0146 u), 'Li+' (7.0155 u); Rb: ..."``)."""
+    out = {}
+    for part in channels.split("; "):
+        element, _, rest = part.partition(": ")
+        for channel in re.findall(r"'([^']*)'", rest):
+            out[channel] = element.strip()
+    return out
 
 
 def _figure(n_rows: int) -> Any:
@@ -43,13 +67,22 @@ def plot_profile(
     depth_nm = np.asarray(fractions["depth"]) * 1e9
     species = [str(s) for s in fractions["species"].values]
     if profile is not None and profile.depth_m is not None:
-        used = fractions.attrs.get("channels", "")
+        element_of = channel_elements(str(fractions.attrs.get("channels", "")))
+        seen: dict[str, int] = {}
         for index, name in enumerate(profile.channel_names):
-            if f"'{name}'" in used:
-                values = np.asarray(profile.counts[:, index])
-                top.plot(
-                    profile.depth_m * 1e9, np.where(values > 0, values, np.nan), lw=1, label=name
-                )
+            element = element_of.get(name)
+            if element is None:
+                continue
+            values = np.asarray(profile.counts[:, index])
+            k = seen[element] = seen.get(element, -1) + 1
+            top.plot(
+                profile.depth_m * 1e9,
+                np.where(values > 0, values, np.nan),
+                lw=1,
+                ls=_LINE_STYLES[k % len(_LINE_STYLES)],
+                color=_COLOURS.get(element),
+                label=f"{ion_label(name)} ({element})",
+            )
         top.set_ylabel("intensity (counts)")
     else:
         for name in species:
@@ -74,7 +107,7 @@ def plot_profile(
             color=_COLOURS.get(name),
         )
     bottom.set_xlabel("depth (nm)")
-    bottom.set_ylabel("fraction (eq. 1)")
+    bottom.set_ylabel(f"fraction of {' + '.join(species)}")
     bottom.set_ylim(-0.02, 1.02)
     bottom.legend(fontsize=8)
     out = Path(path)
@@ -87,8 +120,8 @@ def plot_comparison(
     path: str | PathLike[str], comparison: Comparison, simulated: Any | None = None
 ) -> Path:
     """Overlay measured (points with error bars) and simulated (lines) fractions versus
-    depth (nm), with a residual panel below: ``measured - simulated`` and its error bars
-    (the sigmas that weigh χ²).
+    depth (nm), with a residual panel below: ``(model - data) / sigma`` (the sigmas that
+    weigh χ²), the convention of the fit figure.
 
     Parameters
     ----------
@@ -138,42 +171,49 @@ def plot_comparison(
                 lw=0.8,
                 color=colour,
             )
-        res.errorbar(
-            depth_nm,
-            comparison.measured[k] - comparison.simulated[k],
-            yerr=err,
-            fmt=".",
-            ms=3,
-            lw=0.6,
-            color=colour,
-            label=name,
-        )
+        if err is not None:
+            res.plot(
+                depth_nm,
+                (comparison.simulated[k] - comparison.measured[k]) / err,
+                ".",
+                ms=3,
+                color=colour,
+                label=name,
+            )
+        else:
+            res.plot(
+                depth_nm,
+                comparison.simulated[k] - comparison.measured[k],
+                ".",
+                ms=3,
+                color=colour,
+                label=name,
+            )
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
     chi2 = (
-        f", χ² {comparison.chi2:.4g} ({comparison.chi2_per_point:.3g} per value)"
+        f"; χ² {comparison.chi2:.4g} ({comparison.chi2_per_point:.3g} per value)"
         if np.isfinite(comparison.chi2)
         else ""
     )
+    notes = [
+        "dashed: simulated before broadening" if dashed and not comparison.renormalised else "",
+        "renormalised over the common species" if comparison.renormalised else "",
+        f"surface: {comparison.surface}"
+        if comparison.response is not None and comparison.surface != "reflect"
+        else "",
+    ]
+    notes = [n for n in notes if n]
     ax.set_title(
-        f"stage {comparison.stage}: residual RMS {comparison.residual_rms:.4f}{chi2}"
-        + (
-            " (dashed: simulated before broadening)"
-            if dashed and not comparison.renormalised
-            else ""
-        )
-        + (" (renormalised over the common species)" if comparison.renormalised else "")
-        + (
-            f" (surface: {comparison.surface})"
-            if comparison.response is not None and comparison.surface != "reflect"
-            else ""
-        ),
+        f"after {comparison.stage}: residual RMS {comparison.residual_rms:.4f}{chi2}"
+        + ("\n" + "; ".join(notes) if notes else ""),
         fontsize=9,
+        wrap=True,
     )
     ax.legend(fontsize=7, ncol=2)
     res.axhline(0.0, color="0.4", lw=0.8)
     res.set_xlabel("depth (nm)")
-    res.set_ylabel("measured − simulated")
+    res.set_ylabel("(model − data)/σ" if sigma is not None else "model − data")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
