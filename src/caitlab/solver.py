@@ -1253,7 +1253,7 @@ def integrate_stage(
             shrink = 0.25 if failed or negative else max(0.2, 0.9 * error ** (-1.0 / (order + 1)))
             dt_wanted = dt * shrink
             if dt_wanted < control.min_step:
-                reason = "negative" if negative else limit
+                reason = "newton" if failed else "negative" if negative else limit
                 raise ConvergenceError(_failure_message(stage_name, t, dt, reason, xmin, control))
             _check_step_budget(traj, control, stage_name, t, duration)
             continue
