@@ -107,13 +107,18 @@ def zone_depth(result: Result, level: float = 1e-3, minimum: float = 20e-9) -> f
 
 
 def mark_stages(ax: Axes, result: Result, scale: float = 1.0, label: bool = True) -> None:
-    """Dotted vertical lines at stage boundaries and stage names at the top of ``ax``."""
+    """Dotted vertical lines at stage boundaries and stage names at the top of ``ax``, at
+    the middle of each stage's visible span (the geometric middle on a log axis)."""
+    log = ax.get_xscale() == "log"
+    left = ax.get_xlim()[0]
     for k, (name, start, end) in enumerate(result.stage_bounds):
         if k > 0:
             ax.axvline(start / scale, color="0.5", lw=0.8, ls=":")
         if label:
+            low, high = start / scale, end / scale
+            middle = float(np.sqrt(max(low, left) * high)) if log else (low + high) / 2
             ax.text(
-                (start + end) / 2 / scale,
+                middle,
                 0.98,
                 name,
                 transform=ax.get_xaxis_transform(),

@@ -167,28 +167,9 @@ def surface_potential(result: Result, *, log_time: bool = True, ax: Axes | None 
         ax.set_xlim(0, hours[-1] * _TIME_MARGIN)
     if log_time:  # from 1 ms: the first microseconds of a step carry no information
         ax.set_xlim(left=max(float(hours[keep].min()), 1e-3 / SECONDS_PER_HOUR))
-    mark_stages(ax, result, scale=SECONDS_PER_HOUR, label=not log_time)
-    if log_time:  # stage names at the middle of each stage on the log axis
-        _log_stage_labels(ax, result)
+    mark_stages(ax, result, scale=SECONDS_PER_HOUR)
     ax.set_xlabel("time (h)")
     return ax
-
-
-def _log_stage_labels(ax: Axes, result: Result) -> None:
-    """Each stage's name at the geometric middle of its span on a log time axis."""
-    left = ax.get_xlim()[0]
-    for name, start, end in result.stage_bounds:
-        low, high = max(start / SECONDS_PER_HOUR, left), end / SECONDS_PER_HOUR
-        ax.text(
-            float(np.sqrt(low * high)),
-            0.98,
-            name,
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="top",
-            fontsize="small",
-            color="0.3",
-        )
 
 
 def traces(
