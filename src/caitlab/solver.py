@@ -894,38 +894,60 @@ def _charge_change(x, predicted, charge, j, block):
 
 
 @numba.njit(cache=True)
-def _charge_potential_change(x, predicted, back, widths, charge, debye2, block):
+def _charge_potential_change(x, predicted, green, widths, charge, block):
     """The potential (V_T) of the charge difference to the predictor: the max over cells of
-    ``|Δu(x_k)| = |Σ_j G(x_k, x_j) q_j| / λ_D²`` with
-    ``q_j = w_j Σ_i z_i Δn_ij`` and Poisson's Green's function for a field-free front and
-    a grounded back, ``G(x, x') = L - max(x, x')`` (``back`` = L - x_j).
+    ``|Δu(x_k)| = |Σ_j G(x_k, x_j) q_j|`` with ``q_j = w_j Σ_i z_i Δn_ij`` and Poisson's
+    Green's function for the Robin front (``u'(0) = κ u(0)``, κ = 1/(εr g + h_0/2), the
+    vacuum gap to the grounded aperture) and a grounded back,
+    ``G(x, x') = (1 + κ min(x, x')) (L - max(x, x')) / ((1 + κ L) λ_D²)``, held by
+    :class:`_Green` as its two factors.
 
     Poisson is algebraic: the potential's local error is the potential of the densities'
     local error. Computed from the charges it leaves out the potential's own round-off,
     which in a thick sample ((L/λ_D)² ~ 1e15 per mm²) is far above any tolerance a step
-    could meet. The field-free front is close to a Robin front's response where the
-    vacuum gap's εr g is much longer than L (the aperture's share is L/(L + εr g)).
+    could meet. O(N): prefix sums of ``ahead_j q_j`` and ``back_j q_j``.
     """
     n = widths.size
     total = 0.0
     for j in range(n):
-        total += back[j] * widths[j] * _charge_change(x, predicted, charge, j, block)
+        total += green.back[j] * widths[j] * _charge_change(x, predicted, charge, j, block)
     prefix = 0.0
     partial = 0.0
     largest = 0.0
     for k in range(n):
         q = widths[k] * _charge_change(x, predicted, charge, k, block)
-        prefix += q
-        partial += back[k] * q
-        largest = max(largest, abs(back[k] * prefix + total - partial) / debye2)
+        prefix += green.ahead[k] * q
+        partial += green.back[k] * q
+        du = green.back[k] * prefix + green.ahead[k] * (total - partial)
+        largest = max(largest, abs(du))
     return largest
+
+
+class _Green(NamedTuple):
+    """Poisson's Green's function of a stage as ``G(x, x') = ahead(min) back(max)``:
+    ``ahead = (1 + κ x) / ((1 + κ L) λ_D²)`` (1/nm), ``back = L - x`` (nm), at the cell
+    centres; ``diagonal_width = G(x_j, x_j) w_j``, the potential (V_T) of one n0 in cell j."""
+
+    ahead: np.ndarray
+    back: np.ndarray
+    diagonal_width: np.ndarray
+
+    @classmethod
+    def for_system(cls, system: StageSystem) -> _Green:
+        widths = system.widths
+        thickness = widths.sum()
+        centres = np.cumsum(widths) - 0.5 * widths
+        kappa = system.front_coefficient
+        ahead = (1.0 + kappa * centres) / ((1.0 + kappa * thickness) * system.debye2)
+        back = thickness - centres
+        return cls(ahead=ahead, back=back, diagonal_width=ahead * back * widths)
 
 
 @numba.njit(cache=True)
 def _potential_resolution(x, predicted, green, charge, block):
     """The potential (V_T) of half an ulp of charge in the coarsest cell whose densities
-    differ from the predictor: ``eps/2 max_j green_j Σ_i |z_i n_ij|`` with Poisson's
-    Green's function at the surface, ``green_j = (L - x_j) w_j / λ_D²``. The states
+    differ from the predictor: ``eps/2 max_j green_j Σ_i |z_i n_ij|`` with
+    ``green_j = G(x_j, x_j) w_j`` (:class:`_Green`), the potential of one n0 in cell j. The states
     cannot resolve a potential below this: in a thick sample Poisson amplifies one ulp of
     charge in a wide bulk cell by (L/λ_D)² to ~0.03 V_T per mm, far above the potential's
     absolute tolerance. Cells that agree with the predictor add nothing (the predictor is
@@ -1097,9 +1119,7 @@ class _Integrator:
         # loops over a cell's unknowns have constant trip counts and are unrolled
         self.block = (0,) * (system.n_species + 1)
         widths = system.widths
-        #: L - x_j, nm: Poisson's Green's function at the surface
-        self.back = widths.sum() - (np.cumsum(widths) - 0.5 * widths)
-        self.green = self.back * widths / system.debye2
+        self.green = _Green.for_system(system)
         #: the charge (n0·nm) whose landing moves the surface by the invariant's allowance
         self.landing_floor = surface_allowance(system) * system.debye2 / widths.sum()
 
@@ -1128,7 +1148,8 @@ class _Integrator:
 
     def potential_resolution(self, x: np.ndarray, predicted: np.ndarray) -> float:
         """The smallest potential difference (V_T) the densities of ``x`` resolve."""
-        return _potential_resolution(x, predicted, self.green, self.system.charge, self.block)
+        green = self.green.diagonal_width
+        return _potential_resolution(x, predicted, green, self.system.charge, self.block)
 
     def local_error(
         self, x: np.ndarray, predicted: np.ndarray, factor: float, resolution: float
@@ -1141,9 +1162,7 @@ class _Integrator:
         """
         c, sy = self.control, self.system
         change, lowest, u_size = _change_norms(x, predicted, sy.widths, self.block)
-        du = _charge_potential_change(
-            x, predicted, self.back, sy.widths, sy.charge, sy.debye2, self.block
-        )
+        du = _charge_potential_change(x, predicted, self.green, sy.widths, sy.charge, self.block)
         errors = {
             "density": change / c.tolerance,
             "potential": du / (c.potential_rtol * u_size + max(c.potential_atol, resolution)),
@@ -1222,7 +1241,7 @@ def integrate_stage(
         _save(traj, 0.0, x0, fluxes[1], moved[-1][1])
     t, dt_wanted = 0.0, control.first_step
     min_density = 0.0
-    was_landing = _beam_landing(system, x0)
+    was_landing = _beam_landing(system, x0, False, 0.0)
     hist = np.zeros_like(x0)
     while t < duration:
         order = min(len(times), control.max_order, MAX_ORDER)  # one more after each step
@@ -1272,7 +1291,7 @@ def integrate_stage(
         t = next(tt for tt in targets if tt > t * (1 + 1e-14)) if hits_target else t + dt
         times.append(t)
         states.append(x)
-        landing = _beam_landing(system, x)
+        landing = _beam_landing(system, x, was_landing, control.tol_residual)
         if traj.n_steps == 0 or landing != was_landing:
             # start the BDF history afresh after the first step of a stage and whenever the
             # ideal beam starts or stops landing: such a step jumps to a new consistent
@@ -1406,13 +1425,21 @@ def _check_step_budget(
         )
 
 
-def _beam_landing(system: StageSystem, x: np.ndarray) -> bool:
+def _beam_landing(system: StageSystem, x: np.ndarray, before: bool, band: float) -> bool:
     """Whether an ideal beam lands ions (holding the surface at U_R) in state ``x``,
-    rather than standing off (surface above U_R): the branch of its complementarity."""
+    rather than standing off (surface above U_R): the branch of its complementarity.
+
+    Within ``band`` (Newton's relative tolerance) of the corner the branch is that of the
+    state ``before``: a beam whose flux and surface excess are both at Newton's
+    resolution does not switch, so the BDF history is not restarted every step (a
+    limit cycle of restarts with tiny steps on a 1 nm aperture).
+    """
     if system.beam_mode != BEAM_IDEAL:
         return False
     flux = x[0] / system.beam_flux_scale
     excess = system.surface_ratio * x[1 + system.n_species] / system.beam_potential - 1.0
+    if abs(flux - excess) <= band:
+        return before
     return bool(flux > excess)
 
 
