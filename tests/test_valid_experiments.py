@@ -127,3 +127,17 @@ def test_the_conservation_column_reads_as_the_fraction_of_ions_created_or_lost()
         worst = np.abs(record.imbalance_m2).max()
         assert record.conservation_rel_error == pytest.approx(worst / involved)
         assert record.conservation_rel_error < 1e-14
+
+
+def test_a_one_nanometre_aperture_runs_in_few_steps():
+    """The hostile set's ``aperture-1nm``: the gap takes nearly all the field lines of the
+    surface charge; with a field-free Green's function in the potential's error estimate
+    its steps stalled at 1 µs (a million steps), and an ideal beam at its corner restarted
+    the BDF history every step."""
+    config = tomllib.loads(example_path("quick-double-cait").read_text())
+    config["stages"][0]["beam"]["aperture_distance"] = "1 nm"
+    config["stages"][0]["duration"] = "600 s"
+    result = _run(config)
+    record = result.stage("Rb-CAIT")
+    assert record.n_steps < 500
+    assert record.trace_surface_potential[-1] == pytest.approx(15.0, rel=1e-6)
