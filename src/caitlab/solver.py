@@ -1118,10 +1118,10 @@ class _Integrator:
         # a tuple of length m = S + 1: numba compiles the kernels for each length, so the
         # loops over a cell's unknowns have constant trip counts and are unrolled
         self.block = (0,) * (system.n_species + 1)
-        widths = system.widths
         self.green = _Green.for_system(system)
         #: the charge (n0·nm) whose landing moves the surface by the invariant's allowance
-        self.landing_floor = surface_allowance(system) * system.debye2 / widths.sum()
+        surface_per_charge = self.green.ahead[0] * self.green.back[0]  # G(0, 0), V_T/(n0·nm)
+        self.landing_floor = surface_allowance(system) / surface_per_charge
 
     def newton(self, x: np.ndarray, ref: np.ndarray, hist: np.ndarray, a0_dt: float) -> int:
         c = self.control
