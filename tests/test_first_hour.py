@@ -164,6 +164,47 @@ def test_short_reprs(quick_experiment, quick_result):
     assert len(repr(quick_result.stages[0])) < 200
 
 
+def test_sweep_table_headers_carry_units_and_plots_find_columns_by_path(tmp_path, quick_result):
+    """``table.csv`` names each parameter column with its unit; ``misfit_map`` and the
+    report find a column by the parameter's path and label the axis with the header."""
+    from caitlab.config import experiment_to_dict
+    from caitlab.fit import FitProblem, synthetic_profile
+    from caitlab.plot import misfit_map
+    from caitlab.sweep import column_header, read_sweep_table, run_sweep
+
+    config = experiment_to_dict(quick_result.experiment)
+    depth = np.arange(1.0, 120.0) * 1e-9
+    data = synthetic_profile(
+        quick_result, "Cs-CAIT", depth, response={"rms": 8e-9}, counts=3000, rng=3
+    )
+    d_cs, rms = "stages.Cs-CAIT.diffusivity.Cs.d", "profiles.Cs-CAIT.rms"
+    points = [{d_cs: d, rms: r} for d in (3e-23, 6e-23) for r in (6e-9, 10e-9)]
+    run_sweep(config, points, tmp_path, problem=FitProblem(config, [data]))
+    assert column_header(config, d_cs) == f"{d_cs} [m^2/s]"
+    assert column_header(config, rms) == f"{rms} [m]"
+    assert column_header(config, "stages.Cs-CAIT.diffusivity.Li.fwhm").endswith(" [eV]")
+    assert column_header(config, "sample.species.Li.initial_fraction") == (
+        "sample.species.Li.initial_fraction"
+    )
+    header = (tmp_path / "table.csv").read_text().splitlines()[1].split(",")
+    assert f"{d_cs} [m^2/s]" in header and f"{rms} [m]" in header
+    table = read_sweep_table(tmp_path / "table.csv")
+    assert len(table) == 4
+    ax = misfit_map(table, d_cs, rms)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (f"{d_cs} [m^2/s]", f"{rms} [m]")
+    ax = misfit_map(table)  # the parameters found without being named
+    assert {ax.get_xlabel(), ax.get_ylabel()} == {f"{d_cs} [m^2/s]", f"{rms} [m]"}
+
+
+def test_compare_names_the_stage_time_in_hours(tmp_path, quick_result):
+    folder = quick_result.save(tmp_path / "run")
+    result = invoke("compare", folder, DATA / "double-cait-stage2.csv")
+    assert result.exit_code == 0, result.output
+    hours = quick_result.stage("Cs-CAIT").end / 3600
+    assert f"(t = {hours:.4g} h)" in result.output
+    assert " s)" not in result.output.splitlines()[0]
+
+
 @pytest.fixture(scope="module")
 def small_fit(quick_result):
     from caitlab.config import experiment_to_dict

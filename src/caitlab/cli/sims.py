@@ -370,8 +370,10 @@ def compare_command(
             if rms is None
             else f"Gaussian {rms * 1e9:g} nm rms, surface: {comparison.surface}"
         )
+        from caitlab.units import rounded
+
         typer.echo(
-            f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
+            f"stage {comparison.stage} (t = {rounded(simulated.attrs['time'], 'time')}), "
             f"broadening: {broadening}"
         )
         for note in comparison.notes:

@@ -28,6 +28,19 @@ _NOT_PARAMETERS = (
 )
 
 
+def _column(columns: Sequence[str], name: str) -> str:
+    """The column ``name`` of a table, or the one whose header (``path [unit]``, as a
+    sweep's ``table.csv`` writes it) names the parameter path ``name``."""
+    from caitlab.params import column_path
+
+    if name in columns:
+        return name
+    found = [c for c in columns if column_path(c) == name]
+    if len(found) != 1:
+        raise ValueError(f"no column {name!r}; columns: {list(columns)}")
+    return found[0]
+
+
 def _grid_from_table(
     table: Any, x: str | None, y: str | None, misfit: str | None
 ) -> tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]:
@@ -54,8 +67,8 @@ def _grid_from_table(
         for c in columns
         if not c.startswith(_NOT_PARAMETERS) and c != misfit and numeric(c) is not None
     ]
-    x = x or params[0]
-    y = y or next(c for c in params if c != x)
+    x = _column(columns, x) if x else params[0]
+    y = _column(columns, y) if y else next(c for c in params if c != x)
     values = []
     for name in (x, y, misfit):
         column = numeric(name)
@@ -83,10 +96,14 @@ def misfit_map(
     data : xarray.DataArray or table
         A 2-D DataArray (its two dims are the parameters) or a table (pandas DataFrame or
         mapping of equal-length columns) with parameter columns and a misfit column, such
-        as a sweep's ``table.csv`` read with :func:`pandas.read_csv` (failed rows dropped).
+        as a sweep's ``table.csv`` read with :func:`caitlab.sweep.read_sweep_table` (failed
+        rows dropped).
         A regular table grid is drawn as cells, scattered points as filled contours.
     x, y : str, optional
-        Parameter names for the axes; default the first two dims / parameter columns.
+        Parameter names for the axes; default the first two dims / parameter columns. A
+        table's column may be named by its parameter path without the unit of its header
+        (``"stages.Cs-CAIT.diffusivity.Cs.d"`` for ``"stages.Cs-CAIT.diffusivity.Cs.d
+        [m^2/s]"``); the axis is labelled with the header.
     misfit : str, optional
         Name of the misfit column in a table; default the first of ``misfit``,
         ``chisqr_per_point``, ``chisqr`` (the columns of a :mod:`caitlab.sweep` table).
