@@ -253,6 +253,98 @@ def test_fit_result_params_and_fit_report(small_fit):
     assert "profiles.Cs-CAIT.rms" in report
 
 
+# ------------------------------------------------------------ 5. progress and first run
+def test_notebook_progress_without_ipywidgets_is_a_plain_html_bar(monkeypatch, quick_experiment):
+    """In a notebook without ipywidgets: HTML bars updated in place, no warning."""
+    import warnings
+
+    import IPython.display
+
+    from caitlab import _progress
+
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    def display(obj, display_id=False):
+        shown.append(obj.data)
+        return Handle()
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "widgets_available", lambda: False)
+    monkeypatch.setattr(IPython.display, "display", display)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quick_experiment.run(progress=True)
+    assert shown and all("<progress" in html for html in shown)
+    assert all(stage.name in shown[-1] for stage in quick_experiment.stages)
+    assert "h simulated" in shown[-1]
+
+
+def test_first_compile_is_announced_and_kept_out_of_the_wall_time(
+    quick_experiment, capsys, monkeypatch, tmp_path
+):
+    """A compilation during a run (here a fresh numba function the observer calls) is
+    announced once on stderr and reported as compile_time_s, not in wall_time_s."""
+    import time
+
+    import numba
+
+    from caitlab import _compile
+    from caitlab.results import open_result
+
+    monkeypatch.setattr(_compile, "_announced", False)
+
+    @numba.njit  # not cached: compiled on its first call, during the run
+    def fresh(x):
+        return np.sin(x) + np.cos(x) * 2.0
+
+    def observer(stage, t, end):
+        fresh(t)
+
+    clock = time.perf_counter()
+    result = quick_experiment.run(observer)
+    elapsed = time.perf_counter() - clock
+    summary = result.summary()
+    assert summary["compile_time_s"] > 0.02
+    assert summary["wall_time_s"] + summary["compile_time_s"] <= elapsed
+    assert sum(s["wall_time_s"] for s in summary["stages"]) <= summary["wall_time_s"]
+    err = capsys.readouterr().err
+    assert err.count("compiling the solver (first run only") == 1
+    again = quick_experiment.run(observer)  # compiled now: no note, no compile time
+    assert again.compile_time_s < 0.02 and "compiling" not in capsys.readouterr().err
+    opened = open_result(result.save(tmp_path / "run"))
+    assert opened.compile_time_s == result.compile_time_s
+
+
+def test_landscape_reports_progress(tmp_path):
+    """``run_landscape(progress=...)`` is told of every model's fit (the command draws a
+    rich bar from it)."""
+    from test_landscape import _profiles, _truth
+
+    from caitlab.fit import write_fractions_table
+    from caitlab.landscape.study import run_landscape
+
+    for profile in _profiles(_truth("sin2"), 1e4):
+        write_fractions_table(tmp_path / f"{profile.stage}.csv", profile)
+    (tmp_path / "fit.toml").write_text(
+        'experiment = "quick-double-cait.toml"\n'
+        '[[profiles]]\nstage = "Cs-CAIT"\nfile = "Cs-CAIT.csv"\n'
+        'response = { rms = "3 nm" }\n'
+        '[[parameters]]\npath = "profiles.Cs-CAIT.rms"\nmin = "1 nm"\nmax = "10 nm"\n'
+        '[landscape]\nmodels = ["constant", "sin2"]\nsamples = 0\n'
+        '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n'
+    )
+    told = []
+    run_landscape(tmp_path / "fit.toml", None, figures=False, progress=lambda *a: told.append(a))
+    assert told[0] == (0, 2, "Rb in Cs-CAIT: constant (1/2)")
+    assert any(step == 1 and "sin2 (2/2)" in what for step, _, what in told)
+    assert any("simulations" in what for _, _, what in told)
+    assert told[-1] == (2, 2, "done")
+
+
 # ------------------------------------------------------------------------ 4. figures
 def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_frame(
     quick_result,

@@ -281,13 +281,23 @@ class Result:
     created: str
     version: str = __version__
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: s spent in numba's compiler during the run (the first run of a process), not counted
+    #: in ``wall_time_s``
+    compile_time_s: float = 0.0
 
     @classmethod
     def from_records(
-        cls, experiment: Experiment, mesh: Mesh, records: list[StageRecord], wall_time_s: float
+        cls,
+        experiment: Experiment,
+        mesh: Mesh,
+        records: list[StageRecord],
+        wall_time_s: float,
+        compile_time_s: float = 0.0,
     ) -> Result:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return cls(experiment, mesh, tuple(records), wall_time_s, created)
+        return cls(
+            experiment, mesh, tuple(records), wall_time_s, created, compile_time_s=compile_time_s
+        )
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -396,6 +406,7 @@ class Result:
             "name": self.experiment.name,
             "stages": stages,
             "wall_time_s": self.wall_time_s,
+            "compile_time_s": self.compile_time_s,
             "n_cells": self.mesh.n_cells,
             "n_steps": sum(r.n_steps for r in self.stages),
             "caitlab_version": self.version,
@@ -434,6 +445,7 @@ class Result:
             str(ds.attrs["created"]),
             str(ds.attrs["caitlab_version"]),
             str(ds.attrs["run_id"]),
+            float(ds["compile_time"]) if "compile_time" in ds else 0.0,
         )
 
     def save(self, directory: str | os.PathLike) -> Path:

@@ -148,6 +148,11 @@ def _draw_all(result, out_dir: Path) -> None:
     typer.echo(f"wrote {len(paths)} figures to {out_dir}")
 
 
+def _compiled(seconds: float) -> str:
+    """`` (+ 14.2 s compiling the solver, first run only)`` where the run compiled."""
+    return f" (+ {seconds:.1f} s compiling the solver, first run only)" if seconds >= 0.5 else ""
+
+
 def _print_summary(summary: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -155,6 +160,7 @@ def _print_summary(summary: dict, out: Path) -> None:
     table = Table(
         title=f"{summary['name']}: {summary['n_cells']} cells, "
         f"{summary['n_steps']} steps, {summary['wall_time_s']:.2f} s"
+        + _compiled(summary.get("compile_time_s", 0.0))
     )
     for column in ("stage", "charge / mC", "surface / V", "conservation", "steps"):
         table.add_column(column, justify="right")
