@@ -442,3 +442,64 @@ def test_a_fit_folder_points_to_its_best_run_and_a_corrupt_result_is_named(tmp_p
         open_result(tmp_path / "fit-out")
     with pytest.raises(ValueError, match="not a readable caitlab result"):
         open_result(tmp_path / "fit-out" / "best")
+
+
+def test_a_script_without_a_main_guard_fails_with_one_clear_line(tmp_path):
+    """``open_executor(workers=2)`` at a script's top level: one line naming the fix, not
+    dask's "Nanny failed to start" under a traceback per worker."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from caitlab.fit.executors import open_executor\n"
+        "with open_executor(workers=2) as executor:\n"
+        "    print(executor.map(max, [1, 2], 0))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("caitlab.fit.executors.ClusterStartError")
+    assert 'if __name__ == "__main__":' in last and "workers=0" in last
+    assert "bootstrapping" not in done.stderr and len(done.stderr.splitlines()) < 15
+    assert 'if __name__ == "__main__":' in (ROOT / "docs" / "fitting.md").read_text()
+
+
+def test_example_lists_each_name_with_a_line_of_description():
+    from caitlab.examples import example_names
+
+    result = invoke("example")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == example_names()
+    assert all(len(line.split()) > 4 for line in lines)
+
+
+def test_readme_names_only_files_that_ship():
+    """The README's sims/compare commands read files of the repository."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "export.txt" not in text and "current-log.csv" not in text
+    named = set(re.findall(r"(?:src|examples)/[\w./-]+\.(?:txt|csv|toml)", text))
+    assert "examples/data/double-cait-current.csv" in named
+    assert all((ROOT / path).is_file() for path in named), named
+
+
+def test_shipped_current_log_is_what_its_script_writes(tmp_path, monkeypatch):
+    from caitlab.electrometer import read_electrometer
+
+    module = _load_script(ROOT / "examples" / "make_current_log.py")
+    monkeypatch.setattr(module, "OUT", tmp_path)
+    module.main()
+    made = read_electrometer(tmp_path / module.NAME)
+    shipped = read_electrometer(DATA / module.NAME)
+    np.testing.assert_array_equal(made.time_s, shipped.time_s)
+    np.testing.assert_array_equal(made.current_A, shipped.current_A)

@@ -55,8 +55,11 @@ def example(
 ) -> None:
     """Print or write a built-in example config (``double-cait`` is the paper's case)."""
     if name is None:
+        from caitlab.examples import example_description
+
+        width = max(len(known) for known in example_names())
         for known in example_names():
-            typer.echo(known)
+            typer.echo(f"{known:<{width}}  {example_description(known)}")
         return
     if name not in example_names():
         fail(f"no example {name!r}; examples: {', '.join(example_names())}")
