@@ -345,6 +345,60 @@ def test_landscape_reports_progress(tmp_path):
     assert told[-1] == (2, 2, "done")
 
 
+# ------------------------------------------------ 7. what PyBaMM users reach for
+def test_result_variables_list_names_units_and_descriptions(quick_result):
+    variables = quick_result.variables
+    assert variables["fraction"].unit == "1" and variables["fraction"].dims == (
+        "time",
+        "species",
+        "x",
+    )
+    assert variables["potential"].unit == "V" and "potential" in variables["potential"].description
+    assert variables["trace_current"].unit == "A"
+    assert set(variables) >= set(quick_result.data.data_vars)
+    text = repr(variables)
+    assert "potential" in text and "[V]" in text and len(text.splitlines()) == len(variables)
+    assert "<table>" in variables._repr_html_()
+
+
+def test_result_plot_in_a_notebook_has_a_time_slider_with_ipywidgets(quick_experiment, monkeypatch):
+    widgets = pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    from caitlab import _progress
+    from caitlab.experiment import OutputOptions
+
+    result = quick_experiment.with_(output=OutputOptions(frames=4)).run()
+    shown = []
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **k: shown.extend(objs))
+    view = result.plot(depth_max_nm=150)
+    slider = view.slider
+    assert isinstance(slider, widgets.SelectionSlider)
+    assert len(slider.options) == result.data.sizes["time"] > 2
+    assert slider.value == result.data.sizes["time"] - 1  # the end first
+    assert any(isinstance(o, widgets.Widget) for o in shown)
+    first = view.ax.get_lines()[0].get_ydata().copy()
+    slider.value = 1
+    assert not np.array_equal(view.ax.get_lines()[0].get_ydata(), first)
+    assert view.ax.get_xlim()[1] == 150  # the options reach every frame
+
+
+def test_result_plot_without_ipywidgets_is_static_and_silent(quick_result, monkeypatch):
+    import warnings
+
+    from matplotlib.axes import Axes
+
+    from caitlab import _progress
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "widgets_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = quick_result.plot()
+    assert isinstance(ax, Axes)
+
+
 # ------------------------------------------------------------------------ 4. figures
 def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_frame(
     quick_result,
