@@ -190,10 +190,11 @@ def test_sweep_table_headers_carry_units_and_plots_find_columns_by_path(tmp_path
     assert f"{d_cs} [m^2/s]" in header and f"{rms} [m]" in header
     table = read_sweep_table(tmp_path / "table.csv")
     assert len(table) == 4
-    ax = misfit_map(table, d_cs, rms)
-    assert (ax.get_xlabel(), ax.get_ylabel()) == (f"{d_cs} [m^2/s]", f"{rms} [m]")
+    ax = misfit_map(table, d_cs, rms)  # units in the labels, tiny values in a power of ten
+    labels = (f"{d_cs} [$10^{{-23}}$ m^2/s]", f"{rms} [$10^{{-9}}$ m]")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == labels
     ax = misfit_map(table)  # the parameters found without being named
-    assert {ax.get_xlabel(), ax.get_ylabel()} == {f"{d_cs} [m^2/s]", f"{rms} [m]"}
+    assert {ax.get_xlabel(), ax.get_ylabel()} == set(labels)
 
 
 def test_compare_names_the_stage_time_in_hours(tmp_path, quick_result):
@@ -414,6 +415,14 @@ def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_f
     assert set(quick_result.stage_names) <= names  # stage labels on the potential panel
 
 
+def test_a_broadened_profile_names_its_gaussian_rms(quick_result):
+    from caitlab import plot
+    from caitlab.sims import GaussianResponse
+
+    ax = plot.profiles(quick_result, response=GaussianResponse(5e-9))
+    assert ax.get_legend().get_title().get_text() == "broadened, 5 nm rms"
+
+
 def test_potential_profile_is_not_stretched_by_the_space_charge(quick_result):
     from caitlab import plot
 
@@ -557,3 +566,17 @@ def test_shipped_current_log_is_what_its_script_writes(tmp_path, monkeypatch):
     shipped = read_electrometer(DATA / module.NAME)
     np.testing.assert_array_equal(made.time_s, shipped.time_s)
     np.testing.assert_array_equal(made.current_A, shipped.current_A)
+
+
+# ------------------------------------------------------------------ the screenshots page
+def test_every_screenshot_of_pictures_md_is_made_by_its_script():
+    """docs/pictures.md shows exactly the pictures docs/make_screenshots.py makes, and they
+    are there."""
+    import re
+
+    module = _load_script(ROOT / "docs" / "make_screenshots.py")
+    text = (ROOT / "docs" / "pictures.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(pictures/([^)]+)\.png\)", text)
+    assert shown == list(module.PICTURES)
+    for name in shown:
+        assert (ROOT / "docs" / "pictures" / f"{name}.png").stat().st_size > 10_000, name

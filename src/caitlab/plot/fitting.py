@@ -147,13 +147,15 @@ def misfit_map(
         mec="k",
         label=f"minimum {pm[best]:.3g} at ({px[best]:.3g}, {py[best]:.3g})",
     )
+    names = {"x": x, "y": y}
     for axis, values in (("x", ux), ("y", uy)):
         if values.min() > 0 and values.max() / values.min() > 20:
             getattr(ax, f"set_{axis}scale")("log")
+            getattr(ax, f"set_{axis}label")(names[axis])
+        else:
+            _linear_axis(getattr(ax, f"{axis}axis"), names[axis], _power_of_ten(values))
     colourbar = ax.figure.colorbar(mesh, ax=ax)
     colourbar.set_label(f"log$_{{10}}$ {label}" if log_misfit else label)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -241,6 +243,25 @@ def _power_of_ten(values: np.ndarray) -> int:
     median = abs(float(np.median(values)))
     power = int(np.floor(np.log10(median))) if median > 0 and np.isfinite(median) else 0
     return power if abs(power) >= 3 else 0
+
+
+def _linear_axis(axis: Any, name: str, power: int) -> None:
+    """Label a linear axis ``name``; tiny or huge values are shown in ``10**power`` named in
+    the label (``"… [$10^{-23}$ m^2/s]"``), never as an offset text on the axis."""
+    if not power:
+        axis.set_label_text(name)
+        return
+    from matplotlib.ticker import FuncFormatter
+
+    from caitlab.params import column_path
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 10.0**power:g}"))
+    path = column_path(name)
+    if path == name:  # no unit in the name
+        axis.set_label_text(_label(name, "", power))
+        return
+    unit = name[len(path) :].strip()[1:-1]
+    axis.set_label_text(f"{path} [$10^{{{power}}}$ {unit}]")
 
 
 def _label(name: str, unit: str, power: int) -> str:
