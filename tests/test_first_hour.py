@@ -164,6 +164,48 @@ def test_short_reprs(quick_experiment, quick_result):
     assert len(repr(quick_result.stages[0])) < 200
 
 
+def test_sweep_table_headers_carry_units_and_plots_find_columns_by_path(tmp_path, quick_result):
+    """``table.csv`` names each parameter column with its unit; ``misfit_map`` and the
+    report find a column by the parameter's path and label the axis with the header."""
+    from caitlab.config import experiment_to_dict
+    from caitlab.fit import FitProblem, synthetic_profile
+    from caitlab.plot import misfit_map
+    from caitlab.sweep import column_header, read_sweep_table, run_sweep
+
+    config = experiment_to_dict(quick_result.experiment)
+    depth = np.arange(1.0, 120.0) * 1e-9
+    data = synthetic_profile(
+        quick_result, "Cs-CAIT", depth, response={"rms": 8e-9}, counts=3000, rng=3
+    )
+    d_cs, rms = "stages.Cs-CAIT.diffusivity.Cs.d", "profiles.Cs-CAIT.rms"
+    points = [{d_cs: d, rms: r} for d in (3e-23, 6e-23) for r in (6e-9, 10e-9)]
+    run_sweep(config, points, tmp_path, problem=FitProblem(config, [data]))
+    assert column_header(config, d_cs) == f"{d_cs} [m^2/s]"
+    assert column_header(config, rms) == f"{rms} [m]"
+    assert column_header(config, "stages.Cs-CAIT.diffusivity.Li.fwhm").endswith(" [eV]")
+    assert column_header(config, "sample.species.Li.initial_fraction") == (
+        "sample.species.Li.initial_fraction"
+    )
+    header = (tmp_path / "table.csv").read_text().splitlines()[1].split(",")
+    assert f"{d_cs} [m^2/s]" in header and f"{rms} [m]" in header
+    table = read_sweep_table(tmp_path / "table.csv")
+    assert len(table) == 4
+    ax = misfit_map(table, d_cs, rms)  # units in the labels, tiny values in a power of ten
+    labels = (f"{d_cs} [$10^{{-23}}$ m^2/s]", f"{rms} [$10^{{-9}}$ m]")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == labels
+    ax = misfit_map(table)  # the parameters found without being named
+    assert {ax.get_xlabel(), ax.get_ylabel()} == set(labels)
+
+
+def test_compare_names_the_stage_time_in_hours(tmp_path, quick_result):
+    folder = quick_result.save(tmp_path / "run")
+    result = invoke("compare", folder, DATA / "double-cait-stage2.csv")
+    assert result.exit_code == 0, result.output
+    hours = quick_result.stage("Cs-CAIT").end / 3600
+    assert f"(t = {hours:.4g} h)" in result.output
+    assert " s)" not in result.output.splitlines()[0]
+
+
 @pytest.fixture(scope="module")
 def small_fit(quick_result):
     from caitlab.config import experiment_to_dict
@@ -212,6 +254,152 @@ def test_fit_result_params_and_fit_report(small_fit):
     assert "profiles.Cs-CAIT.rms" in report
 
 
+# ------------------------------------------------------------ 5. progress and first run
+def test_notebook_progress_without_ipywidgets_is_a_plain_html_bar(monkeypatch, quick_experiment):
+    """In a notebook without ipywidgets: HTML bars updated in place, no warning."""
+    import warnings
+
+    import IPython.display
+
+    from caitlab import _progress
+
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    def display(obj, display_id=False):
+        shown.append(obj.data)
+        return Handle()
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "widgets_available", lambda: False)
+    monkeypatch.setattr(IPython.display, "display", display)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quick_experiment.run(progress=True)
+    assert shown and all("<progress" in html for html in shown)
+    assert all(stage.name in shown[-1] for stage in quick_experiment.stages)
+    assert "h simulated" in shown[-1]
+
+
+def test_first_compile_is_announced_and_kept_out_of_the_wall_time(
+    quick_experiment, capsys, monkeypatch, tmp_path
+):
+    """A compilation during a run (here a fresh numba function the observer calls) is
+    announced once on stderr and reported as compile_time_s, not in wall_time_s."""
+    import time
+
+    import numba
+
+    from caitlab import _compile
+    from caitlab.results import open_result
+
+    monkeypatch.setattr(_compile, "_announced", False)
+
+    @numba.njit  # not cached: compiled on its first call, during the run
+    def fresh(x):
+        return np.sin(x) + np.cos(x) * 2.0
+
+    def observer(stage, t, end):
+        fresh(t)
+
+    clock = time.perf_counter()
+    result = quick_experiment.run(observer)
+    elapsed = time.perf_counter() - clock
+    summary = result.summary()
+    assert summary["compile_time_s"] > 0.02
+    assert summary["wall_time_s"] + summary["compile_time_s"] <= elapsed
+    assert sum(s["wall_time_s"] for s in summary["stages"]) <= summary["wall_time_s"]
+    err = capsys.readouterr().err
+    assert err.count("compiling the solver (first run only") == 1
+    again = quick_experiment.run(observer)  # compiled now: no note, no compile time
+    assert again.compile_time_s < 0.02 and "compiling" not in capsys.readouterr().err
+    opened = open_result(result.save(tmp_path / "run"))
+    assert opened.compile_time_s == result.compile_time_s
+
+
+def test_landscape_reports_progress(tmp_path):
+    """``run_landscape(progress=...)`` is told of every model's fit (the command draws a
+    rich bar from it)."""
+    from test_landscape import _profiles, _truth
+
+    from caitlab.fit import write_fractions_table
+    from caitlab.landscape.study import run_landscape
+
+    for profile in _profiles(_truth("sin2"), 1e4):
+        write_fractions_table(tmp_path / f"{profile.stage}.csv", profile)
+    (tmp_path / "fit.toml").write_text(
+        'experiment = "quick-double-cait.toml"\n'
+        '[[profiles]]\nstage = "Cs-CAIT"\nfile = "Cs-CAIT.csv"\n'
+        'response = { rms = "3 nm" }\n'
+        '[[parameters]]\npath = "profiles.Cs-CAIT.rms"\nmin = "1 nm"\nmax = "10 nm"\n'
+        '[landscape]\nmodels = ["constant", "sin2"]\nsamples = 0\n'
+        '[[landscape.targets]]\nstage = "Cs-CAIT"\nspecies = "Rb"\n'
+    )
+    told = []
+    run_landscape(tmp_path / "fit.toml", None, figures=False, progress=lambda *a: told.append(a))
+    assert told[0] == (0, 2, "Rb in Cs-CAIT: constant (1/2)")
+    assert any(step == 1 and "sin2 (2/2)" in what for step, _, what in told)
+    assert any("simulations" in what for _, _, what in told)
+    assert told[-1] == (2, 2, "done")
+
+
+# ------------------------------------------------ 7. what PyBaMM users reach for
+def test_result_variables_list_names_units_and_descriptions(quick_result):
+    variables = quick_result.variables
+    assert variables["fraction"].unit == "1" and variables["fraction"].dims == (
+        "time",
+        "species",
+        "x",
+    )
+    assert variables["potential"].unit == "V" and "potential" in variables["potential"].description
+    assert variables["trace_current"].unit == "A"
+    assert set(variables) >= set(quick_result.data.data_vars)
+    text = repr(variables)
+    assert "potential" in text and "[V]" in text and len(text.splitlines()) == len(variables)
+    assert "<table>" in variables._repr_html_()
+
+
+def test_result_plot_in_a_notebook_has_a_time_slider_with_ipywidgets(quick_experiment, monkeypatch):
+    widgets = pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    from caitlab import _progress
+    from caitlab.experiment import OutputOptions
+
+    result = quick_experiment.with_(output=OutputOptions(frames=4)).run()
+    shown = []
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **k: shown.extend(objs))
+    view = result.plot(depth_max_nm=150)
+    slider = view.slider
+    assert isinstance(slider, widgets.SelectionSlider)
+    assert len(slider.options) == result.data.sizes["time"] > 2
+    assert slider.value == result.data.sizes["time"] - 1  # the end first
+    assert any(isinstance(o, widgets.Widget) for o in shown)
+    first = view.ax.get_lines()[0].get_ydata().copy()
+    slider.value = 1
+    assert not np.array_equal(view.ax.get_lines()[0].get_ydata(), first)
+    assert view.ax.get_xlim()[1] == 150  # the options reach every frame
+
+
+def test_result_plot_without_ipywidgets_is_static_and_silent(quick_result, monkeypatch):
+    import warnings
+
+    from matplotlib.axes import Axes
+
+    from caitlab import _progress
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "widgets_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = quick_result.plot()
+    assert isinstance(ax, Axes)
+
+
 # ------------------------------------------------------------------------ 4. figures
 def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_frame(
     quick_result,
@@ -225,6 +413,14 @@ def test_traces_share_one_linear_time_axis_and_show_the_potential_clear_of_the_f
     assert max(line.get_ydata()) < 0.95 * bottom.get_ylim()[1]  # not on the top frame
     names = {t.get_text() for t in bottom.texts}
     assert set(quick_result.stage_names) <= names  # stage labels on the potential panel
+
+
+def test_a_broadened_profile_names_its_gaussian_rms(quick_result):
+    from caitlab import plot
+    from caitlab.sims import GaussianResponse
+
+    ax = plot.profiles(quick_result, response=GaussianResponse(5e-9))
+    assert ax.get_legend().get_title().get_text() == "broadened, 5 nm rms"
 
 
 def test_potential_profile_is_not_stretched_by_the_space_charge(quick_result):
@@ -309,3 +505,78 @@ def test_a_fit_folder_points_to_its_best_run_and_a_corrupt_result_is_named(tmp_p
         open_result(tmp_path / "fit-out")
     with pytest.raises(ValueError, match="not a readable caitlab result"):
         open_result(tmp_path / "fit-out" / "best")
+
+
+def test_a_script_without_a_main_guard_fails_with_one_clear_line(tmp_path):
+    """``open_executor(workers=2)`` at a script's top level: one line naming the fix, not
+    dask's "Nanny failed to start" under a traceback per worker."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from caitlab.fit.executors import open_executor\n"
+        "with open_executor(workers=2) as executor:\n"
+        "    print(executor.map(max, [1, 2], 0))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("caitlab.fit.executors.ClusterStartError")
+    assert 'if __name__ == "__main__":' in last and "workers=0" in last
+    assert "bootstrapping" not in done.stderr and len(done.stderr.splitlines()) < 15
+    assert 'if __name__ == "__main__":' in (ROOT / "docs" / "fitting.md").read_text()
+
+
+def test_example_lists_each_name_with_a_line_of_description():
+    from caitlab.examples import example_names
+
+    result = invoke("example")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == example_names()
+    assert all(len(line.split()) > 4 for line in lines)
+
+
+def test_readme_names_only_files_that_ship():
+    """The README's sims/compare commands read files of the repository."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "export.txt" not in text and "current-log.csv" not in text
+    named = set(re.findall(r"(?:src|examples)/[\w./-]+\.(?:txt|csv|toml)", text))
+    assert "examples/data/double-cait-current.csv" in named
+    assert all((ROOT / path).is_file() for path in named), named
+
+
+def test_shipped_current_log_is_what_its_script_writes(tmp_path, monkeypatch):
+    from caitlab.electrometer import read_electrometer
+
+    module = _load_script(ROOT / "examples" / "make_current_log.py")
+    monkeypatch.setattr(module, "OUT", tmp_path)
+    module.main()
+    made = read_electrometer(tmp_path / module.NAME)
+    shipped = read_electrometer(DATA / module.NAME)
+    np.testing.assert_array_equal(made.time_s, shipped.time_s)
+    np.testing.assert_array_equal(made.current_A, shipped.current_A)
+
+
+# ------------------------------------------------------------------ the screenshots page
+def test_every_screenshot_of_pictures_md_is_made_by_its_script():
+    """docs/pictures.md shows exactly the pictures docs/make_screenshots.py makes, and they
+    are there."""
+    import re
+
+    module = _load_script(ROOT / "docs" / "make_screenshots.py")
+    text = (ROOT / "docs" / "pictures.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(pictures/([^)]+)\.png\)", text)
+    assert shown == list(module.PICTURES)
+    for name in shown:
+        assert (ROOT / "docs" / "pictures" / f"{name}.png").stat().st_size > 10_000, name

@@ -243,7 +243,7 @@ def test_misfit_map_from_dataarray_and_tables():
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
     j, i = np.unravel_index(np.argmin(misfit), misfit.shape)
     assert (star.get_xdata()[0], star.get_ydata()[0]) == (d_rb[i], d_cs[j])
-    assert ax.get_xlabel() == "D_Rb" and ax.get_xscale() == "linear"
+    assert ax.get_xlabel() == "D_Rb ($10^{-22}$)" and ax.get_xscale() == "linear"
     xs, ys = np.meshgrid(d_rb, d_cs)
     table = {"D_Rb": xs.ravel(), "D_Cs": ys.ravel(), "misfit": misfit.ravel()}
     ax = plot.misfit_map(table, "D_Rb", "D_Cs")
@@ -272,7 +272,12 @@ def test_misfit_map_of_a_sweep_table_skips_failed_runs():
         }
     )
     ax = plot.misfit_map(table)
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("stages.Cs.d", "stages.Rb.d")
+    # tiny values in a power of ten named in the label, never an offset text on the axis
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (
+        "stages.Cs.d ($10^{-23}$)",
+        "stages.Rb.d ($10^{-22}$)",
+    )
+    assert ax.xaxis.get_major_formatter()(2e-23, 0) == "2"
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
     assert (star.get_xdata()[0], star.get_ydata()[0]) == (2e-23, 1e-22)
     assert "chisqr_per_point" in ax.figure.axes[-1].get_ylabel()  # the colour bar

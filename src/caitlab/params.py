@@ -174,6 +174,21 @@ def parse_quantity(value: Any) -> float:
     )
 
 
+def column_name(path: str, unit: str) -> str:
+    """The header of a table column holding the number at ``path`` in ``unit``:
+    ``"stages.Cs-CAIT.diffusivity.Cs.d [m^2/s]"``; the path alone if dimensionless (``unit``
+    empty). :func:`column_path` reads the path back."""
+    return f"{path} [{unit}]" if unit else path
+
+
+def column_path(header: str) -> str:
+    """The parameter path of a column header written by :func:`column_name`."""
+    text = str(header).strip()
+    if text.endswith("]") and " [" in text:
+        return text[: text.rindex(" [")]
+    return text
+
+
 def safe_name(path: str) -> str:
     """A valid Python identifier made from a path (for lmfit parameter names)."""
     text = "".join(c if c.isalnum() else "_" for c in path)
@@ -183,6 +198,8 @@ def safe_name(path: str) -> str:
 __all__ = [
     "ParameterPathError",
     "close_matches",
+    "column_name",
+    "column_path",
     "get_value",
     "iter_numeric_paths",
     "locate",

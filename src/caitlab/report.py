@@ -115,9 +115,9 @@ def load_fit(fit_dir: str | os.PathLike) -> dict[str, Any]:
             (folder / n for n in ("sweep.csv", "table.csv") if (folder / n).exists()), None
         )
         if table is not None:
-            import pandas as pd
+            from caitlab.sweep import read_sweep_table
 
-            fit["sweep"] = pd.read_csv(table)
+            fit["sweep"] = read_sweep_table(table)
     return fit
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -266,6 +266,36 @@ def diffusivity_tables(stage: Any, sample: Sample) -> np.ndarray:
     return table
 
 
+class Variable(NamedTuple):
+    """One variable of a result's Dataset: its unit (UDUNITS text, ``"1"``: a ratio), what
+    it is, and its dimensions."""
+
+    unit: str
+    description: str
+    dims: tuple[str, ...]
+
+
+class VariableTable(dict[str, Variable]):
+    """Name → :class:`Variable` of a result (:attr:`Result.variables`), shown as a table."""
+
+    def __repr__(self) -> str:
+        rows = [
+            (name, f"[{v.unit}]" if v.unit else "", f"({', '.join(v.dims)})", v.description)
+            for name, v in self.items()
+        ]
+        widths = [max((len(row[k]) for row in rows), default=0) for k in range(3)]
+        return "\n".join(
+            "  ".join(f"{cell:<{w}}" for cell, w in zip(row[:3], widths)) + f"  {row[3]}"
+            for row in rows
+        )
+
+    def _repr_html_(self) -> str:
+        from caitlab._html import table
+
+        rows = [[name, v.unit, ", ".join(v.dims), v.description] for name, v in self.items()]
+        return table("variables", ["name", "unit", "dimensions", "description"], rows)
+
+
 @dataclass(frozen=True, eq=False)
 class Result:
     """A finished run: the experiment, the mesh and one :class:`StageRecord` per stage.
@@ -281,13 +311,23 @@ class Result:
     created: str
     version: str = __version__
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: s spent in numba's compiler during the run (the first run of a process), not counted
+    #: in ``wall_time_s``
+    compile_time_s: float = 0.0
 
     @classmethod
     def from_records(
-        cls, experiment: Experiment, mesh: Mesh, records: list[StageRecord], wall_time_s: float
+        cls,
+        experiment: Experiment,
+        mesh: Mesh,
+        records: list[StageRecord],
+        wall_time_s: float,
+        compile_time_s: float = 0.0,
     ) -> Result:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return cls(experiment, mesh, tuple(records), wall_time_s, created)
+        return cls(
+            experiment, mesh, tuple(records), wall_time_s, created, compile_time_s=compile_time_s
+        )
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -329,11 +369,51 @@ class Result:
         ]
         return self.data[names[2:]].rename({n: n.removeprefix("trace_") for n in names})
 
-    def plot(self, **options: Any) -> Any:
-        """The profiles figure (:func:`caitlab.plot.profiles`); returns the axes."""
+    def plot(self, *, slider: bool | None = None, **options: Any) -> Any:
+        """The profiles figure (:func:`caitlab.plot.profiles`); returns the axes.
+
+        In a Jupyter notebook with ipywidgets installed (an optional dependency), and when
+        more than one state was saved, the figure comes with a slider over the saved states
+        (:func:`caitlab.plot.slider.profiles_slider`, displayed at once; returns its
+        :class:`~caitlab.plot.slider.ProfilesSlider`, whose ``ax`` is the frame shown).
+        Without ipywidgets it is the static figure, with no warning.
+
+        Parameters
+        ----------
+        slider : bool, optional
+            Ask for the slider (True) or the static figure (False); default: the slider
+            where it can be shown. True without ipywidgets draws the static figure.
+        **options
+            Passed to :func:`caitlab.plot.profiles` (``times`` only to the static figure).
+        """
+        from caitlab import _progress
+
+        if slider is None:
+            slider = _progress.in_notebook() and "times" not in options
+        if slider and _progress.widgets_available() and self.data.sizes["time"] > 1:
+            from caitlab.plot.slider import profiles_slider
+
+            return profiles_slider(self, **options)
         from caitlab.plot import profiles
 
         return profiles(self, **options)
+
+    @property
+    def variables(self) -> VariableTable:
+        """Every variable of :attr:`data` (and its coordinates) with its unit, dimensions
+        and description: ``result.variables["potential"].unit`` is ``"V"``; shown as a
+        table (``print(result.variables)``, or in a notebook)."""
+        data = self.data
+        return VariableTable(
+            {
+                str(name): Variable(
+                    str(item.attrs.get("units", "")) if item.dtype.kind in "biuf" else "",
+                    str(item.attrs.get("long_name", "")),
+                    tuple(str(d) for d in item.dims),
+                )
+                for name, item in [*data.data_vars.items(), *data.coords.items()]
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         """Per-stage figures, run statistics and the full input (``summary.json``); a
@@ -396,6 +476,7 @@ class Result:
             "name": self.experiment.name,
             "stages": stages,
             "wall_time_s": self.wall_time_s,
+            "compile_time_s": self.compile_time_s,
             "n_cells": self.mesh.n_cells,
             "n_steps": sum(r.n_steps for r in self.stages),
             "caitlab_version": self.version,
@@ -434,6 +515,7 @@ class Result:
             str(ds.attrs["created"]),
             str(ds.attrs["caitlab_version"]),
             str(ds.attrs["run_id"]),
+            float(ds["compile_time"]) if "compile_time" in ds else 0.0,
         )
 
     def save(self, directory: str | os.PathLike) -> Path:

@@ -22,7 +22,8 @@ that share the run, under a digest of the data and the response
 (:func:`observation_digest`): a resumed sweep's table reads it there instead of opening
 every run again (a run stored without it, or against other data, is opened). Failed runs are
 kept under ``DIR/failed/<key>.json`` and not retried unless asked. ``DIR/table.csv`` has one
-row per design point; ``DIR/sweep.json`` records the input, counts, version and date.
+row per design point, each parameter's column headed by its path and unit
+(:func:`column_header`); ``DIR/sweep.json`` records the input, counts, version and date.
 """
 
 from __future__ import annotations
@@ -538,17 +539,57 @@ def _row(
     return row
 
 
-def _write_table(path: Path, rows: list[dict[str, Any]], source: str = "") -> None:
+def column_header(config: Mapping[str, Any], path: str) -> str:
+    """The ``table.csv`` header of the parameter at ``path``: the path and its canonical
+    unit, ``"stages.Cs-CAIT.diffusivity.Cs.d [m^2/s]"``, ``"profiles.Cs-CAIT.rms [m]"``
+    (the values are written in it); the path alone for a dimensionless number.
+
+    Parameters
+    ----------
+    config : dict
+        The experiment dictionary the path walks (:func:`caitlab.config.experiment_to_dict`).
+    path : str
+        A parameter path (:mod:`caitlab.params`).
+    """
+    from caitlab.fit.config import parameter_kind
+    from caitlab.params import column_name
+    from caitlab.units import CANONICAL
+
+    kind = parameter_kind(dict(config), path)
+    return column_name(path, CANONICAL[kind] if kind else "")
+
+
+def read_sweep_table(path: str | os.PathLike) -> Any:
+    """A sweep's ``table.csv`` as a :class:`pandas.DataFrame` (its ``#`` comment line
+    skipped). Columns keep their headers (:func:`column_header`); :func:`caitlab.plot.misfit_map`
+    finds a parameter's column by its path."""
+    import pandas as pd
+
+    with open(path, encoding="utf-8") as stream:
+        first = stream.readline()
+    return pd.read_csv(path, skiprows=1 if first.startswith("#") else 0)
+
+
+def _write_table(
+    path: Path,
+    rows: list[dict[str, Any]],
+    source: str = "",
+    config: Mapping[str, Any] | None = None,
+    parameters: Sequence[str] = (),
+) -> None:
+    """Write the rows; the ``parameters`` columns are headed with their unit
+    (:func:`column_header` in ``config``)."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
+    headers = {p: column_header(config, p) for p in parameters if config is not None}
     buffer = io.StringIO()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     buffer.write(
         f"# caitlab {__version__} sweep table, {created}; input: {source or '-'} "
         "(full input in sweep.json, each run's in runs/<key>/point.json)\n"
     )
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([headers.get(c, c) for c in columns])
+    writer.writerows([row.get(c, "") for c in columns] for row in rows)
     write_atomic(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
 
 
@@ -674,7 +715,9 @@ def run_sweep(
         _row(i, k, p, k in good, store, problem, notes.get(k, ""), target.misfit_key(p))
         for i, (k, p) in enumerate(zip(keys, points))
     ]
-    _write_table(store.directory / "table.csv", rows, str((record or {}).get("sweep_file", "")))
+    parameters = list(dict.fromkeys(path for p in points for path in p))
+    source = str((record or {}).get("sweep_file", ""))
+    _write_table(store.directory / "table.csv", rows, source, config, parameters)
     wall = time.perf_counter() - clock
     outcome = SweepOutcome(
         store.directory,
@@ -811,11 +854,13 @@ __all__ = [
     "SweepConfig",
     "SweepOutcome",
     "SweepParameter",
+    "column_header",
     "default_sweep_folder",
     "design_points",
     "load_sweep_config",
     "misfit_key",
     "observation_digest",
+    "read_sweep_table",
     "run_and_store",
     "run_config",
     "run_key",

@@ -222,6 +222,31 @@ def spelled(value: float, kind: str) -> str:
     return best
 
 
+def rounded(value: float, kind: str, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits in its natural unit, for messages and
+    headings: the first unit of :data:`DISPLAY_UNITS` that shows it between 1 and 1000
+    (``rounded(1071290.4, "time")`` is ``"297.6 h"``, ``rounded(0.18, "energy")``
+    ``"180 meV"``); the canonical unit where none does. Unlike :func:`spelled` the text
+    need not read back exactly.
+
+    Parameters
+    ----------
+    value : float
+        The value in the canonical unit of ``kind`` (:data:`CANONICAL`).
+    kind : str
+        One of the keys of :data:`CANONICAL`.
+    digits : int
+        Significant digits shown.
+    """
+    value = float(value)
+    if math.isfinite(value) and value != 0:
+        for unit in DISPLAY_UNITS.get(kind, ()):
+            number = value / FACTORS[unit][1]
+            if 1 <= abs(float(f"{number:.{digits}g}")) < 1000:
+                return f"{number:.{digits}g} {unit}"
+    return f"{value:.{digits}g} {CANONICAL[kind]}"
+
+
 def _pint_to_canonical(value: str, kind: str) -> float:
     """:func:`to_canonical` of a unit string by pint (any unit pint knows, and the messages
     for wrong ones)."""

@@ -55,8 +55,11 @@ def example(
 ) -> None:
     """Print or write a built-in example config (``double-cait`` is the paper's case)."""
     if name is None:
+        from caitlab.examples import example_description
+
+        width = max(len(known) for known in example_names())
         for known in example_names():
-            typer.echo(known)
+            typer.echo(f"{known:<{width}}  {example_description(known)}")
         return
     if name not in example_names():
         fail(f"no example {name!r}; examples: {', '.join(example_names())}")
@@ -148,6 +151,11 @@ def _draw_all(result, out_dir: Path) -> None:
     typer.echo(f"wrote {len(paths)} figures to {out_dir}")
 
 
+def _compiled(seconds: float) -> str:
+    """`` (+ 14.2 s compiling the solver, first run only)`` where the run compiled."""
+    return f" (+ {seconds:.1f} s compiling the solver, first run only)" if seconds >= 0.5 else ""
+
+
 def _print_summary(summary: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -155,6 +163,7 @@ def _print_summary(summary: dict, out: Path) -> None:
     table = Table(
         title=f"{summary['name']}: {summary['n_cells']} cells, "
         f"{summary['n_steps']} steps, {summary['wall_time_s']:.2f} s"
+        + _compiled(summary.get("compile_time_s", 0.0))
     )
     for column in ("stage", "charge / mC", "surface / V", "conservation", "steps"):
         table.add_column(column, justify="right")

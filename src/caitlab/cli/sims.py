@@ -283,10 +283,12 @@ def _compare_electrometer(result, path: Path, sigma_text: str | None) -> None:
     measured = current.values[inside]
     relative = np.sqrt(np.mean((model[inside] - measured) ** 2)) / np.mean(np.abs(measured))
     charge = MeasuredTrace(log, "charge", 1.0).model(result)[inside][-1]
+    from caitlab.units import rounded
+
     typer.echo(
         f"electrometer {path.name}: {inside.sum()} logged currents inside the run, RMS "
         f"deviation {relative:.3g} of the mean current; charge at "
-        f"{log.time_s[inside][-1]:g} s: model {charge * 1e3:.5g} mC, logged "
+        f"{rounded(log.time_s[inside][-1], 'time')}: model {charge * 1e3:.5g} mC, logged "
         f"{log.charge_C[inside][-1] * 1e3:.5g} mC"
     )
     if sigma_text is not None:
@@ -370,8 +372,10 @@ def compare_command(
             if rms is None
             else f"Gaussian {rms * 1e9:g} nm rms, surface: {comparison.surface}"
         )
+        from caitlab.units import rounded
+
         typer.echo(
-            f"stage {comparison.stage} (t = {simulated.attrs['time']:g} s), "
+            f"stage {comparison.stage} (t = {rounded(simulated.attrs['time'], 'time')}), "
             f"broadening: {broadening}"
         )
         for note in comparison.notes:

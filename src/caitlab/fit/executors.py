@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -141,13 +142,54 @@ def open_executor(
             yield _announced(DaskExecutor(client, shared_filesystem), announce)
         return
     n = workers or default_workers()
-    with (
-        LocalCluster(
+    _refuse_in_a_starting_worker()
+    try:
+        cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    except RuntimeError as exc:
+        raise ClusterStartError(_start_failure(exc)) from None
+    with cluster, Client(cluster) as client:
         yield _announced(DaskExecutor(client, shared_filesystem=True), announce)
+
+
+class ClusterStartError(RuntimeError):
+    """A local dask cluster whose worker processes could not start; the message names the
+    usual cause (a script without ``if __name__ == "__main__":``) and the fix."""
+
+
+#: the fix for a script that starts a local cluster at its top level
+MAIN_GUARD_FIX = (
+    'put the code that fits or sweeps under `if __name__ == "__main__":` (each dask worker '
+    "process imports the script again; see docs/fitting.md), or pass workers=0 to run "
+    "serially"
+)
+
+
+def _starting_worker() -> bool:
+    """Whether this process is a worker being started by multiprocessing's spawn, still
+    importing the parent's main script (where multiprocessing refuses to start more)."""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def _refuse_in_a_starting_worker() -> None:
+    """In a worker process that re-runs a script without a main guard: leave quietly (the
+    parent explains), instead of multiprocessing's screenful of traceback per worker."""
+    if _starting_worker():
+        raise SystemExit(1)
+
+
+def _start_failure(exc: RuntimeError) -> str:
+    """One line for a local cluster that did not start."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    where = f" ({script})" if script else ""
+    return (
+        f"the local dask cluster's worker processes did not start ({exc}); if this runs "
+        f"from a script{where}, {MAIN_GUARD_FIX}"
+    )
 
 
 def _announced(executor: DaskExecutor, announce: Callable[[str], Any] | None) -> DaskExecutor:
@@ -156,4 +198,10 @@ def _announced(executor: DaskExecutor, announce: Callable[[str], Any] | None) ->
     return executor
 
 
-__all__ = ["DaskExecutor", "SerialExecutor", "default_workers", "open_executor"]
+__all__ = [
+    "ClusterStartError",
+    "DaskExecutor",
+    "SerialExecutor",
+    "default_workers",
+    "open_executor",
+]

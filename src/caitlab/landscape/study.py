@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -104,15 +105,40 @@ def direct_start(problem: Any, target: Target, spec: DirectSpec, knots: np.ndarr
     return estimate, estimate.log_d_at(knots, estimate.usable(d_foreign))
 
 
+#: progress(step, steps, what): before each model's fit (``what`` names target and model,
+#: with the simulations run so far), and ``steps`` of ``steps`` at the end
+LandscapeProgress = Callable[[int, int, str], None]
+
+
+def _fit_progress(
+    progress: LandscapeProgress | None, step: int, steps: int, what: str
+) -> Callable[[int, float, float], None] | None:
+    """The ``progress(evaluations, best_chisqr, elapsed_s)`` of one model's fits, told on as
+    ``progress(step, steps, "<what>: <n> simulations")``."""
+    if progress is None:
+        return None
+    progress(step, steps, what)
+
+    def update(evaluations: int, best: float, elapsed_s: float) -> None:
+        progress(step, steps, f"{what}: {evaluations} simulations")
+
+    return update
+
+
 def study_target(
     problem: Any,
     free: list,
     spec: LandscapeSpec,
     tspec: TargetSpec,
     executor: Any = None,
+    progress: LandscapeProgress | None = None,
+    steps: tuple[int, int] = (0, 0),
     **fit_options: Any,
 ) -> dict[str, Any]:
-    """Fit every model for one target; the table, bands, weight curve and timings."""
+    """Fit every model for one target; the table, bands, weight curve and timings.
+
+    ``progress`` (see :data:`LandscapeProgress`) is told of each model's fit as step
+    ``steps[0] + k`` of ``steps[1]``."""
     from caitlab.diffusivity import geometric_knots
     from caitlab.landscape.psed import smooth_log_d
 
@@ -143,8 +169,10 @@ def study_target(
         }
     grid = np.geomspace(spec.lowest, spec.highest, 120)
     fits = []
-    for shape in spec.models:
+    for k, shape in enumerate(spec.models):
         clock = time.perf_counter()
+        what = f"{target.species} in {target.stage}: {shape} ({k + 1}/{len(spec.models)})"
+        fit_options["progress"] = _fit_progress(progress, steps[0] + k, steps[1], what)
         candidate = build_candidate(problem, free, target, shape, **options)
         model_fit = fit_candidate(
             problem, candidate, weight=spec.weight, executor=executor, **fit_options
@@ -240,8 +268,12 @@ def run_landscape(
     *,
     workers: int | None = 0,
     figures: bool = True,
+    progress: LandscapeProgress | None = None,
 ) -> dict[str, Any]:
     """Read FIT.toml with its ``[landscape]`` section, study every target, write ``out``.
+
+    ``progress(step, steps, what)`` (:data:`LandscapeProgress`) is told of every model's
+    fit of every target as it goes, and once more at the end (``steps`` of ``steps``).
 
     Writes ``landscape.json`` (everything), ``selection.txt`` (the tables) and, with
     ``figures``, ``dn.png`` (D(n) with bands per model), ``psed.png`` (the populated
@@ -266,10 +298,23 @@ def run_landscape(
         "mcmc": opts.mcmc.model_dump() if opts.mcmc else None,
     }
     clock = time.perf_counter()
+    steps = len(spec.targets) * len(spec.models)
     with open_executor(opts.scheduler, workers) as executor:
         targets = [
-            study_target(problem, free, spec, t, executor, **fit_options) for t in spec.targets
+            study_target(
+                problem,
+                free,
+                spec,
+                t,
+                executor,
+                progress,
+                (k * len(spec.models), steps),
+                **fit_options,
+            )
+            for k, t in enumerate(spec.targets)
         ]
+    if progress is not None:
+        progress(steps, steps, "done")
     data = json_safe(
         {
             "targets": targets,

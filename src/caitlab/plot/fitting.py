@@ -28,6 +28,19 @@ _NOT_PARAMETERS = (
 )
 
 
+def _column(columns: Sequence[str], name: str) -> str:
+    """The column ``name`` of a table, or the one whose header (``path [unit]``, as a
+    sweep's ``table.csv`` writes it) names the parameter path ``name``."""
+    from caitlab.params import column_path
+
+    if name in columns:
+        return name
+    found = [c for c in columns if column_path(c) == name]
+    if len(found) != 1:
+        raise ValueError(f"no column {name!r}; columns: {list(columns)}")
+    return found[0]
+
+
 def _grid_from_table(
     table: Any, x: str | None, y: str | None, misfit: str | None
 ) -> tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]:
@@ -54,8 +67,8 @@ def _grid_from_table(
         for c in columns
         if not c.startswith(_NOT_PARAMETERS) and c != misfit and numeric(c) is not None
     ]
-    x = x or params[0]
-    y = y or next(c for c in params if c != x)
+    x = _column(columns, x) if x else params[0]
+    y = _column(columns, y) if y else next(c for c in params if c != x)
     values = []
     for name in (x, y, misfit):
         column = numeric(name)
@@ -83,10 +96,14 @@ def misfit_map(
     data : xarray.DataArray or table
         A 2-D DataArray (its two dims are the parameters) or a table (pandas DataFrame or
         mapping of equal-length columns) with parameter columns and a misfit column, such
-        as a sweep's ``table.csv`` read with :func:`pandas.read_csv` (failed rows dropped).
+        as a sweep's ``table.csv`` read with :func:`caitlab.sweep.read_sweep_table` (failed
+        rows dropped).
         A regular table grid is drawn as cells, scattered points as filled contours.
     x, y : str, optional
-        Parameter names for the axes; default the first two dims / parameter columns.
+        Parameter names for the axes; default the first two dims / parameter columns. A
+        table's column may be named by its parameter path without the unit of its header
+        (``"stages.Cs-CAIT.diffusivity.Cs.d"`` for ``"stages.Cs-CAIT.diffusivity.Cs.d
+        [m^2/s]"``); the axis is labelled with the header.
     misfit : str, optional
         Name of the misfit column in a table; default the first of ``misfit``,
         ``chisqr_per_point``, ``chisqr`` (the columns of a :mod:`caitlab.sweep` table).
@@ -130,13 +147,15 @@ def misfit_map(
         mec="k",
         label=f"minimum {pm[best]:.3g} at ({px[best]:.3g}, {py[best]:.3g})",
     )
+    names = {"x": x, "y": y}
     for axis, values in (("x", ux), ("y", uy)):
         if values.min() > 0 and values.max() / values.min() > 20:
             getattr(ax, f"set_{axis}scale")("log")
+            getattr(ax, f"set_{axis}label")(names[axis])
+        else:
+            _linear_axis(getattr(ax, f"{axis}axis"), names[axis], _power_of_ten(values))
     colourbar = ax.figure.colorbar(mesh, ax=ax)
     colourbar.set_label(f"log$_{{10}}$ {label}" if log_misfit else label)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -224,6 +243,25 @@ def _power_of_ten(values: np.ndarray) -> int:
     median = abs(float(np.median(values)))
     power = int(np.floor(np.log10(median))) if median > 0 and np.isfinite(median) else 0
     return power if abs(power) >= 3 else 0
+
+
+def _linear_axis(axis: Any, name: str, power: int) -> None:
+    """Label a linear axis ``name``; tiny or huge values are shown in ``10**power`` named in
+    the label (``"… [$10^{-23}$ m^2/s]"``), never as an offset text on the axis."""
+    if not power:
+        axis.set_label_text(name)
+        return
+    from matplotlib.ticker import FuncFormatter
+
+    from caitlab.params import column_path
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 10.0**power:g}"))
+    path = column_path(name)
+    if path == name:  # no unit in the name
+        axis.set_label_text(_label(name, "", power))
+        return
+    unit = name[len(path) :].strip()[1:-1]
+    axis.set_label_text(f"{path} [$10^{{{power}}}$ {unit}]")
 
 
 def _label(name: str, unit: str, power: int) -> str:

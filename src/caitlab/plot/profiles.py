@@ -121,7 +121,11 @@ def profiles(
         ax.set_ylim(0, 1.1)
     ax.set_xlabel("depth (nm)")
     ax.set_ylabel("fraction $n_i/n_0$")
-    title = "broadened, " + (f"{rms_nm:g} nm rms" if rms_nm is not None else "instrument response")
+    title = "broadened, " + (
+        f"{response.rms_m * 1e9:g} nm rms"
+        if isinstance(response, GaussianResponse)
+        else "instrument response"
+    )
     if surface != "reflect":  # the default goes without saying
         title += f", surface: {surface}"
     legend_outside(ax, title=title if response is not None else None, title_fontsize="small")
