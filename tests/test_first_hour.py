@@ -580,3 +580,12 @@ def test_every_screenshot_of_pictures_md_is_made_by_its_script():
     assert shown == list(module.PICTURES)
     for name in shown:
         assert (ROOT / "docs" / "pictures" / f"{name}.png").stat().st_size > 10_000, name
+
+
+def test_fit_values_show_in_the_fields_natural_units():
+    """An FWHM in meV, a duration in h, a charge in mC (fit.png showed 0.2243 eV)."""
+    from caitlab.fit.report import DISPLAY, format_value
+
+    assert format_value(0.2243, 0.00072, *DISPLAY["energy"]) == "224.3 ± 0.72 meV"
+    assert format_value(340056.0, None, *DISPLAY["time"]) == "94.46 h"
+    assert format_value(2.52e-3, 1e-5, *DISPLAY["charge"]) == "2.52 ± 0.01 mC"

@@ -358,7 +358,7 @@ def test_fit_json_is_strict_where_an_interval_or_posterior_is_not_finite(
     assert data["mcmc"]["acceptance_fraction"] == 0.25
     assert data["parameters"]["icpt"]["max"] is None  # an infinite bound
     assert '"min": 0.0,' in text  # an integer bound is written as a float
-    assert "interval slope (eV): p=0.6827 [–, –]" in (tmp_path / "report.txt").read_text()
+    assert "interval slope (meV): p=0.6827 [–, –]" in (tmp_path / "report.txt").read_text()
     assert broken.to_dict() == {**data, "created": broken.to_dict()["created"]}
 
 

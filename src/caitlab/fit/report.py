@@ -39,16 +39,17 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-#: how reports show each kind of quantity: (unit, factor from SI)
+#: how reports show each kind of quantity: (unit, factor from SI), in the field's natural
+#: unit (nm, meV, h, mC)
 DISPLAY = {
     "length": ("nm", 1e9),
     "diffusivity": ("m²/s", 1.0),
-    "energy": ("eV", 1.0),
-    "time": ("s", 1.0),
+    "energy": ("meV", 1e3),
+    "time": ("h", 1 / 3600.0),
     "temperature": ("K", 1.0),
     "voltage": ("V", 1.0),
     "density": ("m⁻³", 1.0),
-    "charge": ("C", 1.0),
+    "charge": ("mC", 1e3),
     "current": ("A", 1.0),
     "area": ("m²", 1.0),
     "rate": ("m/s", 1.0),
