@@ -8,7 +8,8 @@ Run from the repository root (not a test; prints figures)::
 The quick double-CAIT case of ``benchmarks/bench_fit.py`` is simulated once at its truth
 (D_Cs, D_Rb, FWHM_Rb, stage-2 rms); each replica draws both synthetic profiles
 (:func:`caitlab.fit.synthetic.synthetic_profile`: Poisson counts, broadened 5 and 12 nm
-rms, counting uncertainties from the drawn counts) with its own noise seed, and fits the
+rms, counting uncertainties from the drawn counts, or from the expected ones with
+``--sigma-from expected``) with its own noise seed, and fits the
 four parameters jointly, from the bench's start (``--start bench``) or from the truth
 perturbed at random (``--start perturbed``: log parameters by a factor 10**N(0, 0.1),
 the others by 10 %, clipped into the bounds). Per parameter, the standardised error
@@ -94,6 +95,7 @@ def run_replica(
     start_mode: str,
     executor: object,
     tolerance: float = 1e-4,
+    sigma_from: str = "observed",
 ) -> Replica:
     """Draw one pair of noisy profiles, fit them, return the standardised errors."""
     seeds = np.random.SeedSequence([seed, index]).spawn(3)
@@ -103,6 +105,7 @@ def run_replica(
         np.arange(1.0, 100.0) * 1e-9,
         response={"rms": 5e-9},
         counts=3000,
+        sigma_from=sigma_from,
         rng=np.random.default_rng(seeds[0]),
     )
     cs = synthetic_profile(
@@ -111,6 +114,7 @@ def run_replica(
         np.arange(1.0, 160.0) * 1e-9,
         response={"rms": TRUTH[RMS]},
         counts=3000,
+        sigma_from=sigma_from,
         rng=np.random.default_rng(seeds[1]),
     )
     if start_mode == "bench":
@@ -210,6 +214,12 @@ def main() -> None:
     parser.add_argument("--case", choices=["quick"], default="quick")
     parser.add_argument("--start", choices=["bench", "perturbed"], default="bench")
     parser.add_argument(
+        "--sigma-from",
+        choices=["observed", "expected"],
+        default="observed",
+        help="counting uncertainties from the drawn counts (as measured) or the true ones",
+    )
+    parser.add_argument(
         "--tolerance", type=float, default=1e-4, help="ftol of the minimiser (fit's default)"
     )
     parser.add_argument(
@@ -243,7 +253,7 @@ def main() -> None:
     total = time.perf_counter() - clock
     print(
         f"\ncase {args.case}, start {args.start}, seed {args.seed}, "
-        f"tolerance {args.tolerance:g}, {where}: "
+        f"tolerance {args.tolerance:g}, sigma from {args.sigma_from}, {where}: "
         f"{args.replicas} replicas in {total:.0f} s wall"
     )
     summarise(replicas)
