@@ -57,6 +57,13 @@ def test_profiles_default_is_every_stage_end_with_sum(result):
     np.testing.assert_allclose(total, 1.0, atol=5e-3)  # replacement is one to one
 
 
+def test_a_stages_profiles_list_only_the_species_present_then(result):
+    """``profiles_Rb-CAIT.png`` listed Cs, which only the second stage brings."""
+    ax = plot.profiles(result, times=["Rb-CAIT"])
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["Li, after Rb-CAIT", "Rb, after Rb-CAIT", "sum, after Rb-CAIT"]
+
+
 def test_profiles_log_and_chosen_times(result):
     end_of_first = float(result.data["time"].values[0]) + 1.0  # the nearest saved state
     ax = plot.profiles(

@@ -91,10 +91,10 @@ def profiles(
     profile = None if measured is None else as_measured_profile(measured)
     surface = "reflect" if profile is None else profile.surface
     names = list(result.species)
-    shown = list(species) if species is not None else present_species(result)
     x = np.asarray(result.mesh.centres)
     frac = fractions(result)
     indices = time_indices(result, times)
+    shown = list(species) if species is not None else _present_at(result, frac, indices)
     for k, index in enumerate(indices):
         style = STAGE_STYLES[k % len(STAGE_STYLES)]
         suffix = f", {time_label(result, index)}" if len(indices) > 1 or profile is None else ""
@@ -130,6 +130,17 @@ def profiles(
         title += f", surface: {surface}"
     legend_outside(ax, title=title if response is not None else None, title_fontsize="small")
     return ax
+
+
+def _present_at(result: Result, frac: np.ndarray, indices: list[int]) -> list[str]:
+    """The species present (fraction above 1e-6 somewhere) at the shown times: a stage's
+    figure does not list a species that only a later stage brings."""
+    names = list(result.species)
+    return [
+        name
+        for name in present_species(result)
+        if float(np.max(frac[indices, names.index(name)])) > 1e-6
+    ]
 
 
 def _draw_measured(ax: Axes, profile: MeasuredProfile, names: list[str], show_sum: bool) -> None:
